@@ -1,0 +1,187 @@
+//! The command line as clap sees it. Every field is optional here; [`crate::settings`] resolves
+//! flags, environment, config file and defaults into validated settings.
+
+use crate::store::StoreKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 error, 2 usage, 3 no valid session, 4 login did not complete, 130 interrupted.
+Configuration: flags > SESAME_* environment > config file ($XDG_CONFIG_HOME/sesame/config.toml) > defaults.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sesame",
+    version,
+    about = "Log in to single sign-on from the command line and keep the session in the OS keychain",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Profile to use [env: SESAME_PROFILE] [default: default]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Where sessions are kept [env: SESAME_STORE] [default: auto]
+    #[arg(long, global = true, value_enum)]
+    pub store: Option<StoreKind>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in through the browser and save the session
+    Login(LoginArgs),
+    /// Print the session's token, and nothing else, to stdout
+    Token(TokenArgs),
+    /// Show who is logged in, where, and until when
+    Status(StatusArgs),
+    /// Delete the saved session (the token is not revoked on the server)
+    Logout,
+    /// Run the reference challenge server (ConsoleMe-compatible endpoints)
+    Serve(ServeArgs),
+    /// Try sesame end to end against a throwaway local server
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LoginArgs {
+    /// Challenge server URL, e.g. https://consoleme.example.com [env: SESAME_SERVER]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// User to log in as [env: SESAME_USER] [default: the OS user name]
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Do not open a browser; print the URL to open elsewhere [env: SESAME_NO_BROWSER]
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// Give up after this many seconds [env: SESAME_TIMEOUT] [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
+    /// Seconds between polls [env: SESAME_POLL_INTERVAL] [default: 2]
+    #[arg(long, value_name = "SECS")]
+    pub poll_interval: Option<u64>,
+
+    /// Allow plain http to a server that is not on this machine [env: SESAME_ALLOW_HTTP]
+    #[arg(long)]
+    pub allow_http: bool,
+
+    /// Read a token from stdin and save it as the session, without a login flow
+    #[arg(long)]
+    pub with_token: bool,
+
+    /// Port of the local callback server, 0 for any free port [env: SESAME_PORT] [default: 0]
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+
+    /// Draw a QR code of the URL [env: SESAME_QR] [default: when no browser opened and stdout is a terminal]
+    #[arg(long, overrides_with = "no_qr")]
+    pub qr: bool,
+
+    /// Never draw a QR code
+    #[arg(long)]
+    pub no_qr: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct TokenArgs {}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct StatusArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No authentication: the approver is the requested user (development only)
+    Dev,
+    /// The user comes from a header set by an SSO reverse proxy
+    Header,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+
+    /// The URL browsers and clients reach this server at, when behind a proxy
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// How the approving browser user is authenticated
+    #[arg(long, value_enum, default_value_t = AuthMode::Dev)]
+    pub auth: AuthMode,
+
+    /// With --auth header: the header that carries the signed-in user (e.g. X-Forwarded-Email)
+    #[arg(long, value_name = "NAME")]
+    pub user_header: Option<String>,
+
+    /// Require polls and approvals to come from the address that requested the challenge
+    /// [default: on with --auth header, off with --auth dev]
+    #[arg(long, overrides_with = "no_ip_check")]
+    pub ip_check: bool,
+
+    /// Do not compare addresses
+    #[arg(long)]
+    pub no_ip_check: bool,
+
+    /// Take the client address from this header (set by your reverse proxy), e.g. X-Forwarded-For
+    #[arg(long, value_name = "NAME")]
+    pub trusted_proxy_header: Option<String>,
+
+    /// File holding the JWT signing secret [env: SESAME_JWT_SECRET holds the secret itself]
+    #[arg(long, value_name = "PATH")]
+    pub jwt_secret_file: Option<PathBuf>,
+
+    /// Seconds a challenge may wait for approval
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub challenge_ttl: u64,
+
+    /// Seconds an issued JWT is valid
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub jwt_ttl: u64,
+
+    /// Cookie name clients send the JWT as
+    #[arg(long, value_name = "NAME", default_value = "consoleme_auth")]
+    pub cookie_name: String,
+
+    /// Groups to put in every JWT's `groups` claim (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+
+    /// Most challenges kept at once; further requests get HTTP 503
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_pending: usize,
+
+    /// Do not log requests
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DemoArgs {
+    /// Approve through the validator API instead of waiting for you in the browser
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Do not open a browser
+    #[arg(long)]
+    pub no_browser: bool,
+}

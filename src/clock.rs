@@ -1,0 +1,137 @@
+//! Time as a dependency. Polling, expiry and refresh take a [`Clock`] so that tests of a
+//! two-minute timeout run in milliseconds with [`FakeClock`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> SystemTime;
+    fn sleep(&self, duration: Duration) -> Sleep;
+}
+
+/// The wall clock and tokio's timer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// A clock whose `sleep` returns at once after moving time forward.
+#[derive(Debug)]
+pub struct FakeClock {
+    now: Mutex<SystemTime>,
+    slept: Mutex<Vec<Duration>>,
+}
+
+impl FakeClock {
+    pub fn at_unix(secs: u64) -> Self {
+        FakeClock {
+            now: Mutex::new(UNIX_EPOCH + Duration::from_secs(secs)),
+            slept: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.now.lock().unwrap() += by;
+    }
+
+    /// Every duration passed to `sleep`, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.slept.lock().unwrap().clone()
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> SystemTime {
+        *self.now.lock().unwrap()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        self.advance(duration);
+        self.slept.lock().unwrap().push(duration);
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
+/// Seconds since the Unix epoch (negative before it).
+pub fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// "1h05m", "2m00s", "45s": a duration as a person reads it.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 86_400 {
+        format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600)
+    } else if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `2026-11-22 10:05:17 UTC` for a Unix time, without a date crate.
+pub fn format_utc(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(1_795_341_917), "2026-11-22 10:05:17 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(human_duration(Duration::from_secs(120)), "2m00s");
+        assert_eq!(human_duration(Duration::from_secs(3900)), "1h05m");
+        assert_eq!(human_duration(Duration::from_secs(90_000)), "1d01h");
+    }
+
+    #[tokio::test]
+    async fn fake_clock_sleep_advances_time() {
+        let c = FakeClock::at_unix(100);
+        c.sleep(Duration::from_secs(5)).await;
+        assert_eq!(unix_seconds(c.now()), 105);
+        assert_eq!(c.sleeps(), vec![Duration::from_secs(5)]);
+    }
+}

@@ -1,0 +1,212 @@
+//! `sesame login`: the challenge flow at the terminal. Opens the store first (so a missing
+//! keychain is known before anyone approves anything), requests the challenge, shows the URL,
+//! code and QR, opens the browser, waits with a spinner, and saves the session. The previous
+//! session is replaced only by a new one: failure or Ctrl-C leaves it as it was.
+
+use super::open_store;
+use crate::browser::{self, Opener};
+use crate::clock::{Clock, SystemClock, human_duration, unix_seconds};
+use crate::error::Error;
+use crate::flows::challenge::{self, PollSettings};
+use crate::http;
+use crate::jwt;
+use crate::output::{Printer, WaitDisplay, qr_code};
+use crate::secret::Secret;
+use crate::session::{FORMAT_VERSION, Flow, Session};
+use crate::settings::LoginSettings;
+use crate::store::TokenStore;
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+use url::Url;
+
+pub async fn run(
+    settings: &LoginSettings,
+    opener: &dyn Opener,
+    printer: &Printer,
+) -> Result<(), Error> {
+    if settings.with_token {
+        return with_token(settings, printer);
+    }
+    let server = settings.server.clone().ok_or_else(|| {
+        Error::usage("No server to log in to.").hint(
+            "Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config. To see sesame work locally, run `sesame demo`.",
+        )
+    })?;
+    let opened = open_store(&settings.common)?;
+    if let Some(w) = &opened.warning {
+        printer.warn(w);
+    }
+    let client = http::client();
+    let clock = SystemClock;
+
+    let challenge =
+        challenge::request(&client, &server, &settings.user, None).await?;
+    present(settings, printer, opener, &challenge.challenge_url, challenge.user_code.as_deref());
+
+    let deadline = clock.now() + settings.timeout;
+    let display = WaitDisplay::start(
+        printer,
+        format!("Waiting for {} to approve in the browser", settings.user),
+        deadline,
+    );
+    let poll = PollSettings {
+        deadline,
+        interval: settings.poll_interval,
+    };
+    let outcome = tokio::select! {
+        r = challenge::wait(&client, &clock, &display, &challenge, poll, None) => r,
+        _ = tokio::signal::ctrl_c() => {
+            display.finish();
+            return Err(Error::interrupted());
+        }
+    };
+    display.finish();
+    let approval = outcome?;
+
+    let now = unix_seconds(clock.now());
+    let expires_at = approval
+        .expiration
+        .or_else(|| jwt::expiry(approval.jwt.expose()));
+    let session = Session {
+        version: FORMAT_VERSION,
+        profile: settings.common.profile.clone(),
+        server: server.to_string(),
+        user: approval.user.clone().unwrap_or_else(|| settings.user.clone()),
+        flow: Flow::Challenge,
+        token: approval.jwt,
+        cookie_name: approval.cookie_name,
+        expires_at,
+        obtained_at: now,
+        refresh_token: None,
+        id_token: None,
+        oauth: None,
+    };
+    save(&*opened.store, &session, settings, printer)
+}
+
+/// Shows the URL (on a line of its own, so terminals can click it), the verification code and,
+/// where useful, a QR code; then opens the browser.
+pub fn present(
+    settings: &LoginSettings,
+    printer: &Printer,
+    opener: &dyn Opener,
+    url: &Url,
+    code: Option<&str>,
+) {
+    let opened = if settings.open_browser {
+        opener.open(url)
+    } else {
+        Err("--no-browser was given".to_string())
+    };
+    match &opened {
+        Ok(()) => printer.info(&format!(
+            "Opened your browser to approve the login for {}. If it did not open, visit:",
+            settings.user
+        )),
+        Err(why) => printer.info(&format!(
+            "No browser was opened ({why}). To log in as {}, open this URL in a browser on any device:",
+            settings.user
+        )),
+    }
+    printer.info("");
+    printer.info(url.as_str());
+    printer.info("");
+    if let Some(code) = code {
+        printer.info(&format!(
+            "Verification code: {}  (check that the page shows the same code)",
+            printer.bold(code)
+        ));
+        printer.info("");
+    }
+    let want_qr = settings
+        .qr
+        .unwrap_or(opened.is_err() && browser::stdout_is_terminal());
+    if want_qr {
+        if let Some(qr) = qr_code(url.as_str()) {
+            // On stdout: it is for the eyes of whoever looks at the terminal, and
+            // --qr/--no-qr decides on it by whether stdout is one.
+            println!("{qr}");
+        }
+    }
+}
+
+fn save(
+    store: &dyn TokenStore,
+    session: &Session,
+    settings: &LoginSettings,
+    printer: &Printer,
+) -> Result<(), Error> {
+    store.save(session).map_err(|e| {
+        super::store_error(settings.common.store, e)
+            .hint("The login succeeded but the session could not be saved; the previous session, if any, is unchanged. Fix the store (or pick another with --store) and log in again.")
+    })?;
+    let expiry = match session.expires_at {
+        Some(e) => format!(
+            "expires in {}",
+            human_duration(Duration::from_secs(
+                (e - unix_seconds(SystemTime::now())).max(0) as u64
+            ))
+        ),
+        None => "expiry unknown".into(),
+    };
+    let server = if session.server.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", session.server)
+    };
+    printer.success(&format!(
+        "Logged in as {}{server} (profile {}, {expiry}); saved in {}.",
+        session.user,
+        session.profile,
+        store.describe(&session.profile)
+    ));
+    Ok(())
+}
+
+/// `--with-token`: a token from stdin becomes the profile's session, for CI and for servers that
+/// hand out tokens another way. Never from argv, where other users can read it.
+fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
+    let opened = open_store(&settings.common)?;
+    if let Some(w) = &opened.warning {
+        printer.warn(w);
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        printer.info("Paste the token, then press Enter and Ctrl-D:");
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .take(1024 * 1024)
+        .read_to_string(&mut input)
+        .map_err(|e| Error::other(format!("Could not read the token from stdin: {e}")))?;
+    let token = input.trim();
+    if token.is_empty() {
+        return Err(Error::usage("No token on stdin.")
+            .hint("Pipe it in: `printf %s \"$TOKEN\" | sesame login --with-token`."));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::usage(
+            "The token on stdin contains spaces or line breaks; expected a single token.",
+        ));
+    }
+    let now = unix_seconds(SystemTime::now());
+    let expires_at = jwt::expiry(token);
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(Error::usage("That token has already expired (its `exp` is in the past).")
+            .hint("Get a fresh token, or run `sesame login`."));
+    }
+    let session = Session {
+        version: FORMAT_VERSION,
+        profile: settings.common.profile.clone(),
+        server: settings.server.as_ref().map(Url::to_string).unwrap_or_default(),
+        user: jwt::subject(token).unwrap_or_else(|| settings.user.clone()),
+        flow: Flow::WithToken,
+        token: Secret::new(token),
+        cookie_name: None,
+        expires_at,
+        obtained_at: now,
+        refresh_token: None,
+        id_token: None,
+        oauth: None,
+    };
+    save(&*opened.store, &session, settings, printer)
+}

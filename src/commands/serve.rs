@@ -1,0 +1,129 @@
+//! `sesame serve`: settings for the reference server, and its lifetime (until SIGINT/SIGTERM).
+
+use crate::cli::{AuthMode, ServeArgs};
+use crate::error::Error;
+use crate::output::Printer;
+use crate::server::{self, Auth, Config, Server};
+use crate::settings::Env;
+use hyper::header::HeaderName;
+use std::time::Duration;
+use url::Url;
+
+pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, Error> {
+    let auth = match (args.auth, &args.user_header) {
+        (AuthMode::Header, Some(h)) => Auth::Header(
+            HeaderName::try_from(h.as_str())
+                .map_err(|_| Error::usage(format!("--user-header {h:?} is not a header name.")))?,
+        ),
+        (AuthMode::Header, None) => {
+            return Err(Error::usage("--auth header needs --user-header NAME.")
+                .hint("Name the header your SSO proxy sets, e.g. --user-header X-Forwarded-Email."));
+        }
+        (AuthMode::Dev, Some(_)) => {
+            return Err(Error::usage("--user-header only applies with --auth header."));
+        }
+        (AuthMode::Dev, None) => Auth::Dev,
+    };
+    let ip_check = if args.no_ip_check {
+        false
+    } else {
+        args.ip_check || args.auth == AuthMode::Header
+    };
+    let trusted_proxy_header = match &args.trusted_proxy_header {
+        Some(h) => Some(HeaderName::try_from(h.as_str()).map_err(|_| {
+            Error::usage(format!("--trusted-proxy-header {h:?} is not a header name."))
+        })?),
+        None => None,
+    };
+    let jwt_secret = match (&args.jwt_secret_file, env("SESAME_JWT_SECRET")) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::usage(format!("Could not read --jwt-secret-file {}: {e}", path.display()))
+            })?;
+            text.trim_end_matches(['\r', '\n']).as_bytes().to_vec()
+        }
+        (None, Some(s)) => s.into_bytes(),
+        (None, None) => {
+            printer.warn("No JWT secret configured (--jwt-secret-file or SESAME_JWT_SECRET): using a random one, so every token issued dies with this process.");
+            server::random_secret()
+        }
+    };
+    if jwt_secret.len() < 32 {
+        printer.warn("The JWT secret is shorter than 32 bytes; use a longer random secret.");
+    }
+    let public_url = match &args.public_url {
+        Some(u) => {
+            let mut url = Url::parse(u)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| Error::usage(format!("--public-url {u:?} is not an http(s) URL.")))?;
+            if !url.path().ends_with('/') {
+                let p = format!("{}/", url.path());
+                url.set_path(&p);
+            }
+            Some(url)
+        }
+        None => None,
+    };
+    if args.challenge_ttl == 0 || args.jwt_ttl == 0 || args.max_pending == 0 {
+        return Err(Error::usage(
+            "--challenge-ttl, --jwt-ttl and --max-pending must be at least 1.",
+        ));
+    }
+    Ok(Config {
+        listen: args.listen,
+        public_url,
+        auth,
+        ip_check,
+        trusted_proxy_header,
+        jwt_secret,
+        challenge_ttl: Duration::from_secs(args.challenge_ttl),
+        jwt_ttl: Duration::from_secs(args.jwt_ttl),
+        cookie_name: args.cookie_name.clone(),
+        groups: args.groups.clone(),
+        max_pending: args.max_pending,
+        log: !args.quiet,
+    })
+}
+
+pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<(), Error> {
+    let config = config(args, env, printer)?;
+    let dev = matches!(config.auth, Auth::Dev);
+    if dev && !args.listen.ip().is_loopback() {
+        printer.warn("--auth dev on a non-loopback address: anyone who can reach this server can approve any login. Use --auth header behind an SSO proxy.");
+    }
+    let server = Server::bind(config).await.map_err(|e| {
+        Error::other(format!("Could not listen on {}: {e}.", args.listen))
+            .hint("Pick another address with --listen 127.0.0.1:PORT (port 0 picks a free one).")
+    })?;
+    println!("{}", server.url());
+    printer.info(&format!(
+        "sesame serve: listening on {}, serving {} (auth: {}, IP check: {}). Ctrl-C stops.",
+        server.local_addr(),
+        server.url(),
+        if dev { "dev — no authentication, for development only" } else { "header" },
+        if args.no_ip_check || !(args.ip_check || !dev) { "off" } else { "on" },
+    ));
+    server
+        .run(shutdown_signal())
+        .await
+        .map_err(|e| Error::other(format!("The server failed: {e}")))?;
+    printer.info("sesame serve: stopped.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can install a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

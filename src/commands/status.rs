@@ -1,0 +1,168 @@
+//! `sesame status`: who is logged in, where, how, and until when. Shows the token's claims,
+//! never the token.
+
+use super::token::login_hint;
+use super::{open_store, store_error};
+use crate::cli::OutputFormat;
+use crate::clock::{format_utc, human_duration, unix_seconds};
+use crate::error::Error;
+use crate::jwt;
+use crate::session::Session;
+use crate::settings::{Common, Env};
+use crate::store::StoreError;
+use serde_json::{Map, Value, json};
+use std::time::{Duration, SystemTime};
+
+pub fn run(common: &Common, format: OutputFormat, env: Env) -> Result<(), Error> {
+    let now = unix_seconds(SystemTime::now());
+    if let Some(token) = env("SESAME_TOKEN") {
+        let claims = jwt::claims(&token).unwrap_or_default();
+        let exp = claims.get("exp").and_then(Value::as_i64);
+        let report = Report {
+            profile: &common.profile,
+            source: "the SESAME_TOKEN environment variable".into(),
+            session: None,
+            claims,
+            expires_at: exp,
+            now,
+        };
+        return report.print(format);
+    }
+    let opened = open_store(common)?;
+    let session = match opened.store.load(&common.profile) {
+        Ok(s) => s,
+        Err(StoreError::NotFound) => {
+            if format == OutputFormat::Json {
+                println!("{}", json!({ "profile": common.profile, "logged_in": false }));
+            }
+            return Err(
+                Error::no_session(format!("Not logged in (profile {}).", common.profile))
+                    .hint(login_hint(&common.profile)),
+            );
+        }
+        Err(e) => return Err(store_error(common.store, e)),
+    };
+    let claims = jwt::claims(session.token.expose()).unwrap_or_default();
+    let report = Report {
+        profile: &common.profile,
+        source: opened.store.describe(&common.profile),
+        expires_at: session.expires_at,
+        session: Some(&session),
+        claims,
+        now,
+    };
+    report.print(format)
+}
+
+struct Report<'a> {
+    profile: &'a str,
+    source: String,
+    session: Option<&'a Session>,
+    claims: Map<String, Value>,
+    expires_at: Option<i64>,
+    now: i64,
+}
+
+impl Report<'_> {
+    fn valid(&self) -> bool {
+        self.expires_at.is_none_or(|e| e > self.now)
+    }
+
+    fn id_token_claims(&self) -> Option<Map<String, Value>> {
+        self.session?.id_token.as_ref().and_then(|t| jwt::claims(t.expose()))
+    }
+
+    fn print(&self, format: OutputFormat) -> Result<(), Error> {
+        match format {
+            OutputFormat::Json => println!("{}", self.json()),
+            OutputFormat::Text => print!("{}", self.text()),
+        }
+        if self.valid() {
+            Ok(())
+        } else {
+            Err(Error::no_session(format!(
+                "The session for profile {} has expired.",
+                self.profile
+            ))
+            .hint(login_hint(self.profile)))
+        }
+    }
+
+    fn json(&self) -> Value {
+        let s = self.session;
+        json!({
+            "profile": self.profile,
+            "logged_in": true,
+            "valid": self.valid(),
+            "user": s.map(|s| s.user.clone()).or_else(|| jwt_subject(&self.claims)),
+            "server": s.map(|s| s.server.clone()),
+            "flow": s.map(|s| s.flow.to_string()),
+            "store": self.source,
+            "obtained_at": s.map(|s| s.obtained_at),
+            "expires_at": self.expires_at,
+            "expires_in": self.expires_at.map(|e| e - self.now),
+            "cookie_name": s.and_then(|s| s.cookie_name.clone()),
+            "has_refresh_token": s.map(|s| s.refresh_token.is_some()),
+            "claims": self.claims,
+            "id_token_claims": self.id_token_claims(),
+        })
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        let mut line = |k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
+        line("Profile:", self.profile.to_string());
+        if let Some(s) = self.session {
+            line("User:", s.user.clone());
+            line("Server:", s.server.clone());
+            line("Flow:", s.flow.to_string());
+        } else if let Some(sub) = jwt_subject(&self.claims) {
+            line("User:", sub);
+        }
+        line("Store:", self.source.clone());
+        if let Some(s) = self.session {
+            line(
+                "Obtained:",
+                format!("{} ({} ago)", format_utc(s.obtained_at), ago(self.now - s.obtained_at)),
+            );
+        }
+        line(
+            "Expires:",
+            match self.expires_at {
+                None => "unknown (the token does not say)".into(),
+                Some(e) if e > self.now => format!("{} (in {})", format_utc(e), ago(e - self.now)),
+                Some(e) => format!("{} (EXPIRED {} ago)", format_utc(e), ago(self.now - e)),
+            },
+        );
+        if let Some(s) = self.session.filter(|s| s.refresh_token.is_some()) {
+            let _ = s;
+            line("Refresh:", "yes (sesame token refreshes it when needed)".into());
+        }
+        if let Some(id) = self.id_token_claims() {
+            if let Some(sub) = id.get("sub").and_then(Value::as_str) {
+                line("Subject:", sub.to_string());
+            }
+        }
+        if !self.claims.is_empty() {
+            out.push_str("Claims:\n");
+            for (k, v) in &self.claims {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.push_str(&format!("  {k}: {v}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn jwt_subject(claims: &Map<String, Value>) -> Option<String> {
+    ["email", "preferred_username", "sub"]
+        .iter()
+        .find_map(|k| claims.get(*k)?.as_str().map(str::to_owned))
+}
+
+fn ago(secs: i64) -> String {
+    human_duration(Duration::from_secs(secs.max(0) as u64))
+}

@@ -1,0 +1,82 @@
+//! The config file: `$XDG_CONFIG_HOME/sesame/config.toml` (or `SESAME_CONFIG`), one table per
+//! profile. Unknown keys are an error, so a typo does not silently do nothing.
+
+use crate::error::Error;
+use crate::store::StoreKind;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigFile {
+    /// The profile used when neither --profile nor SESAME_PROFILE names one.
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileConfig>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProfileConfig {
+    pub server: Option<String>,
+    pub user: Option<String>,
+    pub store: Option<StoreKind>,
+    pub no_browser: Option<bool>,
+    pub timeout: Option<u64>,
+    pub poll_interval: Option<u64>,
+    pub allow_http: Option<bool>,
+    pub port: Option<u16>,
+    pub qr: Option<bool>,
+}
+
+impl ConfigFile {
+    /// Reads the file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<ConfigFile, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => {
+                return Err(Error::usage(format!(
+                    "Could not read the config file {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        Self::parse(&text).map_err(|e| {
+            Error::usage(format!(
+                "The config file {} is invalid: {e}",
+                path.display()
+            ))
+            .hint("Fix the file (see `docs/configuration.md`) or move it aside.")
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<ConfigFile, String> {
+        toml::from_str(text).map_err(|e| e.message().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_profiles() {
+        let c = ConfigFile::parse(
+            "default-profile = \"work\"\n[profiles.work]\nserver = \"https://c.example\"\nstore = \"file\"\npoll-interval = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.default_profile.as_deref(), Some("work"));
+        let w = &c.profiles["work"];
+        assert_eq!(w.server.as_deref(), Some("https://c.example"));
+        assert_eq!(w.store, Some(StoreKind::File));
+        assert_eq!(w.poll_interval, Some(3));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = ConfigFile::parse("[profiles.a]\nsrever = \"x\"\n").unwrap_err();
+        assert!(e.contains("srever"), "{e}");
+    }
+}

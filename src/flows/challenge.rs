@@ -1,0 +1,243 @@
+//! The ConsoleMe/Weep challenge flow, client side: request a challenge, then poll until the
+//! user approves it in the browser, denies it, or time runs out.
+//!
+//! Unlike Weep, which treats every status but `success` as "keep waiting", a final status ends
+//! the wait at once; transient failures (connection refused or reset, timeouts, HTTP 5xx or
+//! 429) are retried with backoff until the deadline.
+
+use super::{Events, LoginError, Progress};
+use crate::clock::Clock;
+use crate::http::{self, FetchError};
+use crate::protocol::{
+    Approval, EXT_LONG_POLL, GeneratorResponse, MAX_LONG_POLL_SECS, PollResponse, PollStatus,
+};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Notify;
+use url::Url;
+
+/// Where the browser should be sent after approval (extension; see the callback module).
+#[derive(Debug, Clone)]
+pub struct CallbackParams {
+    pub redirect_uri: Url,
+    pub state: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub challenge_url: Url,
+    pub polling_url: Url,
+    pub user_code: Option<String>,
+    pub long_poll: bool,
+}
+
+/// The generator URL for `user` under `server` (which may carry a path prefix).
+pub fn generator_url(server: &Url, user: &str, callback: Option<&CallbackParams>) -> Url {
+    let mut url = server.clone();
+    url.set_query(None);
+    url.path_segments_mut()
+        .expect("http(s) URLs have paths")
+        .pop_if_empty()
+        .extend(["noauth", "v1", "challenge_generator", user]);
+    if let Some(cb) = callback {
+        url.query_pairs_mut()
+            .append_pair("redirect_uri", cb.redirect_uri.as_str())
+            .append_pair("state", &cb.state);
+    }
+    url
+}
+
+/// Asks the server for a challenge. Fails fast: this is the first contact with the server, and a
+/// retry would only hide a wrong URL.
+pub async fn request(
+    client: &reqwest::Client,
+    server: &Url,
+    user: &str,
+    callback: Option<&CallbackParams>,
+) -> Result<Challenge, LoginError> {
+    let url = generator_url(server, user, callback);
+    let body = http::get_limited(client, &url, Duration::from_secs(15))
+        .await
+        .map_err(|e| match e {
+            FetchError::Transient(reason) => LoginError::Unreachable {
+                url: server.to_string(),
+                reason,
+            },
+            FetchError::Status { status, url } => LoginError::Server(format!(
+                "the server answered HTTP {status} to the challenge request ({url})"
+            )),
+            FetchError::TooLarge { .. } => {
+                LoginError::Protocol("the server's challenge reply is too large".into())
+            }
+        })?;
+    let reply: GeneratorResponse = serde_json::from_slice(&body).map_err(|e| {
+        LoginError::Protocol(format!(
+            "the server's challenge reply is not the expected JSON ({e})"
+        ))
+    })?;
+    let challenge_url = server.join(&reply.challenge_url).map_err(|e| {
+        LoginError::Protocol(format!("the challenge URL is not a URL ({e})"))
+    })?;
+    if !matches!(challenge_url.scheme(), "http" | "https") {
+        return Err(LoginError::Refused(format!(
+            "the server's challenge URL uses {:?}; only http(s) URLs are opened",
+            challenge_url.scheme()
+        )));
+    }
+    let polling_url = server
+        .join(&reply.polling_url)
+        .map_err(|e| LoginError::Protocol(format!("the polling URL is not a URL ({e})")))?;
+    if !http::same_origin(&polling_url, server) {
+        return Err(LoginError::Refused(format!(
+            "the server's polling URL points to {}, not to {}: refusing to poll another host",
+            polling_url.origin().ascii_serialization(),
+            server.origin().ascii_serialization()
+        )));
+    }
+    Ok(Challenge {
+        challenge_url,
+        polling_url,
+        user_code: reply.user_code.filter(|c| !c.is_empty() && c.len() <= 32),
+        long_poll: reply.extensions.iter().any(|e| e == EXT_LONG_POLL),
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PollSettings {
+    pub deadline: SystemTime,
+    pub interval: Duration,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+enum Outcome {
+    Status(PollStatus),
+    Retry(String),
+}
+
+/// Polls until a final status or the deadline. `wake` (from the loopback callback) cuts a sleep
+/// or a long-poll short so that the token is collected the moment the browser comes back.
+pub async fn wait(
+    client: &reqwest::Client,
+    clock: &dyn Clock,
+    events: &dyn Events,
+    challenge: &Challenge,
+    settings: PollSettings,
+    wake: Option<&Notify>,
+) -> Result<Approval, LoginError> {
+    let started = clock.now();
+    let total = settings
+        .deadline
+        .duration_since(started)
+        .unwrap_or_default();
+    let interval = settings.interval.max(Duration::from_millis(100));
+    let mut backoff = interval;
+    let mut woken = false;
+    loop {
+        let remaining = match settings.deadline.duration_since(clock.now()) {
+            Ok(r) if !r.is_zero() => r,
+            _ => return Err(LoginError::TimedOut(total)),
+        };
+        let long_poll_secs = (challenge.long_poll && !woken)
+            .then(|| remaining.as_secs().clamp(1, MAX_LONG_POLL_SECS));
+        let mut url = challenge.polling_url.clone();
+        if let Some(secs) = long_poll_secs {
+            url.query_pairs_mut().append_pair("wait", &secs.to_string());
+        }
+        let timeout = Duration::from_secs(long_poll_secs.unwrap_or(0) + 15);
+        let sent = Instant::now();
+        let outcome = match wake {
+            Some(w) if long_poll_secs.is_some() => tokio::select! {
+                o = poll_once(client, &url, timeout) => o?,
+                _ = w.notified() => { woken = true; continue; }
+            },
+            _ => poll_once(client, &url, timeout).await?,
+        };
+        woken = false;
+        let pause = match outcome {
+            Outcome::Status(PollStatus::Pending) => {
+                backoff = interval;
+                events.progress(Progress::Waiting { remaining });
+                // A long-poll that answers "pending" at once is not being honoured (a proxy in
+                // between?): fall back to sleeping so that we never spin.
+                if long_poll_secs.is_some() && sent.elapsed() >= Duration::from_millis(900) {
+                    Duration::ZERO
+                } else {
+                    interval
+                }
+            }
+            Outcome::Status(PollStatus::Success(a)) => return Ok(a),
+            Outcome::Status(PollStatus::Expired) => return Err(LoginError::Expired),
+            Outcome::Status(PollStatus::Unknown) => return Err(LoginError::Unknown),
+            Outcome::Status(PollStatus::Unauthorized) => return Err(LoginError::Unauthorized),
+            Outcome::Status(PollStatus::Denied) => return Err(LoginError::Denied),
+            Outcome::Retry(reason) => {
+                events.progress(Progress::Retrying {
+                    reason: &reason,
+                    remaining,
+                });
+                let b = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                b
+            }
+        };
+        if pause.is_zero() {
+            continue;
+        }
+        let pause = pause.min(remaining);
+        match wake {
+            Some(w) => tokio::select! {
+                _ = clock.sleep(pause) => {}
+                _ = w.notified() => {}
+            },
+            None => clock.sleep(pause).await,
+        }
+    }
+}
+
+async fn poll_once(
+    client: &reqwest::Client,
+    url: &Url,
+    timeout: Duration,
+) -> Result<Outcome, LoginError> {
+    let body = match http::get_limited(client, url, timeout).await {
+        Ok(b) => b,
+        Err(FetchError::Transient(reason)) => return Ok(Outcome::Retry(reason)),
+        Err(FetchError::Status { status, url }) => {
+            return Err(LoginError::Server(format!(
+                "the server answered HTTP {status} while polling ({url})"
+            )));
+        }
+        Err(e @ FetchError::TooLarge { .. }) => return Err(LoginError::Protocol(e.to_string())),
+    };
+    let reply: PollResponse = serde_json::from_slice(&body).map_err(|e| {
+        LoginError::Protocol(format!("the server's poll reply is not the expected JSON ({e})"))
+    })?;
+    reply
+        .interpret()
+        .map(Outcome::Status)
+        .map_err(LoginError::Protocol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generator_url_encodes_the_user_and_keeps_a_path_prefix() {
+        let s = Url::parse("https://h.example/consoleme/").unwrap();
+        let u = generator_url(&s, "a b/c@d", None);
+        assert_eq!(
+            u.as_str(),
+            "https://h.example/consoleme/noauth/v1/challenge_generator/a%20b%2Fc@d"
+        );
+        let cb = CallbackParams {
+            redirect_uri: Url::parse("http://127.0.0.1:5/callback").unwrap(),
+            state: "xyz".into(),
+        };
+        let u = generator_url(&Url::parse("http://127.0.0.1:1").unwrap(), "al", Some(&cb));
+        assert_eq!(
+            u.query(),
+            Some("redirect_uri=http%3A%2F%2F127.0.0.1%3A5%2Fcallback&state=xyz")
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! The HTTP client and the rules every request follows: https unless the server is on this
+//! machine (or the user said `--allow-http`), no redirects, bounded bodies.
+
+use crate::error::Error;
+use std::net::IpAddr;
+use std::time::Duration;
+use url::{Host, Url};
+
+/// Replies larger than this are refused: no protocol message here is near it.
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("sesame/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the TLS backend initializes")
+}
+
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+pub fn is_loopback_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v| v.is_loopback()),
+    }
+}
+
+/// Parses a server URL and applies the transport rule.
+pub fn check_server_url(text: &str, allow_http: bool) -> Result<Url, Error> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        Error::usage(format!("{text:?} is not a valid URL ({e})."))
+            .hint("Give the full URL, e.g. --server https://consoleme.example.com")
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) || allow_http => {}
+        "http" => {
+            return Err(Error::usage(format!(
+                "Refusing plain http to {}: tokens would cross the network unencrypted; https is required for a server that is not on this machine.",
+                url.host_str().unwrap_or_default()
+            ))
+            .hint("Use the https URL, or pass --allow-http if you are sure (e.g. a test network)."));
+        }
+        other => {
+            return Err(Error::usage(format!(
+                "Unsupported URL scheme {other:?} in {text:?}: use https (or http for a server on this machine)."
+            )));
+        }
+    }
+    if url.host().is_none() {
+        return Err(Error::usage(format!("{text:?} has no host.")));
+    }
+    Ok(url)
+}
+
+/// Same scheme, host and port.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin()
+}
+
+/// Why a request failed, sorted by what the caller does about it.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Connection refused or reset, timeout, HTTP 5xx or 429: worth another try.
+    #[error("{0}")]
+    Transient(String),
+    /// Any other HTTP status.
+    #[error("the server answered HTTP {status} for {url}")]
+    Status { status: u16, url: String },
+    #[error("the reply from {url} is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+}
+
+/// What a reqwest error means to a person.
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut cause = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    if cause.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {cause}")
+    }
+}
+
+/// GETs `url` and returns the status and at most `MAX_BODY` bytes of body.
+pub async fn get_limited(
+    client: &reqwest::Client,
+    url: &Url,
+    timeout: Duration,
+) -> Result<Vec<u8>, FetchError> {
+    let mut resp = client
+        .get(url.clone())
+        .header("Accept", "application/json")
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| FetchError::Transient(describe(&e)))?;
+    let status = resp.status();
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(FetchError::Transient(format!(
+            "the server answered HTTP {}",
+            status.as_u16()
+        )));
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            status: status.as_u16(),
+            url: redact(url),
+        });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| FetchError::Transient(describe(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(FetchError::TooLarge {
+                url: redact(url),
+                limit: MAX_BODY,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A URL fit for a message or a log: path segments longer than 16 characters (tokens) and the
+/// query are elided.
+pub fn redact(url: &Url) -> String {
+    let segments: Vec<String> = url
+        .path_segments()
+        .map(|s| {
+            s.map(|seg| {
+                if seg.len() > 16 {
+                    "…".to_string()
+                } else {
+                    seg.to_string()
+                }
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    format!("{}/{}", url.origin().ascii_serialization(), segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_http_is_fine_remote_http_is_not() {
+        assert!(check_server_url("http://127.0.0.1:8080", false).is_ok());
+        assert!(check_server_url("http://localhost:1", false).is_ok());
+        assert!(check_server_url("http://[::1]:1", false).is_ok());
+        assert!(check_server_url("http://example.com", false).is_err());
+        assert!(check_server_url("http://example.com", true).is_ok());
+        assert!(check_server_url("https://example.com", false).is_ok());
+        assert!(check_server_url("ftp://example.com", true).is_err());
+        assert!(check_server_url("not a url", true).is_err());
+    }
+
+    #[test]
+    fn origins() {
+        let a = Url::parse("http://127.0.0.1:8080/x").unwrap();
+        assert!(same_origin(&a, &Url::parse("http://127.0.0.1:8080/y/z").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("http://127.0.0.1:8081/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("https://127.0.0.1:8080/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("http://evil.example:8080/x").unwrap()));
+    }
+
+    #[test]
+    fn redacts_tokens_in_paths() {
+        let u = Url::parse("https://h/noauth/v1/challenge_poller/0123456789abcdef0123?wait=5").unwrap();
+        assert_eq!(redact(&u), "https://h/noauth/v1/challenge_poller/…");
+    }
+}

@@ -1,0 +1,23 @@
+//! sesame: log in to single sign-on from the command line and keep the session in the OS
+//! keychain.
+//!
+//! The binary (`src/main.rs`) parses arguments and calls one of [`commands`]; everything else —
+//! flows, protocol types, stores, the reference server — lives here so that it can be tested
+//! without a terminal.
+
+pub mod browser;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod flows;
+pub mod http;
+pub mod jwt;
+pub mod output;
+pub mod protocol;
+pub mod secret;
+pub mod server;
+pub mod session;
+pub mod settings;
+pub mod store;

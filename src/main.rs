@@ -1,0 +1,64 @@
+//! The thin binary: parse, resolve settings, run one command, map the error to an exit code.
+
+use clap::Parser;
+use sesame::cli::{Cli, Command};
+use sesame::commands;
+use sesame::error::Error;
+use sesame::output::Printer;
+use sesame::settings::{Common, LoginSettings, process_env};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::stderr();
+    match run(cli, &printer) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            printer.error(&e);
+            ExitCode::from(e.exit as u8)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))
+}
+
+fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
+    let env = &process_env;
+    match cli.command {
+        // The hot path: no async runtime, no network for a valid session.
+        Command::Token(_) => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            commands::token::run(&common, env)
+        }
+        Command::Status(args) => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            commands::status::run(&common, args.output, env)
+        }
+        Command::Logout => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            commands::logout::run(&common, printer)
+        }
+        Command::Login(args) => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let settings = LoginSettings::resolve(common, &args, env)?;
+            runtime()?.block_on(commands::login::run(
+                &settings,
+                &sesame::browser::SystemBrowser,
+                printer,
+            ))
+        }
+        Command::Serve(args) => runtime()?.block_on(commands::serve::run(&args, env, printer)),
+        Command::Demo(args) => {
+            let profile = cli.profile.or_else(|| Some("demo".into()));
+            let common = Common::resolve(profile, cli.store, env)?;
+            runtime()?.block_on(commands::demo::run(common, &args, env, printer))
+        }
+    }
+}
+

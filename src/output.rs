@@ -1,0 +1,189 @@
+//! Talking to the person: messages on stderr (data goes to stdout, from the commands), colour
+//! only on a terminal and never with `NO_COLOR`, a spinner only on a terminal and plain progress
+//! lines at most every 10 s otherwise.
+
+use crate::clock::human_duration;
+use crate::error::Error;
+use crate::flows::{Events, Progress};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    color: bool,
+    pub terminal: bool,
+}
+
+impl Printer {
+    pub fn stderr() -> Printer {
+        let terminal = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Printer {
+            color: terminal && !no_color,
+            terminal,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn info(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    pub fn success(&self, text: &str) {
+        eprintln!("{} {text}", self.paint("32", "✓"));
+    }
+
+    pub fn warn(&self, text: &str) {
+        eprintln!("{} {text}", self.paint("33", "warning:"));
+    }
+
+    pub fn error(&self, e: &Error) {
+        eprintln!("{} {}", self.paint("31", "error:"), e.message);
+        if let Some(h) = &e.hint {
+            eprintln!("\n{} {h}", self.paint("36", "hint:"));
+        }
+    }
+}
+
+/// The wait display: an indicatif spinner with the time left on a terminal, plain lines
+/// otherwise. It is the [`Events`] sink of a flow.
+pub struct WaitDisplay {
+    inner: Arc<Mutex<State>>,
+    bar: Option<ProgressBar>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct State {
+    label: String,
+    deadline: SystemTime,
+    retrying: Option<String>,
+    last_line: Option<Instant>,
+}
+
+impl State {
+    fn message(&self) -> String {
+        let left = self
+            .deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let left = human_duration(Duration::from_secs(left.as_secs()));
+        match &self.retrying {
+            Some(reason) => format!("{} — server trouble ({reason}), retrying… {left} left", self.label),
+            None => format!("{}… {left} left", self.label),
+        }
+    }
+}
+
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+impl WaitDisplay {
+    /// `label` is e.g. "Waiting for alice to approve in the browser".
+    pub fn start(printer: &Printer, label: String, deadline: SystemTime) -> WaitDisplay {
+        let inner = Arc::new(Mutex::new(State {
+            label,
+            deadline,
+            retrying: None,
+            last_line: None,
+        }));
+        if !printer.terminal {
+            return WaitDisplay {
+                inner,
+                bar: None,
+                ticker: None,
+            };
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner:.cyan} {msg}")
+                .expect("valid template")
+                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar.set_message(inner.lock().unwrap().message());
+        let ticker = {
+            let bar = bar.clone();
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    bar.set_message(inner.lock().unwrap().message());
+                }
+            })
+        };
+        WaitDisplay {
+            inner,
+            bar: Some(bar),
+            ticker: Some(ticker),
+        }
+    }
+
+    /// Removes the spinner, leaving the terminal clean for the final message.
+    pub fn finish(&self) {
+        if let Some(t) = &self.ticker {
+            t.abort();
+        }
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for WaitDisplay {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl Events for WaitDisplay {
+    fn progress(&self, p: Progress<'_>) {
+        let mut s = self.inner.lock().unwrap();
+        s.retrying = match p {
+            Progress::Retrying { reason, .. } => Some(reason.to_string()),
+            Progress::Waiting { .. } => None,
+        };
+        if self.bar.is_none() {
+            let due = s.last_line.is_none_or(|t| t.elapsed() >= PLAIN_EVERY);
+            if due {
+                s.last_line = Some(Instant::now());
+                eprintln!("{}", s.message());
+            }
+        }
+    }
+}
+
+/// A QR code of `text` drawn with Unicode half blocks (two rows a line), quiet zone included.
+pub fn qr_code(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qr_is_drawn_with_half_blocks() {
+        let q = qr_code("http://127.0.0.1:1/challenge_validator/abc").unwrap();
+        assert!(q.lines().count() > 10);
+        assert!(q.contains('▀') || q.contains('▄') || q.contains('█'));
+    }
+}

@@ -1,0 +1,699 @@
+//! `sesame serve`: a reference challenge server with ConsoleMe's endpoints, paths, statuses and
+//! one-time semantics, plus sesame's extensions (deny, loopback callback, long-poll, user code).
+//! It is the embedded default behind `sesame demo`, the fixture of the test suite, and can run
+//! behind an SSO reverse proxy that sets a user header.
+
+mod pages;
+mod state;
+mod token;
+
+use crate::clock::unix_seconds;
+use crate::http::is_loopback_ip;
+use crate::protocol::{
+    EXT_CALLBACK, EXT_DENY, EXT_LONG_POLL, EXT_USER_CODE, GENERATOR_PATH, GeneratorResponse,
+    MAX_LONG_POLL_SECS, POLLER_PATH, PollResponse, VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH,
+    ValidatorDecision, ValidatorView,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use state::{Challenges, NewChallenge, Poll, Status};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+use url::Url;
+
+/// How the person approving in the browser is identified.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Nobody is authenticated: the approver is taken to be the requested user.
+    Dev,
+    /// An SSO reverse proxy (oauth2-proxy and the like) puts the user in this header.
+    Header(HeaderName),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: Option<Url>,
+    pub auth: Auth,
+    pub ip_check: bool,
+    pub trusted_proxy_header: Option<HeaderName>,
+    pub jwt_secret: Vec<u8>,
+    pub challenge_ttl: Duration,
+    pub jwt_ttl: Duration,
+    pub cookie_name: String,
+    pub groups: Vec<String>,
+    pub max_pending: usize,
+    pub log: bool,
+}
+
+impl Config {
+    /// Development defaults on an ephemeral loopback port, as `sesame demo` and the tests use.
+    pub fn dev(secret: Vec<u8>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            auth: Auth::Dev,
+            ip_check: false,
+            trusted_proxy_header: None,
+            jwt_secret: secret,
+            challenge_ttl: Duration::from_secs(120),
+            jwt_ttl: Duration::from_secs(3600),
+            cookie_name: "consoleme_auth".into(),
+            groups: Vec::new(),
+            max_pending: 10_000,
+            log: false,
+        }
+    }
+}
+
+/// 32 random bytes, for a server started without a configured secret.
+pub fn random_secret() -> Vec<u8> {
+    use rand::RngCore;
+    let mut s = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut s);
+    s
+}
+
+const MAX_REQUEST_BODY: usize = 16 * 1024;
+const MAX_USER_LEN: usize = 256;
+const MAX_STATE_LEN: usize = 512;
+
+struct App {
+    config: Config,
+    base: Url,
+    challenges: Challenges,
+}
+
+pub struct Server {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+/// A server running on a background task, for `sesame demo` and tests.
+pub struct Running {
+    pub url: Url,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Server {
+    pub async fn bind(config: Config) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let base = match &config.public_url {
+            Some(u) => u.clone(),
+            None => Url::parse(&format!("http://{addr}/")).expect("a socket address is a host"),
+        };
+        Ok(Server {
+            listener,
+            app: Arc::new(App {
+                config,
+                base,
+                challenges: Challenges::default(),
+            }),
+        })
+    }
+
+    /// The URL clients should use (the public URL when one was given).
+    pub fn url(&self) -> &Url {
+        &self.app.base
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound")
+    }
+
+    pub fn spawn(self) -> Running {
+        let url = self.app.base.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(async move {
+            let _ = rx.await;
+        }));
+        Running {
+            url,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish (at most 5 s).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let purger = {
+            let app = self.app.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(15));
+                loop {
+                    tick.tick().await;
+                    app.challenges.purge(SystemTime::now());
+                }
+            })
+        };
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            eprintln!("sesame serve: accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let app = self.app.clone();
+                    let svc = service_fn(move |req| handle(app.clone(), peer, req));
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(10))
+                        .serve_connection(TokioIo::new(stream), svc);
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        purger.abort();
+        drop(self.listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+        Ok(())
+    }
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).expect("static"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    r
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp {
+    respond(
+        status,
+        "application/json",
+        serde_json::to_vec(value).expect("serializable"),
+    )
+}
+
+fn message(status: StatusCode, text: &str) -> Resp {
+    json(status, &serde_json::json!({ "message": text }))
+}
+
+fn html(status: StatusCode, page: String, form_target: Option<&Url>) -> Resp {
+    let mut r = respond(status, "text/html; charset=utf-8", page);
+    // Chrome applies form-action to the redirect that follows a form post, so the loopback
+    // callback must be allowed explicitly.
+    let extra = form_target
+        .map(|u| format!(" {}", u.origin().ascii_serialization()))
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&csp).expect("ascii"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Resp {
+    html(status, pages::problem(title, detail), None)
+}
+
+fn decode_segment(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+async fn handle(
+    app: Arc<App>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Resp, Infallible> {
+    let ip = client_ip(&app.config, peer, &req);
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let (route, resp) = if let Some(user) = path.strip_prefix(GENERATOR_PATH) {
+        ("challenge_generator/{user}", generator(&app, ip, user, &req))
+    } else if let Some(t) = path.strip_prefix(POLLER_PATH) {
+        ("challenge_poller/{token}", poller(&app, ip, t, &req).await)
+    } else if let Some(t) = path.strip_prefix(VALIDATOR_API_PATH) {
+        let t = t.to_string();
+        ("api/v2/challenge_validator/{token}", validator_api(&app, ip, &t, req).await)
+    } else if let Some(t) = path.strip_prefix(VALIDATOR_PAGE_PATH) {
+        let t = t.to_string();
+        ("challenge_validator/{token}", validator_page(&app, ip, &t, req).await)
+    } else if path == "/healthz" {
+        ("healthz", respond(StatusCode::OK, "text/plain", "ok\n"))
+    } else if path == "/" {
+        ("/", html(StatusCode::OK, pages::layout("Reference server", "<h1>sesame reference server</h1><p>This server issues login challenges for <code>sesame login</code>.</p>"), None))
+    } else {
+        ("other", problem(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address."))
+    };
+    if app.config.log {
+        // The route template, never the path: paths carry challenge tokens.
+        eprintln!(
+            "{} {ip} {method} {route} {}",
+            crate::clock::format_utc(unix_seconds(SystemTime::now())),
+            resp.status().as_u16()
+        );
+    }
+    Ok(resp)
+}
+
+fn client_ip(config: &Config, peer: SocketAddr, req: &Request<Incoming>) -> IpAddr {
+    let from_header = config.trusted_proxy_header.as_ref().and_then(|h| {
+        let v = req.headers().get(h)?.to_str().ok()?;
+        // A proxy appends the address it saw: the last entry is the one it vouches for.
+        v.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    });
+    let ip = from_header.unwrap_or(peer.ip());
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+    let q = req.uri().query()?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Accepts a redirect URI only if it is plain http to a loopback host with a port: the browser
+/// is sent there after the decision, and anything else would be an open redirect.
+fn loopback_redirect(text: &str) -> Option<Url> {
+    let url = Url::parse(text).ok()?;
+    let host_ok = match url.host()? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => is_loopback_ip(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => is_loopback_ip(IpAddr::V6(ip)),
+    };
+    (url.scheme() == "http"
+        && host_ok
+        && url.port().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.fragment().is_none())
+    .then_some(url)
+}
+
+fn generator(app: &App, ip: IpAddr, raw_user: &str, req: &Request<Incoming>) -> Resp {
+    if req.method() != Method::GET {
+        return message(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+    }
+    let Some(user) = decode_segment(raw_user) else {
+        return message(StatusCode::BAD_REQUEST, "the user name is not valid UTF-8");
+    };
+    if user.trim().is_empty()
+        || user.len() > MAX_USER_LEN
+        || user.contains('/')
+        || user.chars().any(char::is_control)
+    {
+        return message(StatusCode::BAD_REQUEST, "invalid user name");
+    }
+    let redirect_uri = query_param(req, "redirect_uri").and_then(|r| loopback_redirect(&r));
+    let state = query_param(req, "state").filter(|s| !s.is_empty() && s.len() <= MAX_STATE_LEN);
+    let (redirect_uri, state) = match (redirect_uri, state) {
+        (Some(r), Some(s)) => (Some(r), Some(s)),
+        _ => (None, None),
+    };
+    let created = app.challenges.create(
+        NewChallenge {
+            user,
+            ip,
+            now: SystemTime::now(),
+            ttl: app.config.challenge_ttl,
+            redirect_uri,
+            state,
+        },
+        app.config.max_pending,
+    );
+    let Ok((token, code)) = created else {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many login requests are pending; try again in a minute",
+        );
+    };
+    let join = |p: &str| {
+        app.base
+            .join(&format!("{}{token}", p.trim_start_matches('/')))
+            .expect("token is URL-safe")
+            .to_string()
+    };
+    json(
+        StatusCode::OK,
+        &GeneratorResponse {
+            challenge_url: join(VALIDATOR_PAGE_PATH),
+            polling_url: join(POLLER_PATH),
+            user_code: Some(code),
+            extensions: [EXT_CALLBACK, EXT_LONG_POLL, EXT_USER_CODE, EXT_DENY]
+                .map(String::from)
+                .to_vec(),
+        },
+    )
+}
+
+fn status_only(s: &str) -> PollResponse {
+    PollResponse {
+        status: s.into(),
+        ..Default::default()
+    }
+}
+
+async fn poller(app: &App, ip: IpAddr, token: &str, req: &Request<Incoming>) -> Resp {
+    let wait = query_param(req, "wait")
+        .and_then(|w| w.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(MAX_LONG_POLL_SECS);
+    let wait_until = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let check_ip = app.config.ip_check.then_some(ip);
+    loop {
+        let now = SystemTime::now();
+        let reply = match app.challenges.poll(token, check_ip, now) {
+            Poll::Unknown => status_only("unknown"),
+            Poll::Expired => status_only("expired"),
+            Poll::Unauthorized => status_only("unauthorized"),
+            Poll::Denied => status_only("denied"),
+            Poll::Collected { user } => {
+                let now = unix_seconds(now);
+                let exp = now + app.config.jwt_ttl.as_secs() as i64;
+                let jwt = token::mint(
+                    &app.config.jwt_secret,
+                    &user,
+                    &app.config.groups,
+                    app.base.as_str(),
+                    now,
+                    exp,
+                );
+                PollResponse {
+                    status: "success".into(),
+                    cookie_name: Some(app.config.cookie_name.clone()),
+                    expiration: Some(exp.into()),
+                    encoded_jwt: Some(jwt.expose().to_string()),
+                    user: Some(user),
+                }
+            }
+            Poll::Pending(mut changed) => {
+                let expires_in = app
+                    .challenges
+                    .view(token, now)
+                    .map(|v| {
+                        (v.created + app.config.challenge_ttl)
+                            .duration_since(now)
+                            .unwrap_or_default()
+                    })
+                    .unwrap_or_default();
+                let until = wait_until.min(tokio::time::Instant::now() + expires_in);
+                if tokio::time::Instant::now() >= until {
+                    status_only("pending")
+                } else {
+                    tokio::select! {
+                        _ = changed.changed() => {}
+                        _ = tokio::time::sleep_until(until) => {}
+                    }
+                    continue;
+                }
+            }
+        };
+        return json(StatusCode::OK, &reply);
+    }
+}
+
+/// Who is approving: the requested user in dev mode, the proxy's header otherwise.
+fn approver(app: &App, req_headers: &hyper::HeaderMap, requested: &str) -> Result<String, (StatusCode, String)> {
+    match &app.config.auth {
+        Auth::Dev => Ok(requested.to_string()),
+        Auth::Header(h) => {
+            let user = req_headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .ok_or((
+                    StatusCode::UNAUTHORIZED,
+                    format!("You are not signed in: the SSO proxy did not set the {h} header."),
+                ))?;
+            if user != requested {
+                return Err((
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "You are signed in as {user}, but this login request is for {requested}. Only {requested} can approve it."
+                    ),
+                ));
+            }
+            Ok(user.to_string())
+        }
+    }
+}
+
+/// The checks both the page and the API make before showing or deciding.
+fn check_challenge(
+    app: &App,
+    ip: IpAddr,
+    token: &str,
+    headers: &hyper::HeaderMap,
+) -> Result<state::View, (StatusCode, &'static str, String)> {
+    let now = SystemTime::now();
+    let view = app.challenges.view(token, now).ok_or((
+        StatusCode::NOT_FOUND,
+        "Unknown login request",
+        "This login link is not valid here: it was never issued, or it was already used. Run sesame login again.".to_string(),
+    ))?;
+    if view.expired {
+        return Err((
+            StatusCode::GONE,
+            "Login request expired",
+            "This login request expired before it was approved. Run sesame login again.".into(),
+        ));
+    }
+    if view.status != Status::Pending {
+        return Err((
+            StatusCode::CONFLICT,
+            "Already decided",
+            "This login request was already approved or denied.".into(),
+        ));
+    }
+    approver(app, headers, &view.user).map_err(|(s, m)| (s, "Not allowed", m))?;
+    if app.config.ip_check && ip != view.ip {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "Address mismatch",
+            format!(
+                "This browser reaches the server from {ip}, but the login was requested from {}. Use a browser on the same network as the terminal (check VPN and proxy settings).",
+                view.ip
+            ),
+        ));
+    }
+    Ok(view)
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
+    match Limited::new(req.into_body(), MAX_REQUEST_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(_) => Err(message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large or unreadable",
+        )),
+    }
+}
+
+fn log_decision(app: &App, approved: bool, view: &state::View) {
+    if app.config.log {
+        eprintln!(
+            "{} login for {} (requested from {}) {}",
+            crate::clock::format_utc(unix_seconds(SystemTime::now())),
+            view.user,
+            view.ip,
+            if approved { "approved" } else { "denied" }
+        );
+    }
+}
+
+async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incoming>) -> Resp {
+    let view = match check_challenge(app, ip, token, req.headers()) {
+        Ok(v) => v,
+        Err((s, title, detail)) => return problem(s, title, &detail),
+    };
+    match *req.method() {
+        Method::GET => {
+            let Some(nonce) = app.challenges.take_nonce(token) else {
+                return problem(
+                    StatusCode::CONFLICT,
+                    "Link already opened",
+                    "This approval link works once and was already opened. For your safety, run sesame login again to get a new one.",
+                );
+            };
+            let page = pages::approval(&pages::Approval {
+                user: &view.user,
+                ip: &view.ip.to_string(),
+                created_unix: unix_seconds(view.created),
+                user_code: &view.user_code,
+                nonce: &nonce,
+                action: req.uri().path(),
+                dev_mode: matches!(app.config.auth, Auth::Dev),
+            });
+            html(StatusCode::OK, page, view.redirect_uri.as_ref())
+        }
+        Method::POST => {
+            let body = match read_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let mut nonce = String::new();
+            let mut approve = None;
+            for (k, v) in url::form_urlencoded::parse(&body) {
+                match &*k {
+                    "nonce" => nonce = v.into_owned(),
+                    "decision" => approve = Some(v == "approve"),
+                    _ => {}
+                }
+            }
+            let Some(approve) = approve else {
+                return problem(StatusCode::BAD_REQUEST, "No decision", "Press Approve or Deny.");
+            };
+            if !app.challenges.decide(token, &nonce, approve, SystemTime::now()) {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "Form no longer valid",
+                    "This approval form is not the one issued for this login request. Run sesame login again.",
+                );
+            }
+            log_decision(app, approve, &view);
+            match (&view.redirect_uri, &view.state) {
+                (Some(redirect), Some(state)) => {
+                    let mut to = redirect.clone();
+                    {
+                        let mut q = to.query_pairs_mut();
+                        q.append_pair("state", state);
+                        if !approve {
+                            q.append_pair("error", "access_denied");
+                        }
+                    }
+                    let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
+                    r.headers_mut().insert(
+                        header::LOCATION,
+                        HeaderValue::from_str(to.as_str()).expect("a URL is a header value"),
+                    );
+                    r
+                }
+                _ => html(StatusCode::OK, pages::outcome(approve, &view.user), None),
+            }
+        }
+        _ => problem(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "Use GET or POST."),
+    }
+}
+
+async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request<Incoming>) -> Resp {
+    let view = match check_challenge(app, ip, token, req.headers()) {
+        Ok(v) => v,
+        Err((s, _, detail)) => return message(s, &detail),
+    };
+    match *req.method() {
+        Method::GET => {
+            let reply = match app.challenges.take_nonce(token) {
+                Some(nonce) => ValidatorView {
+                    message: format!(
+                        "A command-line login for {} is waiting for approval. Check that the code {} matches your terminal.",
+                        view.user, view.user_code
+                    ),
+                    nonce: Some(nonce),
+                    show_approve_button: true,
+                    user: Some(view.user.clone()),
+                    user_code: Some(view.user_code.clone()),
+                },
+                None => ValidatorView {
+                    message: "This unique challenge URL has already been viewed. Please try requesting a new challenge URL.".into(),
+                    nonce: None,
+                    show_approve_button: false,
+                    user: None,
+                    user_code: None,
+                },
+            };
+            json(StatusCode::OK, &reply)
+        }
+        Method::POST => {
+            let body = match read_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let Ok(decision) = serde_json::from_slice::<ValidatorDecision>(&body) else {
+                return message(StatusCode::BAD_REQUEST, "expected JSON {\"nonce\": \"...\"}");
+            };
+            let approve = match decision.action.as_deref() {
+                None | Some("approve") => true,
+                Some("deny") => false,
+                Some(_) => return message(StatusCode::BAD_REQUEST, "action must be approve or deny"),
+            };
+            if !app.challenges.decide(token, &decision.nonce, approve, SystemTime::now()) {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "Unable to validate challenge URL. The Nonce you've submitted is invalid. Please try requesting a new challenge URL.",
+                );
+            }
+            log_decision(app, approve, &view);
+            let text = if approve {
+                "You've successfully authenticated and may now close this page."
+            } else {
+                "The login request was denied."
+            };
+            message(StatusCode::OK, text)
+        }
+        _ => message(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_only_to_loopback_http_with_a_port() {
+        assert!(loopback_redirect("http://127.0.0.1:5000/callback").is_some());
+        assert!(loopback_redirect("http://[::1]:5000/callback").is_some());
+        assert!(loopback_redirect("http://localhost:5000/callback").is_some());
+        assert!(loopback_redirect("http://127.0.0.1/callback").is_none());
+        assert!(loopback_redirect("https://127.0.0.1:5000/callback").is_none());
+        assert!(loopback_redirect("http://evil.example:5000/callback").is_none());
+        assert!(loopback_redirect("http://user@127.0.0.1:5000/callback").is_none());
+        assert!(loopback_redirect("javascript:alert(1)").is_none());
+    }
+}

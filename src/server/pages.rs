@@ -1,0 +1,134 @@
+//! The server-rendered pages a person sees: the approval page and the outcome pages. Plain HTML
+//! and a little CSS; no script, so it works in any browser and under a strict CSP.
+
+use crate::clock::format_utc;
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "\
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}\
+main{max-width:30rem;margin:8vh auto;background:#fff;border-radius:12px;box-shadow:0 2px 14px rgba(0,0,0,.08);padding:2rem 2.2rem}\
+h1{font-size:1.35rem;margin:0 0 1rem}p{line-height:1.5}\
+.brand{font-weight:700;letter-spacing:.04em;color:#5b4bdb;font-size:.85rem;text-transform:uppercase;margin-bottom:.6rem}\
+dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem;margin:1.2rem 0}dt{color:#667085}dd{margin:0;font-weight:600;word-break:break-all}\
+.code{font:700 2rem/1.2 ui-monospace,SFMono-Regular,Menlo,monospace;letter-spacing:.12em;text-align:center;background:#f0edff;border-radius:8px;padding:.7rem;margin:.4rem 0 1rem}\
+.buttons{display:flex;gap:.8rem;margin-top:1.4rem}button{flex:1;font-size:1rem;padding:.75rem;border-radius:8px;border:1px solid #d0d5dd;cursor:pointer;background:#fff}\
+button.approve{background:#5b4bdb;border-color:#5b4bdb;color:#fff;font-weight:600}\
+.dev{background:#fff4e5;border:1px solid #f5b041;border-radius:8px;padding:.6rem .8rem;font-size:.9rem}\
+.ok{color:#067647}.bad{color:#b42318}.muted{color:#667085;font-size:.9rem}";
+
+pub fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<meta name=\"referrer\" content=\"no-referrer\">\
+<title>{title} · sesame</title><style>{STYLE}</style></head>\
+<body><main><div class=\"brand\">sesame</div>{body}</main></body></html>",
+        title = escape(title)
+    )
+}
+
+pub struct Approval<'a> {
+    pub user: &'a str,
+    pub ip: &'a str,
+    pub created_unix: i64,
+    pub user_code: &'a str,
+    pub nonce: &'a str,
+    pub action: &'a str,
+    pub dev_mode: bool,
+}
+
+pub fn approval(a: &Approval) -> String {
+    let dev = if a.dev_mode {
+        "<p class=\"dev\"><strong>Development mode:</strong> this server does not authenticate \
+         you; anyone who can open this page can approve. Do not use it for real accounts.</p>"
+    } else {
+        ""
+    };
+    let body = format!(
+        "<h1>Approve sign-in for {user}?</h1>{dev}\
+<p>A command-line login is waiting for your approval. Check that the code below matches the one \
+in your terminal. If it does not, or you did not start a login just now, press Deny.</p>\
+<div class=\"code\" id=\"user-code\">{code}</div>\
+<dl><dt>User</dt><dd id=\"user\">{user}</dd><dt>Requested from</dt><dd>{ip}</dd>\
+<dt>Requested at</dt><dd>{time}</dd></dl>\
+<form method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"nonce\" value=\"{nonce}\">\
+<div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\">Deny</button>\
+<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\" id=\"approve\">Approve</button></div>\
+</form>",
+        user = escape(a.user),
+        code = escape(a.user_code),
+        ip = escape(a.ip),
+        time = format_utc(a.created_unix),
+        action = escape(a.action),
+        nonce = escape(a.nonce),
+    );
+    layout("Approve sign-in", &body)
+}
+
+pub fn outcome(approved: bool, user: &str) -> String {
+    if approved {
+        layout(
+            "Signed in",
+            &format!(
+                "<h1 class=\"ok\" id=\"result\">Signed in as {}</h1><p>Return to your terminal: \
+                 the login completes there. You can close this tab.</p>",
+                escape(user)
+            ),
+        )
+    } else {
+        layout(
+            "Sign-in denied",
+            "<h1 class=\"bad\" id=\"result\">Sign-in denied</h1><p>The login was refused and \
+             nothing was issued. You can close this tab.</p>",
+        )
+    }
+}
+
+pub fn problem(title: &str, detail: &str) -> String {
+    layout(
+        title,
+        &format!(
+            "<h1 class=\"bad\" id=\"result\">{}</h1><p>{}</p>",
+            escape(title),
+            escape(detail)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_user_input() {
+        let html = approval(&Approval {
+            user: "<script>alert(1)</script>",
+            ip: "127.0.0.1",
+            created_unix: 0,
+            user_code: "BCDF-GHJK",
+            nonce: "n\"once",
+            action: "/challenge_validator/t",
+            dev_mode: true,
+        });
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("n&quot;once"));
+        assert!(html.contains("BCDF-GHJK"));
+        assert!(html.contains("Development mode"));
+    }
+}

@@ -1,0 +1,306 @@
+//! The reference server's challenges: created by the generator, viewed once and decided on the
+//! approval page, collected once by the poller. Waiting long-polls subscribe to a per-challenge
+//! `watch` channel, so thousands of them cost a task each and no busy loop.
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Approved,
+    Denied,
+}
+
+#[derive(Debug)]
+pub struct Challenge {
+    pub user: String,
+    pub ip: IpAddr,
+    pub created: SystemTime,
+    pub expires: SystemTime,
+    pub user_code: String,
+    pub redirect_uri: Option<Url>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub status: Status,
+    changed: watch::Sender<()>,
+}
+
+impl Challenge {
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.expires
+    }
+}
+
+/// A read-only copy of what a page needs to show.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub user: String,
+    pub ip: IpAddr,
+    pub created: SystemTime,
+    pub user_code: String,
+    pub status: Status,
+    pub expired: bool,
+    pub redirect_uri: Option<Url>,
+    pub state: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Poll {
+    Unknown,
+    Expired,
+    Unauthorized,
+    Pending(watch::Receiver<()>),
+    Denied,
+    Collected { user: String },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum TooMany {
+    Full,
+}
+
+/// How long an expired or decided challenge is kept so that polls see `expired` or `denied`
+/// rather than `unknown`.
+const GRACE: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Default)]
+pub struct Challenges {
+    map: Mutex<HashMap<String, Challenge>>,
+}
+
+/// Letters a person cannot confuse (no vowels, so no words; no 0/O, 1/I), as RFC 8628 §6.1
+/// suggests for user codes.
+const CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+
+pub fn random_token() -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect()
+}
+
+pub fn user_code() -> String {
+    let mut rng = rand::rng();
+    let mut code = String::with_capacity(9);
+    for i in 0..8 {
+        if i == 4 {
+            code.push('-');
+        }
+        code.push(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char);
+    }
+    code
+}
+
+pub struct NewChallenge {
+    pub user: String,
+    pub ip: IpAddr,
+    pub now: SystemTime,
+    pub ttl: Duration,
+    pub redirect_uri: Option<Url>,
+    pub state: Option<String>,
+}
+
+impl Challenges {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.map.lock().unwrap().is_empty()
+    }
+
+    /// Creates a challenge; returns its token and user code.
+    pub fn create(&self, new: NewChallenge, cap: usize) -> Result<(String, String), TooMany> {
+        let mut map = self.map.lock().unwrap();
+        if map.len() >= cap {
+            Self::purge_locked(&mut map, new.now);
+            if map.len() >= cap {
+                return Err(TooMany::Full);
+            }
+        }
+        let token = random_token();
+        let code = user_code();
+        let (changed, _) = watch::channel(());
+        map.insert(
+            token.clone(),
+            Challenge {
+                user: new.user,
+                ip: new.ip,
+                created: new.now,
+                expires: new.now + new.ttl,
+                user_code: code.clone(),
+                redirect_uri: new.redirect_uri,
+                state: new.state,
+                nonce: None,
+                status: Status::Pending,
+                changed,
+            },
+        );
+        Ok((token, code))
+    }
+
+    pub fn view(&self, token: &str, now: SystemTime) -> Option<View> {
+        let map = self.map.lock().unwrap();
+        map.get(token).map(|c| View {
+            user: c.user.clone(),
+            ip: c.ip,
+            created: c.created,
+            user_code: c.user_code.clone(),
+            status: c.status,
+            expired: c.is_expired(now),
+            redirect_uri: c.redirect_uri.clone(),
+            state: c.state.clone(),
+        })
+    }
+
+    /// The one view ConsoleMe allows: hands out the nonce the decision must carry. `None` when
+    /// the challenge was viewed before.
+    pub fn take_nonce(&self, token: &str) -> Option<String> {
+        let mut map = self.map.lock().unwrap();
+        let c = map.get_mut(token)?;
+        if c.nonce.is_some() {
+            return None;
+        }
+        let nonce = random_token();
+        c.nonce = Some(nonce.clone());
+        Some(nonce)
+    }
+
+    /// Records the decision if `nonce` matches (compared in constant time) and the challenge is
+    /// still pending and unexpired.
+    pub fn decide(&self, token: &str, nonce: &str, approve: bool, now: SystemTime) -> bool {
+        use subtle::ConstantTimeEq;
+        let mut map = self.map.lock().unwrap();
+        let Some(c) = map.get_mut(token) else {
+            return false;
+        };
+        let nonce_ok = c
+            .nonce
+            .as_deref()
+            .is_some_and(|n| bool::from(n.as_bytes().ct_eq(nonce.as_bytes())));
+        if !nonce_ok || c.status != Status::Pending || c.is_expired(now) {
+            return false;
+        }
+        c.status = if approve {
+            Status::Approved
+        } else {
+            Status::Denied
+        };
+        c.changed.send_replace(());
+        true
+    }
+
+    /// The poller's view. An approved challenge is removed as it is collected: one-time.
+    pub fn poll(&self, token: &str, ip: Option<IpAddr>, now: SystemTime) -> Poll {
+        let mut map = self.map.lock().unwrap();
+        let Some(c) = map.get(token) else {
+            return Poll::Unknown;
+        };
+        if c.is_expired(now) && c.status == Status::Pending {
+            return Poll::Expired;
+        }
+        if ip.is_some_and(|ip| ip != c.ip) {
+            return Poll::Unauthorized;
+        }
+        match c.status {
+            Status::Pending => Poll::Pending(c.changed.subscribe()),
+            Status::Denied => Poll::Denied,
+            Status::Approved => {
+                let c = map.remove(token).expect("present");
+                Poll::Collected { user: c.user }
+            }
+        }
+    }
+
+    /// Drops challenges past their expiry plus a grace period.
+    pub fn purge(&self, now: SystemTime) -> usize {
+        let mut map = self.map.lock().unwrap();
+        Self::purge_locked(&mut map, now)
+    }
+
+    fn purge_locked(map: &mut HashMap<String, Challenge>, now: SystemTime) -> usize {
+        let before = map.len();
+        map.retain(|_, c| now < c.expires + GRACE);
+        before - map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    fn new(now: SystemTime) -> NewChallenge {
+        NewChallenge {
+            user: "alice".into(),
+            ip: IP,
+            now,
+            ttl: Duration::from_secs(120),
+            redirect_uri: None,
+            state: None,
+        }
+    }
+
+    #[test]
+    fn approve_then_collect_once() {
+        let s = Challenges::default();
+        let now = SystemTime::now();
+        let (t, code) = s.create(new(now), 10).unwrap();
+        assert_eq!(code.len(), 9);
+        assert!(matches!(s.poll(&t, Some(IP), now), Poll::Pending(_)));
+        let nonce = s.take_nonce(&t).unwrap();
+        assert!(s.take_nonce(&t).is_none(), "a second view is refused");
+        assert!(!s.decide(&t, "wrong", true, now));
+        assert!(s.decide(&t, &nonce, true, now));
+        assert!(!s.decide(&t, &nonce, false, now), "decided once");
+        assert!(matches!(s.poll(&t, Some(IP), now), Poll::Collected { .. }));
+        assert!(matches!(s.poll(&t, Some(IP), now), Poll::Unknown));
+    }
+
+    #[test]
+    fn expiry_ip_and_deny() {
+        let s = Challenges::default();
+        let now = SystemTime::now();
+        let (t, _) = s.create(new(now), 10).unwrap();
+        let other: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(matches!(s.poll(&t, Some(other), now), Poll::Unauthorized));
+        assert!(matches!(s.poll(&t, None, now), Poll::Pending(_)));
+        let later = now + Duration::from_secs(121);
+        assert!(matches!(s.poll(&t, Some(IP), later), Poll::Expired));
+        let nonce = s.take_nonce(&t).unwrap();
+        assert!(!s.decide(&t, &nonce, true, later), "expired cannot be approved");
+        let (t2, _) = s.create(new(now), 10).unwrap();
+        let n2 = s.take_nonce(&t2).unwrap();
+        assert!(s.decide(&t2, &n2, false, now));
+        assert!(matches!(s.poll(&t2, Some(IP), now), Poll::Denied));
+    }
+
+    #[test]
+    fn capped_and_purged() {
+        let s = Challenges::default();
+        let now = SystemTime::now();
+        s.create(new(now), 2).unwrap();
+        s.create(new(now), 2).unwrap();
+        assert_eq!(s.create(new(now), 2), Err(TooMany::Full));
+        let much_later = now + Duration::from_secs(1000);
+        assert!(s.create(new(much_later), 2).is_ok(), "expired ones make room");
+        assert_eq!(s.purge(much_later + Duration::from_secs(1000)), 1);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn user_codes_use_the_unambiguous_alphabet() {
+        for _ in 0..50 {
+            let c = user_code();
+            assert_eq!(&c[4..5], "-");
+            assert!(c.chars().filter(|&ch| ch != '-').all(|ch| CODE_ALPHABET.contains(&(ch as u8))));
+        }
+    }
+}

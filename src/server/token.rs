@@ -1,0 +1,65 @@
+//! The JWT the reference server issues: HS256 with the server's secret, claims as ConsoleMe
+//! puts them (email, groups, iat, nbf, exp) plus `sub` and `iss`.
+
+use crate::secret::Secret;
+use jsonwebtoken::{EncodingKey, Header, encode};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+struct Claims<'a> {
+    sub: &'a str,
+    email: &'a str,
+    groups: &'a [String],
+    iss: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+}
+
+pub fn mint(
+    secret: &[u8],
+    user: &str,
+    groups: &[String],
+    issuer: &str,
+    now: i64,
+    exp: i64,
+) -> Secret {
+    let claims = Claims {
+        sub: user,
+        email: user,
+        groups,
+        iss: issuer,
+        iat: now,
+        nbf: now,
+        exp,
+    };
+    let token = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("HS256 signing of plain claims cannot fail");
+    Secret::new(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+
+    #[test]
+    fn verifies_with_the_same_secret_only() {
+        let t = mint(b"0123456789abcdef0123456789abcdef", "alice", &["eng".into()], "http://s", 1, 4_000_000_000);
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_required_spec_claims(&["exp"]);
+        let data = decode::<serde_json::Value>(
+            t.expose(),
+            &DecodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+            &v,
+        )
+        .unwrap();
+        assert_eq!(data.claims["email"], "alice");
+        assert_eq!(data.claims["groups"][0], "eng");
+        assert!(decode::<serde_json::Value>(t.expose(), &DecodingKey::from_secret(b"other"), &v).is_err());
+    }
+}

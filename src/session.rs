@@ -1,0 +1,119 @@
+//! A saved login: what every store keeps for a profile, and the questions asked of it
+//! (is it still valid, when does it end).
+
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How the session was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flow {
+    Challenge,
+    WithToken,
+    Browser,
+    Device,
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flow::Challenge => "challenge",
+            Flow::WithToken => "with-token",
+            Flow::Browser => "browser",
+            Flow::Device => "device",
+        })
+    }
+}
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub version: u32,
+    pub profile: String,
+    /// The challenge server or the OIDC issuer the session came from.
+    pub server: String,
+    pub user: String,
+    pub flow: Flow,
+    /// The JWT (challenge flow) or the access token (OAuth flows).
+    pub token: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie_name: Option<String>,
+    /// Unix seconds; `None` when the token does not say.
+    pub expires_at: Option<i64>,
+    pub obtained_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthInfo>,
+}
+
+/// What a refresh needs to know about the provider, kept with the session so that
+/// `sesame token` does not have to run discovery on its hot path.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OAuthInfo {
+    pub issuer: String,
+    pub client_id: String,
+    pub token_endpoint: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+impl Session {
+    /// True while the token has more than `skew_secs` to live (or no known expiry).
+    pub fn is_valid_at(&self, now: i64, skew_secs: i64) -> bool {
+        self.expires_at.is_none_or(|exp| exp - skew_secs > now)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a session always serializes")
+    }
+
+    pub fn from_json(text: &str) -> Result<Session, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn sample(profile: &str, token: &str, expires_at: Option<i64>) -> Session {
+    Session {
+        version: FORMAT_VERSION,
+        profile: profile.into(),
+        server: "http://127.0.0.1:1".into(),
+        user: "alice".into(),
+        flow: Flow::Challenge,
+        token: Secret::new(token),
+        cookie_name: Some("consoleme_auth".into()),
+        expires_at,
+        obtained_at: 1_000,
+        refresh_token: None,
+        id_token: None,
+        oauth: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_honours_skew_and_unknown_expiry() {
+        let s = sample("p", "t", Some(1_000));
+        assert!(s.is_valid_at(999, 0));
+        assert!(!s.is_valid_at(1_000, 0));
+        assert!(!s.is_valid_at(950, 60));
+        assert!(sample("p", "t", None).is_valid_at(i64::MAX - 1, 60));
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let s = sample("p", "tok", Some(5));
+        let back = Session::from_json(&s.to_json()).unwrap();
+        assert_eq!(back.token.expose(), "tok");
+        assert_eq!(back.flow, Flow::Challenge);
+        assert_eq!(back.expires_at, Some(5));
+    }
+}

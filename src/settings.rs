@@ -1,0 +1,342 @@
+//! Arguments in two steps: clap's [`crate::cli`] structs are resolved here into validated
+//! settings, with the precedence flags > `SESAME_*` environment > config file > defaults,
+//! before any command runs.
+
+use crate::cli::LoginArgs;
+use crate::config::{ConfigFile, ProfileConfig};
+use crate::error::Error;
+use crate::http;
+use crate::store::StoreKind;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Looks up an environment variable; injected so that tests need not touch the process env.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Where sesame keeps its files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    /// `SESAME_CONFIG`, `XDG_CONFIG_HOME` and `XDG_DATA_HOME` win on every platform; the
+    /// platform's conventional directories (the `directories` crate) fill in the rest.
+    pub fn resolve(env: Env) -> Result<Paths, Error> {
+        let dirs = directories::ProjectDirs::from("", "", "sesame");
+        let config_file = match env("SESAME_CONFIG") {
+            Some(p) => PathBuf::from(p),
+            None => match env("XDG_CONFIG_HOME") {
+                Some(x) => PathBuf::from(x).join("sesame"),
+                None => dirs
+                    .as_ref()
+                    .map(|d| d.config_dir().to_path_buf())
+                    .ok_or_else(no_home)?,
+            }
+            .join("config.toml"),
+        };
+        let data_dir = match env("XDG_DATA_HOME") {
+            Some(x) => PathBuf::from(x).join("sesame"),
+            None => dirs
+                .as_ref()
+                .map(|d| d.data_dir().to_path_buf())
+                .ok_or_else(no_home)?,
+        };
+        Ok(Paths {
+            config_file,
+            data_dir,
+        })
+    }
+}
+
+fn no_home() -> Error {
+    Error::other("Could not find a home directory for sesame's files.")
+        .hint("Set HOME, or XDG_CONFIG_HOME and XDG_DATA_HOME.")
+}
+
+/// What every command that touches a session needs.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub profile: String,
+    pub store: StoreKind,
+    pub paths: Paths,
+    pub config: ProfileConfig,
+}
+
+impl Common {
+    pub fn resolve(
+        profile_flag: Option<String>,
+        store_flag: Option<StoreKind>,
+        env: Env,
+    ) -> Result<Common, Error> {
+        let paths = Paths::resolve(env)?;
+        let mut file = ConfigFile::load(&paths.config_file)?;
+        let profile = profile_flag
+            .or_else(|| env("SESAME_PROFILE"))
+            .or(file.default_profile.take())
+            .unwrap_or_else(|| "default".into());
+        validate_profile(&profile)?;
+        let config = file.profiles.remove(&profile).unwrap_or_default();
+        let store = match store_flag {
+            Some(s) => s,
+            None => match env("SESAME_STORE") {
+                Some(v) => v.parse().map_err(|e| Error::usage(format!("SESAME_STORE: {e}")))?,
+                None => config.store.unwrap_or_default(),
+            },
+        };
+        Ok(Common {
+            profile,
+            store,
+            paths,
+            config,
+        })
+    }
+}
+
+pub fn validate_profile(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "Invalid profile name {name:?}: use letters, digits, '-', '_' and '.' (at most 64)."
+        )))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    pub common: Common,
+    pub server: Option<Url>,
+    pub user: String,
+    pub open_browser: bool,
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+    pub allow_http: bool,
+    pub port: u16,
+    /// `None`: decide by whether a browser opened and stdout is a terminal.
+    pub qr: Option<bool>,
+    pub with_token: bool,
+}
+
+fn env_bool(env: Env, name: &str) -> Result<Option<bool>, Error> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" => Ok(Some(false)),
+            _ => Err(Error::usage(format!(
+                "{name}={v:?} is not a boolean: use true or false."
+            ))),
+        },
+    }
+}
+
+fn env_num<T: std::str::FromStr>(env: Env, name: &str) -> Result<Option<T>, Error> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::usage(format!("{name}={v:?} is not a valid number."))),
+    }
+}
+
+fn flag(set: bool) -> Option<bool> {
+    set.then_some(true)
+}
+
+impl LoginSettings {
+    pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettings, Error> {
+        let cfg = common.config.clone();
+        let allow_http = flag(args.allow_http)
+            .or(env_bool(env, "SESAME_ALLOW_HTTP")?)
+            .or(cfg.allow_http)
+            .unwrap_or(false);
+        let server = match args
+            .server
+            .clone()
+            .or_else(|| env("SESAME_SERVER"))
+            .or(cfg.server.clone())
+        {
+            Some(s) => Some(http::check_server_url(&s, allow_http)?),
+            None => None,
+        };
+        let user = match args
+            .user
+            .clone()
+            .or_else(|| env("SESAME_USER"))
+            .or(cfg.user.clone())
+            .or_else(|| env("USER"))
+            .or_else(|| env("USERNAME"))
+            .or_else(|| env("LOGNAME"))
+        {
+            Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+            _ => {
+                return Err(Error::usage("Could not tell which user to log in as.")
+                    .hint("Pass --user NAME, or set `user` in the profile's config."));
+            }
+        };
+        let open_browser = !flag(args.no_browser)
+            .or(env_bool(env, "SESAME_NO_BROWSER")?)
+            .or(cfg.no_browser)
+            .unwrap_or(false);
+        let timeout = args
+            .timeout
+            .or(env_num(env, "SESAME_TIMEOUT")?)
+            .or(cfg.timeout)
+            .unwrap_or(120);
+        let poll_interval = args
+            .poll_interval
+            .or(env_num(env, "SESAME_POLL_INTERVAL")?)
+            .or(cfg.poll_interval)
+            .unwrap_or(2);
+        if timeout == 0 || poll_interval == 0 {
+            return Err(Error::usage(
+                "--timeout and --poll-interval must be at least 1 second.",
+            ));
+        }
+        let port = args
+            .port
+            .or(env_num(env, "SESAME_PORT")?)
+            .or(cfg.port)
+            .unwrap_or(0);
+        let qr = if args.no_qr {
+            Some(false)
+        } else if args.qr {
+            Some(true)
+        } else {
+            env_bool(env, "SESAME_QR")?.or(cfg.qr)
+        };
+        Ok(LoginSettings {
+            common,
+            server,
+            user,
+            open_browser,
+            timeout: Duration::from_secs(timeout),
+            poll_interval: Duration::from_secs(poll_interval),
+            allow_http,
+            port,
+            qr,
+            with_token: args.with_token,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn write_config(dir: &std::path::Path, text: &str) {
+        std::fs::create_dir_all(dir.join("sesame")).unwrap();
+        std::fs::write(dir.join("sesame/config.toml"), text).unwrap();
+    }
+
+    #[test]
+    fn precedence_is_flag_then_env_then_config_then_default() {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            "[profiles.default]\nserver = \"https://from-config.example\"\nuser = \"cfg\"\ntimeout = 30\npoll-interval = 7\n",
+        );
+        let xdg = dir.path().to_str().unwrap();
+        let env = env_of(&[
+            ("XDG_CONFIG_HOME", xdg),
+            ("XDG_DATA_HOME", xdg),
+            ("SESAME_USER", "env-user"),
+            ("SESAME_TIMEOUT", "60"),
+        ]);
+        let common = Common::resolve(None, None, &env).unwrap();
+        let args = LoginArgs {
+            timeout: Some(90),
+            ..Default::default()
+        };
+        let s = LoginSettings::resolve(common, &args, &env).unwrap();
+        assert_eq!(s.timeout, Duration::from_secs(90), "flag beats env");
+        assert_eq!(s.user, "env-user", "env beats config");
+        assert_eq!(s.poll_interval, Duration::from_secs(7), "config beats default");
+        assert_eq!(s.server.unwrap().as_str(), "https://from-config.example/");
+        assert_eq!(s.port, 0, "default");
+        assert!(s.open_browser);
+    }
+
+    #[test]
+    fn profile_and_store_come_from_env_and_config() {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            "default-profile = \"work\"\n[profiles.work]\nstore = \"file\"\n",
+        );
+        let xdg = dir.path().to_str().unwrap();
+        let env = env_of(&[("XDG_CONFIG_HOME", xdg), ("XDG_DATA_HOME", xdg)]);
+        let c = Common::resolve(None, None, &env).unwrap();
+        assert_eq!((c.profile.as_str(), c.store), ("work", StoreKind::File));
+        assert_eq!(c.paths.data_dir, dir.path().join("sesame"));
+        let env = env_of(&[
+            ("XDG_CONFIG_HOME", xdg),
+            ("XDG_DATA_HOME", xdg),
+            ("SESAME_PROFILE", "other"),
+            ("SESAME_STORE", "keychain"),
+        ]);
+        let c = Common::resolve(None, None, &env).unwrap();
+        assert_eq!((c.profile.as_str(), c.store), ("other", StoreKind::Keychain));
+        let c = Common::resolve(Some("flag".into()), Some(StoreKind::Auto), &env).unwrap();
+        assert_eq!((c.profile.as_str(), c.store), ("flag", StoreKind::Auto));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let xdg = dir.path().to_str().unwrap();
+        let env = env_of(&[
+            ("XDG_CONFIG_HOME", xdg),
+            ("SESAME_NO_BROWSER", "maybe"),
+            ("USER", "u"),
+        ]);
+        let c = Common::resolve(None, None, &env).unwrap();
+        let e = LoginSettings::resolve(c, &LoginArgs::default(), &env).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        assert!(e.message.contains("SESAME_NO_BROWSER"));
+        assert!(validate_profile("../etc").is_err());
+        assert!(validate_profile("work-1.b_c").is_ok());
+    }
+
+    #[test]
+    fn http_to_a_remote_server_needs_allow_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let xdg = dir.path().to_str().unwrap();
+        let env = env_of(&[("XDG_CONFIG_HOME", xdg), ("USER", "u")]);
+        let args = LoginArgs {
+            server: Some("http://consoleme.example.com".into()),
+            ..Default::default()
+        };
+        let c = Common::resolve(None, None, &env).unwrap();
+        let e = LoginSettings::resolve(c.clone(), &args, &env).unwrap_err();
+        assert!(e.message.contains("https"), "{}", e.message);
+        let args = LoginArgs {
+            allow_http: true,
+            ..args
+        };
+        assert!(LoginSettings::resolve(c, &args, &env).is_ok());
+    }
+}

@@ -1,0 +1,33 @@
+//! An in-memory store for tests of the code that uses a store.
+
+use super::{StoreError, TokenStore};
+use crate::session::Session;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    sessions: Mutex<HashMap<String, String>>,
+}
+
+impl TokenStore for MemoryStore {
+    fn describe(&self, _profile: &str) -> String {
+        "memory".into()
+    }
+
+    fn load(&self, profile: &str) -> Result<Session, StoreError> {
+        let map = self.sessions.lock().unwrap();
+        let text = map.get(profile).ok_or(StoreError::NotFound)?;
+        Session::from_json(text).map_err(|e| StoreError::Other(e.to_string()))
+    }
+
+    fn save(&self, session: &Session) -> Result<(), StoreError> {
+        let mut map = self.sessions.lock().unwrap();
+        map.insert(session.profile.clone(), session.to_json());
+        Ok(())
+    }
+
+    fn delete(&self, profile: &str) -> Result<bool, StoreError> {
+        Ok(self.sessions.lock().unwrap().remove(profile).is_some())
+    }
+}

@@ -1,0 +1,123 @@
+//! Where sessions live. One trait, [`TokenStore`], with keychain, file and in-memory backends; the
+//! error says whether the caller may fall back (`Unavailable`) or explain (`NotFound`).
+
+mod auto;
+mod file;
+mod keychain;
+mod memory;
+
+pub use auto::Fallback;
+pub use file::FileStore;
+pub use keychain::KeychainStore;
+pub use memory::MemoryStore;
+
+use crate::session::Session;
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// The service name of every keychain entry; the account is the profile name.
+pub const SERVICE: &str = "sesame";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no session is stored for this profile")]
+    NotFound,
+    /// The backend cannot be used here at all (no keychain service, locked, timed out).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub trait TokenStore: Send + Sync {
+    /// For messages: "Secret Service keychain", "file ~/.local/share/sesame/sessions/x.json".
+    fn describe(&self, profile: &str) -> String;
+    fn load(&self, profile: &str) -> Result<Session, StoreError>;
+    fn save(&self, session: &Session) -> Result<(), StoreError>;
+    /// Ok(false) when there was nothing to delete.
+    fn delete(&self, profile: &str) -> Result<bool, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    #[default]
+    Auto,
+    Keychain,
+    File,
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreKind::Auto => "auto",
+            StoreKind::Keychain => "keychain",
+            StoreKind::File => "file",
+        })
+    }
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(StoreKind::Auto),
+            "keychain" => Ok(StoreKind::Keychain),
+            "file" => Ok(StoreKind::File),
+            _ => Err(format!("unknown store {s:?}: expected auto, keychain or file")),
+        }
+    }
+}
+
+/// A store ready to use, and the warning to show when `auto` had to fall back.
+pub struct Opened {
+    pub store: Box<dyn TokenStore>,
+    pub warning: Option<String>,
+}
+
+/// How long a keychain call may take before we give up on it (a locked keychain can wait
+/// forever for a prompt nobody sees).
+pub fn keychain_timeout() -> Duration {
+    std::env::var("SESAME_KEYCHAIN_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(10))
+}
+
+/// Opens the store the settings ask for. `keychain` never falls back; `file` never touches the
+/// keychain; `auto` uses the keychain when it answers, reading the file store too, and falls
+/// back to the file store with a warning when it does not.
+pub fn open(kind: StoreKind, data_dir: &Path) -> Result<Opened, StoreError> {
+    let file = FileStore::new(data_dir.join("sessions"));
+    match kind {
+        StoreKind::File => Ok(Opened {
+            store: Box::new(file),
+            warning: None,
+        }),
+        StoreKind::Keychain => Ok(Opened {
+            store: Box::new(KeychainStore::open_platform(keychain_timeout())?),
+            warning: None,
+        }),
+        StoreKind::Auto => match KeychainStore::open_platform(keychain_timeout()) {
+            Ok(keychain) => Ok(Opened {
+                store: Box::new(Fallback::new(keychain, file)),
+                warning: None,
+            }),
+            Err(StoreError::Unavailable(why)) => {
+                let warning = format!(
+                    "No OS keychain is available ({why}); the session is kept in a file readable only by you, under {}.\n\
+                     Pass --store file (or set store = \"file\") to choose this explicitly, or --store keychain to require a keychain.",
+                    file.dir().display()
+                );
+                Ok(Opened {
+                    store: Box::new(file),
+                    warning: Some(warning),
+                })
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
