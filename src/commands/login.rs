@@ -7,7 +7,9 @@ use super::open_store;
 use crate::browser::{self, Opener};
 use crate::clock::{Clock, SystemClock, human_duration, unix_seconds};
 use crate::error::Error;
-use crate::flows::challenge::{self, PollSettings};
+use crate::flows::callback::{Callback, Page};
+use crate::flows::challenge::{self, CallbackParams, PollSettings};
+use crate::flows::LoginError;
 use crate::http;
 use crate::jwt;
 use crate::output::{Printer, WaitDisplay, qr_code};
@@ -16,8 +18,13 @@ use crate::session::{FORMAT_VERSION, Flow, Session};
 use crate::settings::LoginSettings;
 use crate::store::TokenStore;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tokio::sync::Notify;
 use url::Url;
+
+/// How long a finished login waits for a browser that was sent to the callback.
+const LINGER: Duration = Duration::from_secs(3);
 
 pub async fn run(
     settings: &LoginSettings,
@@ -39,9 +46,19 @@ pub async fn run(
     let client = http::client();
     let clock = SystemClock;
 
-    let challenge =
-        challenge::request(&client, &server, &settings.user, None).await?;
-    present(settings, printer, opener, &challenge.challenge_url, challenge.user_code.as_deref());
+    let mut callback = Callback::bind(settings.port).await?;
+    let params = CallbackParams {
+        redirect_uri: callback.redirect_uri().clone(),
+        state: callback.state().to_string(),
+    };
+    let challenge = challenge::request(&client, &server, &settings.user, Some(&params)).await?;
+    let browser_opened = present(
+        settings,
+        printer,
+        opener,
+        &challenge.challenge_url,
+        challenge.user_code.as_deref(),
+    );
 
     let deadline = clock.now() + settings.timeout;
     let display = WaitDisplay::start(
@@ -53,15 +70,41 @@ pub async fn run(
         deadline,
         interval: settings.poll_interval,
     };
+    let wake = Arc::new(Notify::new());
+    // The callback only wakes the poller: whichever of the two sees the decision first wins,
+    // and against a server that does not redirect (ConsoleMe) polling alone completes.
+    let forward = async {
+        while callback.next().await.is_some() {
+            wake.notify_one();
+        }
+        std::future::pending::<()>().await
+    };
     let outcome = tokio::select! {
-        r = challenge::wait(&client, &clock, &display, &challenge, poll, None) => r,
+        r = challenge::wait(&client, &clock, &display, &challenge, poll, Some(&wake)) => r,
+        _ = forward => unreachable!("forwarding never ends"),
         _ = tokio::signal::ctrl_c() => {
             display.finish();
+            callback.finish(Page::Failed { message: "The login was interrupted in the terminal.".into() });
             return Err(Error::interrupted());
         }
     };
     display.finish();
-    let approval = outcome?;
+    callback.finish(match &outcome {
+        Ok(a) => Page::SignedIn {
+            user: a.user.clone().unwrap_or_else(|| settings.user.clone()),
+        },
+        Err(LoginError::Denied) => Page::Denied,
+        Err(e) => Page::Failed {
+            message: Error::from(e.clone()).message,
+        },
+    });
+    let approval = match outcome {
+        Ok(a) => a,
+        Err(e) => {
+            linger(&callback, browser_opened && challenge.callback).await;
+            return Err(e.into());
+        }
+    };
 
     let now = unix_seconds(clock.now());
     let expires_at = approval
@@ -81,7 +124,15 @@ pub async fn run(
         id_token: None,
         oauth: None,
     };
-    save(&*opened.store, &session, settings, printer)
+    let saved = save(&*opened.store, &session, settings, printer);
+    linger(&callback, browser_opened && challenge.callback).await;
+    saved
+}
+
+async fn linger(callback: &Callback, browser_expected: bool) {
+    if callback.received() || browser_expected {
+        callback.linger(LINGER).await;
+    }
 }
 
 /// Shows the URL (on a line of its own, so terminals can click it), the verification code and,
@@ -92,7 +143,7 @@ pub fn present(
     opener: &dyn Opener,
     url: &Url,
     code: Option<&str>,
-) {
+) -> bool {
     let opened = if settings.open_browser {
         opener.open(url)
     } else {
@@ -128,6 +179,7 @@ pub fn present(
             println!("{qr}");
         }
     }
+    opened.is_ok()
 }
 
 fn save(

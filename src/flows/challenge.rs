@@ -9,7 +9,7 @@ use super::{Events, LoginError, Progress};
 use crate::clock::Clock;
 use crate::http::{self, FetchError};
 use crate::protocol::{
-    Approval, EXT_LONG_POLL, GeneratorResponse, MAX_LONG_POLL_SECS, PollResponse, PollStatus,
+    Approval, EXT_CALLBACK, EXT_LONG_POLL, GeneratorResponse, MAX_LONG_POLL_SECS, PollResponse, PollStatus,
 };
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
@@ -28,6 +28,8 @@ pub struct Challenge {
     pub polling_url: Url,
     pub user_code: Option<String>,
     pub long_poll: bool,
+    /// The server redirects the browser to our loopback callback after the decision.
+    pub callback: bool,
 }
 
 /// The generator URL for `user` under `server` (which may carry a path prefix).
@@ -98,6 +100,7 @@ pub async fn request(
         polling_url,
         user_code: reply.user_code.filter(|c| !c.is_empty() && c.len() <= 32),
         long_poll: reply.extensions.iter().any(|e| e == EXT_LONG_POLL),
+        callback: callback.is_some() && reply.extensions.iter().any(|e| e == EXT_CALLBACK),
     })
 }
 

@@ -2,6 +2,7 @@
 //! sink and returns what the server granted; the terminal, the browser and the store are the
 //! caller's business.
 
+pub mod callback;
 pub mod challenge;
 
 use crate::error::Error;
@@ -25,7 +26,7 @@ impl Events for Quiet {
     fn progress(&self, _: Progress<'_>) {}
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LoginError {
     #[error("the login request expired before it was approved")]
     Expired,
@@ -64,7 +65,7 @@ impl From<LoginError> for Error {
             )
             .hint(format!("{again} Stay on one network until it completes.")),
             LoginError::Denied => Error::incomplete("The login request was denied in the browser.")
-                .hint(format!("If that was not you, tell your security team. Otherwise: {again}")),
+                .hint("If that was not you, tell your security team; otherwise run `sesame login` again."),
             LoginError::TimedOut(after) => Error::incomplete(format!(
                 "Timed out after {} waiting for approval.",
                 crate::clock::human_duration(after)

@@ -99,6 +99,18 @@ pub fn outcome(approved: bool, user: &str) -> String {
     }
 }
 
+/// The loopback callback's success page (served by the CLI, not the server).
+pub fn callback_signed_in(user: &str) -> String {
+    layout(
+        "Signed in",
+        &format!(
+            "<h1 class=\"ok\" id=\"result\">Signed in as {}</h1><p>Your terminal has the session. \
+             You can close this tab.</p>",
+            escape(user)
+        ),
+    )
+}
+
 pub fn problem(title: &str, detail: &str) -> String {
     layout(
         title,
