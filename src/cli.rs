@@ -41,6 +41,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Delete the saved session (the token is not revoked on the server)
     Logout,
+    /// Refresh an OpenID Connect session now, with its refresh token
+    Refresh,
     /// Run the reference challenge server (ConsoleMe-compatible endpoints)
     Serve(ServeArgs),
     /// Try sesame end to end against a throwaway local server
@@ -88,10 +90,72 @@ pub struct LoginArgs {
     /// Never draw a QR code
     #[arg(long)]
     pub no_qr: bool,
+
+    /// How to log in [env: SESAME_FLOW] [default: auto: challenge for a --server, else browser
+    /// when one can be opened, else device]
+    #[arg(long, value_enum, help_heading = "OpenID Connect")]
+    pub flow: Option<FlowChoice>,
+
+    /// OpenID Connect issuer URL (discovery from /.well-known/openid-configuration) [env: SESAME_ISSUER]
+    #[arg(long, value_name = "URL", help_heading = "OpenID Connect")]
+    pub issuer: Option<String>,
+
+    /// OAuth client ID [env: SESAME_CLIENT_ID]
+    #[arg(long, value_name = "ID", help_heading = "OpenID Connect")]
+    pub client_id: Option<String>,
+
+    /// Read the client secret from stdin (never pass secrets as arguments; or SESAME_CLIENT_SECRET, or `client-secret` in config)
+    #[arg(long, help_heading = "OpenID Connect")]
+    pub client_secret_stdin: bool,
+
+    /// Scopes, space-separated [env: SESAME_SCOPE] [default: "openid offline_access" plus the profile's `scopes`]
+    #[arg(long, value_name = "SCOPES", help_heading = "OpenID Connect")]
+    pub scope: Option<String>,
+
+    /// Audience to request (sent as `audience`, as Auth0 expects) [env: SESAME_AUDIENCE]
+    #[arg(long, value_name = "AUD", help_heading = "OpenID Connect")]
+    pub audience: Option<String>,
+
+    /// Resource indicator to request (RFC 8707 `resource`) [env: SESAME_RESOURCE]
+    #[arg(long, value_name = "URI", help_heading = "OpenID Connect")]
+    pub resource: Option<String>,
+
+    /// Authorization endpoint, instead of discovery
+    #[arg(long, value_name = "URL", help_heading = "OpenID Connect")]
+    pub authorization_endpoint: Option<String>,
+
+    /// Token endpoint, instead of discovery
+    #[arg(long, value_name = "URL", help_heading = "OpenID Connect")]
+    pub token_endpoint: Option<String>,
+
+    /// Device authorization endpoint, instead of discovery
+    #[arg(long, value_name = "URL", help_heading = "OpenID Connect")]
+    pub device_endpoint: Option<String>,
+
+    /// JWKS URL for ID token verification, instead of discovery
+    #[arg(long, value_name = "URL", help_heading = "OpenID Connect")]
+    pub jwks_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowChoice {
+    /// Choose: challenge for a challenge server; for an issuer, browser if one can be opened, else device
+    Auto,
+    /// ConsoleMe/Weep challenge
+    Challenge,
+    /// OAuth authorization code with PKCE on a loopback redirect
+    Browser,
+    /// OAuth device authorization (RFC 8628), for machines without a browser
+    Device,
 }
 
 #[derive(Debug, Args, Default)]
-pub struct TokenArgs {}
+pub struct TokenArgs {
+    /// Print the OpenID Connect ID token instead of the access token
+    #[arg(long)]
+    pub id_token: bool,
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum OutputFormat {

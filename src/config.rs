@@ -28,6 +28,20 @@ pub struct ProfileConfig {
     pub allow_http: Option<bool>,
     pub port: Option<u16>,
     pub qr: Option<bool>,
+    pub flow: Option<crate::cli::FlowChoice>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
+    /// Scopes added to the default (or given) scope.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub device_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
 }
 
 impl ConfigFile {

@@ -32,9 +32,13 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
     let env = &process_env;
     match cli.command {
         // The hot path: no async runtime, no network for a valid session.
-        Command::Token(_) => {
+        Command::Token(args) => {
             let common = Common::resolve(cli.profile, cli.store, env)?;
-            commands::token::run(&common, env)
+            commands::token::run(&common, args.id_token, env)
+        }
+        Command::Refresh => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            commands::refresh::run(&common, env, printer)
         }
         Command::Status(args) => {
             let common = Common::resolve(cli.profile, cli.store, env)?;

@@ -58,6 +58,8 @@ pub struct OAuthInfo {
     pub issuer: String,
     pub client_id: String,
     pub token_endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
 }

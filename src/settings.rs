@@ -2,7 +2,9 @@
 //! settings, with the precedence flags > `SESAME_*` environment > config file > defaults,
 //! before any command runs.
 
-use crate::cli::LoginArgs;
+use crate::cli::{FlowChoice, LoginArgs};
+use crate::oidc::Endpoints;
+use crate::secret::Secret;
 use crate::config::{ConfigFile, ProfileConfig};
 use crate::error::Error;
 use crate::http;
@@ -119,7 +121,8 @@ pub fn validate_profile(name: &str) -> Result<(), Error> {
 pub struct LoginSettings {
     pub common: Common,
     pub server: Option<Url>,
-    pub user: String,
+    /// Needed by the challenge flow; OIDC logins take the user from the tokens.
+    pub user: Option<String>,
     pub open_browser: bool,
     pub timeout: Duration,
     pub poll_interval: Duration,
@@ -128,6 +131,74 @@ pub struct LoginSettings {
     /// `None`: decide by whether a browser opened and stdout is a terminal.
     pub qr: Option<bool>,
     pub with_token: bool,
+    pub flow: FlowChoice,
+    pub oidc: OidcSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OidcSettings {
+    pub issuer: Option<Url>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    /// Extra authorization parameters: `audience`, `resource`.
+    pub extra: Vec<(String, String)>,
+    pub endpoints: Endpoints,
+}
+
+fn url_opt(value: Option<String>, allow_http: bool) -> Result<Option<Url>, Error> {
+    value.map(|v| http::check_server_url(&v, allow_http)).transpose()
+}
+
+impl OidcSettings {
+    pub fn resolve(
+        args: &LoginArgs,
+        cfg: &crate::config::ProfileConfig,
+        env: Env,
+        allow_http: bool,
+    ) -> Result<OidcSettings, Error> {
+        let pick = |flag: &Option<String>, var: &str, file: &Option<String>| {
+            flag.clone().or_else(|| env(var)).or_else(|| file.clone())
+        };
+        let issuer = url_opt(pick(&args.issuer, "SESAME_ISSUER", &cfg.issuer), allow_http)?;
+        let client_secret = if args.client_secret_stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Error::usage(format!("Could not read the client secret from stdin: {e}")))?;
+            Some(line.trim().to_string()).filter(|s| !s.is_empty())
+        } else {
+            env("SESAME_CLIENT_SECRET").or_else(|| cfg.client_secret.clone())
+        };
+        let scope = pick(&args.scope, "SESAME_SCOPE", &cfg.scope)
+            .unwrap_or_else(|| "openid offline_access".into());
+        let mut scopes: Vec<String> = scope.split_whitespace().map(String::from).collect();
+        for s in &cfg.scopes {
+            if !scopes.contains(s) {
+                scopes.push(s.clone());
+            }
+        }
+        let mut extra = Vec::new();
+        if let Some(a) = pick(&args.audience, "SESAME_AUDIENCE", &cfg.audience) {
+            extra.push(("audience".to_string(), a));
+        }
+        if let Some(r) = pick(&args.resource, "SESAME_RESOURCE", &cfg.resource) {
+            extra.push(("resource".to_string(), r));
+        }
+        Ok(OidcSettings {
+            issuer,
+            client_id: pick(&args.client_id, "SESAME_CLIENT_ID", &cfg.client_id),
+            client_secret: client_secret.map(Secret::new),
+            scopes,
+            extra,
+            endpoints: Endpoints {
+                authorization: url_opt(args.authorization_endpoint.clone().or(cfg.authorization_endpoint.clone()), allow_http)?,
+                token: url_opt(args.token_endpoint.clone().or(cfg.token_endpoint.clone()), allow_http)?,
+                device: url_opt(args.device_endpoint.clone().or(cfg.device_endpoint.clone()), allow_http)?,
+                jwks: url_opt(args.jwks_uri.clone().or(cfg.jwks_uri.clone()), allow_http)?,
+            },
+        })
+    }
 }
 
 fn env_bool(env: Env, name: &str) -> Result<Option<bool>, Error> {
@@ -182,11 +253,8 @@ impl LoginSettings {
             .or_else(|| env("USERNAME"))
             .or_else(|| env("LOGNAME"))
         {
-            Some(u) if !u.trim().is_empty() => u.trim().to_string(),
-            _ => {
-                return Err(Error::usage("Could not tell which user to log in as.")
-                    .hint("Pass --user NAME, or set `user` in the profile's config."));
-            }
+            Some(u) if !u.trim().is_empty() => Some(u.trim().to_string()),
+            _ => None,
         };
         let open_browser = !flag(args.no_browser)
             .or(env_bool(env, "SESAME_NO_BROWSER")?)
@@ -219,7 +287,21 @@ impl LoginSettings {
         } else {
             env_bool(env, "SESAME_QR")?.or(cfg.qr)
         };
+        let flow = match args.flow {
+            Some(f) => f,
+            None => match env("SESAME_FLOW") {
+                Some(v) => <FlowChoice as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
+                    Error::usage(format!(
+                        "SESAME_FLOW={v:?}: expected auto, challenge, browser or device."
+                    ))
+                })?,
+                None => cfg.flow.unwrap_or(FlowChoice::Auto),
+            },
+        };
+        let oidc = OidcSettings::resolve(args, &cfg, env, allow_http)?;
         Ok(LoginSettings {
+            flow,
+            oidc,
             common,
             server,
             user,
@@ -273,7 +355,7 @@ mod tests {
         };
         let s = LoginSettings::resolve(common, &args, &env).unwrap();
         assert_eq!(s.timeout, Duration::from_secs(90), "flag beats env");
-        assert_eq!(s.user, "env-user", "env beats config");
+        assert_eq!(s.user.as_deref(), Some("env-user"), "env beats config");
         assert_eq!(s.poll_interval, Duration::from_secs(7), "config beats default");
         assert_eq!(s.server.unwrap().as_str(), "https://from-config.example/");
         assert_eq!(s.port, 0, "default");

@@ -50,7 +50,7 @@ pub async fn run(
     let settings = LoginSettings {
         common: common.clone(),
         server: Some(url),
-        user,
+        user: Some(user),
         open_browser: true,
         timeout: Duration::from_secs(120),
         poll_interval: Duration::from_secs(1),
@@ -58,6 +58,8 @@ pub async fn run(
         port: 0,
         qr: Some(false),
         with_token: false,
+        flow: crate::cli::FlowChoice::Challenge,
+        oidc: Default::default(),
     };
     let result = login::run(&settings, &*opener, printer).await;
     running.stop().await;

@@ -5,6 +5,7 @@
 
 use super::open_store;
 use crate::browser::{self, Opener};
+use crate::cli::FlowChoice;
 use crate::clock::{Clock, SystemClock, human_duration, unix_seconds};
 use crate::error::Error;
 use crate::flows::callback::{Callback, Page};
@@ -24,7 +25,7 @@ use tokio::sync::Notify;
 use url::Url;
 
 /// How long a finished login waits for a browser that was sent to the callback.
-const LINGER: Duration = Duration::from_secs(3);
+pub(super) const LINGER: Duration = Duration::from_secs(3);
 
 pub async fn run(
     settings: &LoginSettings,
@@ -34,10 +35,18 @@ pub async fn run(
     if settings.with_token {
         return with_token(settings, printer);
     }
+    let flow = choose_flow(settings, printer)?;
+    if flow != FlowChoice::Challenge {
+        return super::login_oauth::run(settings, flow, opener, printer).await;
+    }
     let server = settings.server.clone().ok_or_else(|| {
-        Error::usage("No server to log in to.").hint(
-            "Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config. To see sesame work locally, run `sesame demo`.",
+        Error::usage("The challenge flow needs a server.").hint(
+            "Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.",
         )
+    })?;
+    let user = settings.user.clone().ok_or_else(|| {
+        Error::usage("Could not tell which user to log in as.")
+            .hint("Pass --user NAME, or set `user` in the profile's config.")
     })?;
     let opened = open_store(&settings.common)?;
     if let Some(w) = &opened.warning {
@@ -51,19 +60,20 @@ pub async fn run(
         redirect_uri: callback.redirect_uri().clone(),
         state: callback.state().to_string(),
     };
-    let challenge = challenge::request(&client, &server, &settings.user, Some(&params)).await?;
+    let challenge = challenge::request(&client, &server, &user, Some(&params)).await?;
     let browser_opened = present(
         settings,
         printer,
         opener,
         &challenge.challenge_url,
         challenge.user_code.as_deref(),
+        true,
     );
 
     let deadline = clock.now() + settings.timeout;
     let display = WaitDisplay::start(
         printer,
-        format!("Waiting for {} to approve in the browser", settings.user),
+        format!("Waiting for {user} to approve in the browser"),
         deadline,
     );
     let poll = PollSettings {
@@ -91,7 +101,7 @@ pub async fn run(
     display.finish();
     callback.finish(match &outcome {
         Ok(a) => Page::SignedIn {
-            user: a.user.clone().unwrap_or_else(|| settings.user.clone()),
+            user: a.user.clone().unwrap_or_else(|| user.clone()),
         },
         Err(LoginError::Denied) => Page::Denied,
         Err(e) => Page::Failed {
@@ -114,7 +124,7 @@ pub async fn run(
         version: FORMAT_VERSION,
         profile: settings.common.profile.clone(),
         server: server.to_string(),
-        user: approval.user.clone().unwrap_or_else(|| settings.user.clone()),
+        user: approval.user.clone().unwrap_or_else(|| user.clone()),
         flow: Flow::Challenge,
         token: approval.jwt,
         cookie_name: approval.cookie_name,
@@ -129,7 +139,36 @@ pub async fn run(
     saved
 }
 
-async fn linger(callback: &Callback, browser_expected: bool) {
+/// `auto`: challenge when the profile names a challenge server; for an issuer, the browser flow
+/// when a browser can be opened, else the device flow, saying which and why.
+fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<FlowChoice, Error> {
+    let has_oidc = settings.oidc.issuer.is_some();
+    match settings.flow {
+        FlowChoice::Auto if settings.server.is_some() => Ok(FlowChoice::Challenge),
+        FlowChoice::Auto if has_oidc => {
+            let reason = if settings.open_browser {
+                browser::no_browser_reason(&crate::settings::process_env)
+            } else {
+                Some("--no-browser was given".into())
+            };
+            Ok(match reason {
+                None => FlowChoice::Browser,
+                Some(why) => {
+                    printer.info(&format!(
+                        "Using the device flow: {why}, so the browser flow's redirect to this machine could not complete."
+                    ));
+                    FlowChoice::Device
+                }
+            })
+        }
+        FlowChoice::Auto => Err(Error::usage("No server or issuer to log in to.").hint(
+            "Pass --server URL (a ConsoleMe-style challenge server) or --issuer URL --client-id ID (OpenID Connect), or set them in the profile's config. To see sesame work locally, run `sesame demo`.",
+        )),
+        other => Ok(other),
+    }
+}
+
+pub(super) async fn linger(callback: &Callback, browser_expected: bool) {
     if callback.received() || browser_expected {
         callback.linger(LINGER).await;
     }
@@ -143,20 +182,27 @@ pub fn present(
     opener: &dyn Opener,
     url: &Url,
     code: Option<&str>,
+    any_device: bool,
 ) -> bool {
     let opened = if settings.open_browser {
         opener.open(url)
     } else {
         Err("--no-browser was given".to_string())
     };
+    let (who, where_) = if any_device {
+        (
+            settings.user.as_ref().map(|u| format!(" as {u}")).unwrap_or_default(),
+            "a browser on any device",
+        )
+    } else {
+        (String::new(), "a browser on this machine")
+    };
     match &opened {
         Ok(()) => printer.info(&format!(
-            "Opened your browser to approve the login for {}. If it did not open, visit:",
-            settings.user
+            "Opened your browser to approve the login{who}. If it did not open, visit:"
         )),
         Err(why) => printer.info(&format!(
-            "No browser was opened ({why}). To log in as {}, open this URL in a browser on any device:",
-            settings.user
+            "No browser was opened ({why}). To log in{who}, open this URL in {where_}:"
         )),
     }
     printer.info("");
@@ -169,9 +215,10 @@ pub fn present(
         ));
         printer.info("");
     }
-    let want_qr = settings
-        .qr
-        .unwrap_or(opened.is_err() && browser::stdout_is_terminal());
+    let want_qr = any_device
+        && settings
+            .qr
+            .unwrap_or(opened.is_err() && browser::stdout_is_terminal());
     if want_qr {
         if let Some(qr) = qr_code(url.as_str()) {
             // On stdout: it is for the eyes of whoever looks at the terminal, and
@@ -182,7 +229,7 @@ pub fn present(
     opened.is_ok()
 }
 
-fn save(
+pub(super) fn save(
     store: &dyn TokenStore,
     session: &Session,
     settings: &LoginSettings,
@@ -250,7 +297,9 @@ fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> 
         version: FORMAT_VERSION,
         profile: settings.common.profile.clone(),
         server: settings.server.as_ref().map(Url::to_string).unwrap_or_default(),
-        user: jwt::subject(token).unwrap_or_else(|| settings.user.clone()),
+        user: jwt::subject(token)
+            .or_else(|| settings.user.clone())
+            .unwrap_or_default(),
         flow: Flow::WithToken,
         token: Secret::new(token),
         cookie_name: None,

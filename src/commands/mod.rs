@@ -3,7 +3,9 @@
 
 pub mod demo;
 pub mod login;
+pub mod login_oauth;
 pub mod logout;
+pub mod refresh;
 pub mod serve;
 pub mod status;
 pub mod token;

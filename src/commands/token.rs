@@ -2,15 +2,16 @@
 //! token and nothing else, does no network I/O for a valid session and starts no async runtime.
 
 use super::{open_store, store_error};
-use crate::clock::{format_utc, unix_seconds};
+use crate::clock::format_utc;
+use crate::refresh;
+use crate::secret::Secret;
 use crate::error::Error;
 use crate::settings::{Common, Env};
 use crate::store::StoreError;
 use std::io::Write;
-use std::time::SystemTime;
 
-pub fn run(common: &Common, env: Env) -> Result<(), Error> {
-    if let Some(token) = env("SESAME_TOKEN") {
+pub fn run(common: &Common, id_token: bool, env: Env) -> Result<(), Error> {
+    if let Some(token) = env("SESAME_TOKEN").filter(|_| !id_token) {
         return print(&token);
     }
     let opened = open_store(common)?;
@@ -25,16 +26,42 @@ pub fn run(common: &Common, env: Env) -> Result<(), Error> {
         }
         Err(e) => return Err(store_error(common.store, e)),
     };
-    let now = unix_seconds(SystemTime::now());
-    if !session.is_valid_at(now, 0) {
+    let expired_at = session.expires_at.unwrap_or_default();
+    let secret = client_secret(common, env);
+    let Some(session) = refresh::ensure_fresh(
+        &*opened.store,
+        session,
+        &common.paths.data_dir,
+        secret.as_ref(),
+        refresh::skew(env),
+        false,
+    )?
+    else {
         return Err(Error::no_session(format!(
             "The session for profile {} expired at {}.",
             common.profile,
-            format_utc(session.expires_at.unwrap_or_default())
+            format_utc(expired_at)
         ))
         .hint(login_hint(&common.profile)));
+    };
+    if id_token {
+        return match &session.id_token {
+            Some(t) => print(t.expose()),
+            None => Err(Error::no_session(format!(
+                "The session for profile {} has no ID token (it did not come from an OpenID Connect login).",
+                common.profile
+            ))),
+        };
     }
     print(session.token.expose())
+}
+
+/// A confidential client's secret, for refreshing: from the environment or the config file,
+/// never from the session store.
+pub fn client_secret(common: &Common, env: Env) -> Option<Secret> {
+    env("SESAME_CLIENT_SECRET")
+        .or_else(|| common.config.client_secret.clone())
+        .map(Secret::new)
 }
 
 pub fn login_hint(profile: &str) -> String {

@@ -2,8 +2,10 @@
 //! sink and returns what the server granted; the terminal, the browser and the store are the
 //! caller's business.
 
+pub mod browser;
 pub mod callback;
 pub mod challenge;
+pub mod device;
 
 use crate::error::Error;
 use std::time::Duration;

@@ -1,0 +1,206 @@
+//! `sesame login` for OpenID Connect providers: the browser flow (authorization code + PKCE on
+//! the loopback callback) and the device flow, ending in the same keychain session as the
+//! challenge flow.
+
+use super::login::{LINGER, linger, present, save};
+use super::open_store;
+use crate::browser::Opener;
+use crate::cli::FlowChoice;
+use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::error::Error;
+use crate::flows::callback::{Callback, Page};
+use crate::flows::{LoginError, browser, device};
+use crate::http;
+use crate::oidc::{self, TokenResp, idtoken};
+use crate::output::{Printer, WaitDisplay};
+use crate::session::Flow;
+use crate::settings::LoginSettings;
+use oauth2::TokenResponse;
+use url::Url;
+
+pub async fn run(
+    settings: &LoginSettings,
+    flow: FlowChoice,
+    opener: &dyn Opener,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let o = &settings.oidc;
+    let issuer = o.issuer.clone().ok_or_else(|| {
+        Error::usage(format!("The {} flow needs an issuer.", flow_name(flow)))
+            .hint("Pass --issuer URL (and --client-id ID), or set `issuer` in the profile's config.")
+    })?;
+    let client_id = o.client_id.clone().ok_or_else(|| {
+        Error::usage("An OpenID Connect login needs a client ID.")
+            .hint("Pass --client-id ID, set SESAME_CLIENT_ID, or set `client-id` in the profile's config.")
+    })?;
+    let opened = open_store(&settings.common)?;
+    if let Some(w) = &opened.warning {
+        printer.warn(w);
+    }
+    let client = http::client();
+    let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
+    let cache_dir = settings.common.paths.data_dir.join("cache");
+    let clock = SystemClock;
+    let deadline = clock.now() + settings.timeout;
+
+    let (resp, nonce, callback) = match flow {
+        FlowChoice::Browser => {
+            let mut callback = Callback::bind(settings.port).await?;
+            let oauth = oidc::oauth_client(
+                &provider,
+                &client_id,
+                o.client_secret.as_ref(),
+                Some(callback.redirect_uri()),
+            )?;
+            let req = browser::authorization_url(&oauth, callback.state(), &o.scopes, &o.extra)?;
+            let browser_opened = present(settings, printer, opener, &req.url, None, false);
+            let display = WaitDisplay::start(
+                printer,
+                "Waiting for you to sign in in the browser".into(),
+                deadline,
+            );
+            let remaining = deadline.duration_since(clock.now()).unwrap_or_default();
+            let params = tokio::select! {
+                p = callback.next() => p,
+                _ = clock.sleep(remaining) => None,
+                _ = tokio::signal::ctrl_c() => {
+                    display.finish();
+                    return Err(Error::interrupted());
+                }
+            };
+            display.finish();
+            let Some(params) = params else {
+                return Err(LoginError::TimedOut(settings.timeout).into());
+            };
+            let result = match browser::code_from(&params, &provider.issuer) {
+                Ok(code) => browser::exchange(&oauth, &client, code, req.verifier).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(resp) => (resp, Some(req.nonce), Some(callback)),
+                Err(e) => {
+                    callback.finish(match &e {
+                        LoginError::Denied => Page::Denied,
+                        other => Page::Failed {
+                            message: Error::from(other.clone()).message,
+                        },
+                    });
+                    linger(&callback, browser_opened).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        _ => {
+            let oauth = oidc::oauth_client(&provider, &client_id, o.client_secret.as_ref(), None)?;
+            let details = device::start(&oauth, &client, &o.scopes, &o.extra).await?;
+            let code = details.user_code().secret().clone();
+            let plain = details.verification_uri().to_string();
+            let url = details
+                .verification_uri_complete()
+                .map(|c| c.secret().clone())
+                .unwrap_or_else(|| plain.clone());
+            let url = Url::parse(&url).map_err(|e| {
+                LoginError::Protocol(format!("the verification URL is not a URL ({e})"))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(LoginError::Refused("the verification URL is not http(s)".into()).into());
+            }
+            present(settings, printer, opener, &url, Some(&code), true);
+            if url.as_str() != plain {
+                printer.info(&format!("(Or open {plain} and enter the code.)"));
+            }
+            let timeout = deadline.duration_since(clock.now()).unwrap_or_default();
+            let display = WaitDisplay::start(
+                printer,
+                format!("Waiting for code {code} to be entered"),
+                clock.now() + timeout.min(details.expires_in()),
+            );
+            let result = tokio::select! {
+                r = device::wait(&oauth, &client, &clock, &display, &details, timeout) => r,
+                _ = tokio::signal::ctrl_c() => {
+                    display.finish();
+                    return Err(Error::interrupted());
+                }
+            };
+            display.finish();
+            (result?, None, None)
+        }
+    };
+
+    let session = match finish(settings, &provider, &client_id, &resp, nonce.as_deref(), &client, &cache_dir, flow).await {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(cb) = &callback {
+                cb.finish(Page::Failed { message: e.message.clone() });
+                cb.linger(LINGER).await;
+            }
+            return Err(e);
+        }
+    };
+    let saved = save(&*opened.store, &session, settings, printer);
+    if let Some(cb) = &callback {
+        cb.finish(match &saved {
+            Ok(()) => Page::SignedIn { user: session.user.clone() },
+            Err(e) => Page::Failed { message: e.message.clone() },
+        });
+        linger(cb, true).await;
+    }
+    saved
+}
+
+fn flow_name(flow: FlowChoice) -> &'static str {
+    match flow {
+        FlowChoice::Device => "device",
+        _ => "browser",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    settings: &LoginSettings,
+    provider: &oidc::Provider,
+    client_id: &str,
+    resp: &TokenResp,
+    nonce: Option<&str>,
+    client: &reqwest::Client,
+    cache_dir: &std::path::Path,
+    flow: FlowChoice,
+) -> Result<crate::session::Session, Error> {
+    match &resp.extra_fields().id_token {
+        Some(id) => {
+            idtoken::verify(
+                client,
+                provider.jwks_uri.as_deref(),
+                cache_dir,
+                id,
+                &idtoken::Expected {
+                    issuer: &provider.issuer,
+                    client_id,
+                    nonce,
+                },
+            )
+            .await?;
+        }
+        None if settings.oidc.scopes.iter().any(|s| s == "openid") => {
+            return Err(Error::other(
+                "The provider sent no ID token although the `openid` scope was requested.",
+            )
+            .hint("Check the client's configuration at the provider."));
+        }
+        None => {}
+    }
+    if resp.access_token().secret().is_empty() {
+        return Err(Error::other("The provider sent an empty access token."));
+    }
+    Ok(oidc::session_from(
+        &settings.common.profile,
+        provider,
+        client_id,
+        &settings.oidc.scopes,
+        if flow == FlowChoice::Device { Flow::Device } else { Flow::Browser },
+        resp,
+        None,
+        settings.user.as_deref().unwrap_or_default(),
+        unix_seconds(SystemClock.now()),
+    ))
+}

@@ -1,0 +1,51 @@
+//! `sesame refresh`: refresh an OpenID Connect session now, rotating its tokens.
+
+use super::token::{client_secret, login_hint};
+use super::{open_store, store_error};
+use crate::clock::{format_utc, human_duration, unix_seconds};
+use crate::error::Error;
+use crate::output::Printer;
+use crate::refresh;
+use crate::settings::{Common, Env};
+use std::time::{Duration, SystemTime};
+
+pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
+    let opened = open_store(common)?;
+    let session = opened.store.load(&common.profile).map_err(|e| {
+        store_error(common.store, e).hint(login_hint(&common.profile))
+    })?;
+    if session.refresh_token.is_none() || session.oauth.is_none() {
+        return Err(Error::usage(format!(
+            "The session of profile {} has no refresh token ({} login), so it cannot be refreshed.",
+            common.profile, session.flow
+        ))
+        .hint(login_hint(&common.profile)));
+    }
+    let secret = client_secret(common, env);
+    let new = refresh::ensure_fresh(
+        &*opened.store,
+        session,
+        &common.paths.data_dir,
+        secret.as_ref(),
+        refresh::skew(env),
+        true,
+    )?
+    .expect("a refreshable session refreshes or fails");
+    let left = new
+        .expires_at
+        .map(|e| {
+            format!(
+                "until {} (in {})",
+                format_utc(e),
+                human_duration(Duration::from_secs(
+                    (e - unix_seconds(SystemTime::now())).max(0) as u64
+                ))
+            )
+        })
+        .unwrap_or_else(|| "with no stated expiry".into());
+    printer.success(&format!(
+        "Refreshed the session of profile {}: the access token is valid {left}.",
+        common.profile
+    ));
+    Ok(())
+}

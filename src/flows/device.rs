@@ -1,0 +1,70 @@
+//! OAuth 2.0 device authorization (RFC 8628): ask for a user code, then poll the token endpoint
+//! at `interval` (5 s when absent), `slow_down` adding 5 s, `authorization_pending` waiting,
+//! `access_denied` and `expired_token` ending it. The deadline is the code's `expires_in`, or the
+//! caller's timeout if shorter. Time is injected: polling sleeps through the [`Clock`].
+
+use super::{Events, LoginError};
+use crate::clock::Clock;
+use crate::oidc::{HttpAdapter, OAuthClient, TokenResp, request_error};
+use oauth2::{Scope, StandardDeviceAuthorizationResponse};
+use std::time::{Duration, UNIX_EPOCH};
+
+pub type Details = StandardDeviceAuthorizationResponse;
+
+pub async fn start(
+    oauth: &OAuthClient,
+    client: &reqwest::Client,
+    scopes: &[String],
+    extra: &[(String, String)],
+) -> Result<Details, LoginError> {
+    let http = HttpAdapter {
+        client,
+        retry_server_errors: false,
+        events: None,
+    };
+    let mut req = oauth
+        .exchange_device_code()
+        .map_err(|_| {
+            LoginError::Refused(
+                "the provider has no device authorization endpoint, so the device flow cannot run; try --flow browser".into(),
+            )
+        })?
+        .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())));
+    for (k, v) in extra {
+        req = req.add_extra_param(k.clone(), v.clone());
+    }
+    req.request_async(&http)
+        .await
+        .map_err(|e| request_error(e, "device authorization request"))
+}
+
+pub async fn wait(
+    oauth: &OAuthClient,
+    client: &reqwest::Client,
+    clock: &dyn Clock,
+    events: &dyn Events,
+    details: &Details,
+    timeout: Duration,
+) -> Result<TokenResp, LoginError> {
+    let limit = timeout.min(details.expires_in());
+    let http = HttpAdapter {
+        client,
+        retry_server_errors: true,
+        events: Some(events),
+    };
+    let now = move || {
+        let d = clock.now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        chrono::DateTime::from_timestamp(d.as_secs() as i64, d.subsec_nanos()).unwrap_or_default()
+    };
+    let result = oauth
+        .exchange_device_access_token(details)
+        .set_time_fn(now)
+        .set_max_backoff_interval(Duration::from_secs(30))
+        .request_async(&http, |d| clock.sleep(d), Some(limit))
+        .await;
+    result.map_err(|e| match request_error(e, "device token request") {
+        // oauth2 reports its own deadline as expired_token; say which limit it was.
+        LoginError::Expired if timeout < details.expires_in() => LoginError::TimedOut(timeout),
+        other => other,
+    })
+}

@@ -1,0 +1,193 @@
+//! Refreshing an OAuth session (RFC 6749 §6) without losing it. Concurrent `sesame token` calls
+//! that all find the access token stale must not each refresh: with refresh-token rotation the
+//! losers would present a spent token and the provider would end the whole grant. So a refresh
+//! happens under a per-profile file lock, and whoever gets the lock second re-reads the session
+//! and finds it fresh.
+
+use crate::error::Error;
+use crate::oidc::{self, HttpAdapter, Provider, idtoken};
+use crate::secret::Secret;
+use crate::session::Session;
+use crate::store::TokenStore;
+use oauth2::RefreshToken;
+use std::fs::File;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Refresh when less than this is left (seconds); `SESAME_REFRESH_SKEW` overrides.
+pub const DEFAULT_SKEW: i64 = 60;
+
+/// An exclusive lock on `<data>/locks/<profile>.lock`, released on drop.
+pub struct ProfileLock {
+    _file: File,
+}
+
+impl ProfileLock {
+    pub fn acquire(data_dir: &Path, profile: &str, wait: Duration) -> Result<ProfileLock, Error> {
+        let dir = data_dir.join("locks");
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        let fail = |e: std::io::Error| Error::other(format!("Could not lock the session of profile {profile}: {e}."));
+        builder.create(&dir).map_err(fail)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{profile}.lock")))
+            .map_err(fail)?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(ProfileLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::other(format!(
+                        "Another sesame process has been refreshing profile {profile} for over {}s.",
+                        wait.as_secs()
+                    ))
+                    .hint("Try again; if it persists, look for a stuck `sesame` process."));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+            }
+        }
+    }
+}
+
+/// Exchanges the session's refresh token for new tokens and returns the new session (not yet
+/// saved). `invalid_grant` means the SSO session is over: exit 3 with "log in again".
+pub async fn refresh(
+    client: &reqwest::Client,
+    session: &Session,
+    client_secret: Option<&Secret>,
+    cache_dir: &Path,
+    now: i64,
+) -> Result<Session, Error> {
+    let login_again = crate::commands::token::login_hint(&session.profile);
+    let (Some(info), Some(refresh)) = (&session.oauth, &session.refresh_token) else {
+        return Err(Error::no_session(format!(
+            "The session of profile {} cannot be refreshed: it has no refresh token.",
+            session.profile
+        ))
+        .hint(login_again));
+    };
+    let provider = Provider {
+        issuer: info.issuer.clone(),
+        authorization_endpoint: None,
+        token_endpoint: info.token_endpoint.clone(),
+        device_authorization_endpoint: None,
+        jwks_uri: info.jwks_uri.clone(),
+    };
+    let oauth = oidc::oauth_client(&provider, &info.client_id, client_secret, None)?;
+    let http = HttpAdapter {
+        client,
+        retry_server_errors: false,
+        events: None,
+    };
+    let refresh_token = RefreshToken::new(refresh.expose().to_string());
+    let resp = oauth
+        .exchange_refresh_token(&refresh_token)
+        .request_async(&http)
+        .await
+        .map_err(|e| {
+            if oidc::error_code(&e).as_deref() == Some("invalid_grant") {
+                Error::no_session(format!(
+                    "Your SSO session for profile {} has ended: the provider refused the refresh token (invalid_grant).",
+                    session.profile
+                ))
+                .hint(login_again.clone())
+            } else {
+                Error::from(oidc::request_error(e, "token refresh"))
+                    .hint("The saved session is unchanged; try again, or log in again.")
+            }
+        })?;
+    if let Some(id) = &resp.extra_fields().id_token {
+        idtoken::verify(
+            client,
+            info.jwks_uri.as_deref(),
+            cache_dir,
+            id,
+            &idtoken::Expected {
+                issuer: &info.issuer,
+                client_id: &info.client_id,
+                nonce: None,
+            },
+        )
+        .await?;
+    }
+    let mut new = oidc::session_from(
+        &session.profile,
+        &provider,
+        &info.client_id,
+        &info.scopes,
+        session.flow,
+        &resp,
+        Some(refresh),
+        &session.user,
+        now,
+    );
+    if new.id_token.is_none() {
+        new.id_token = session.id_token.clone();
+    }
+    new.user = session.user.clone();
+    Ok(new)
+}
+
+/// The valid session for `profile`, refreshing (under the lock) if it is within `skew` seconds
+/// of expiry and can be refreshed. `None` when it is stale and cannot be refreshed.
+pub fn ensure_fresh(
+    store: &dyn TokenStore,
+    session: Session,
+    data_dir: &Path,
+    client_secret: Option<&Secret>,
+    skew: i64,
+    force: bool,
+) -> Result<Option<Session>, Error> {
+    let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+    let refreshable = session.refresh_token.is_some() && session.oauth.is_some();
+    if !force && session.is_valid_at(now, if refreshable { skew } else { 0 }) {
+        return Ok(Some(session));
+    }
+    if !refreshable {
+        return Ok(None);
+    }
+    let _lock = ProfileLock::acquire(data_dir, &session.profile, Duration::from_secs(60))?;
+    // Someone may have refreshed while we waited for the lock.
+    let current = store
+        .load(&session.profile)
+        .map_err(|e| crate::commands::store_error(crate::store::StoreKind::Auto, e))?;
+    let rotated = current.refresh_token != session.refresh_token;
+    if (!force || rotated) && current.is_valid_at(now, skew) {
+        return Ok(Some(current));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
+    let client = crate::http::client();
+    let new = runtime.block_on(refresh(
+        &client,
+        &current,
+        client_secret,
+        &data_dir.join("cache"),
+        now,
+    ))?;
+    store.save(&new).map_err(|e| {
+        crate::commands::store_error(crate::store::StoreKind::Auto, e)
+            .hint("The refresh worked but the new session could not be saved.")
+    })?;
+    Ok(Some(new))
+}
+
+/// The refresh skew from the environment, or the default.
+pub fn skew(env: crate::settings::Env) -> i64 {
+    env("SESAME_REFRESH_SKEW")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SKEW)
+}
