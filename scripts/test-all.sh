@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine: installs what the tests need (a Secret
+# Service, Chromium and ChromeDriver, the OIDC provider's npm packages), then runs every test
+# with the optional parts required, so a missing piece fails instead of being skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "== npm packages for the OIDC provider (tests/oidc)"
+(cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== OIDC provider self-test"
+(cd tests/oidc && node selftest.mjs)
+
+export SESAME_REQUIRE_SECRET_SERVICE=1 SESAME_REQUIRE_BROWSER=1 SESAME_REQUIRE_OIDC=1
+export SESAME_TEST_SECRET_SERVICE=1
+# gnome-keyring keeps its keyrings under XDG_DATA_HOME: a fresh one per run.
+keyring_home=$(mktemp -d)
+trap 'rm -rf "$keyring_home"' EXIT
+
+echo "== cargo test (under a private D-Bus session with gnome-keyring unlocked)"
+XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c '
+  set -euo pipefail
+  printf %s sesame-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  cargo test --all-targets --locked -- --test-threads=2
+'
