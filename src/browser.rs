@@ -62,7 +62,7 @@ pub fn no_browser_reason(env: &dyn Fn(&str) -> Option<String>) -> Option<String>
         return Some(if ssh {
             "this is an SSH session without a display".into()
         } else {
-            "there is no graphical display (DISPLAY and WAYLAND_DISPLAY are unset)".into()
+            "no graphical display: DISPLAY and WAYLAND_DISPLAY are unset".into()
         });
     }
     None

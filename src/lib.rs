@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod interrupt;
 pub mod jwt;
 pub mod oidc;
 pub mod output;

@@ -141,6 +141,18 @@ impl WaitDisplay {
     }
 }
 
+impl WaitDisplay {
+    /// As [`finish`](Self::finish), after Ctrl-C. The terminal echoed `^C` after the spinner,
+    /// which indicatif pads to the full width, so the echo wrapped to a new line and clearing
+    /// "the spinner's line" cleared that one: go up and clear the spinner's too.
+    pub fn interrupted(&self) {
+        self.finish();
+        if self.bar.is_some() {
+            eprint!("\x1b[1A\x1b[2K\r");
+        }
+    }
+}
+
 impl Drop for WaitDisplay {
     fn drop(&mut self) {
         self.finish();

@@ -52,6 +52,7 @@ pub async fn run(
     if let Some(w) = &opened.warning {
         printer.warn(w);
     }
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client();
     let clock = SystemClock;
 
@@ -60,7 +61,10 @@ pub async fn run(
         redirect_uri: callback.redirect_uri().clone(),
         state: callback.state().to_string(),
     };
-    let challenge = challenge::request(&client, &server, &user, Some(&params)).await?;
+    let challenge = tokio::select! {
+        r = challenge::request(&client, &server, &user, Some(&params)) => r?,
+        _ = ctrl_c.wait() => return Err(Error::interrupted()),
+    };
     let browser_opened = present(
         settings,
         printer,
@@ -92,8 +96,8 @@ pub async fn run(
     let outcome = tokio::select! {
         r = challenge::wait(&client, &clock, &display, &challenge, poll, Some(&wake)) => r,
         _ = forward => unreachable!("forwarding never ends"),
-        _ = tokio::signal::ctrl_c() => {
-            display.finish();
+        _ = ctrl_c.wait() => {
+            display.interrupted();
             callback.finish(Page::Failed { message: "The login was interrupted in the terminal.".into() });
             return Err(Error::interrupted());
         }

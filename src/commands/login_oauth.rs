@@ -37,6 +37,7 @@ pub async fn run(
     if let Some(w) = &opened.warning {
         printer.warn(w);
     }
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client();
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
     let cache_dir = settings.common.paths.data_dir.join("cache");
@@ -63,8 +64,8 @@ pub async fn run(
             let params = tokio::select! {
                 p = callback.next() => p,
                 _ = clock.sleep(remaining) => None,
-                _ = tokio::signal::ctrl_c() => {
-                    display.finish();
+                _ = ctrl_c.wait() => {
+                    display.interrupted();
                     return Err(Error::interrupted());
                 }
             };
@@ -117,8 +118,8 @@ pub async fn run(
             );
             let result = tokio::select! {
                 r = device::wait(&oauth, &client, &clock, &display, &details, timeout) => r,
-                _ = tokio::signal::ctrl_c() => {
-                    display.finish();
+                _ = ctrl_c.wait() => {
+                    display.interrupted();
                     return Err(Error::interrupted());
                 }
             };
