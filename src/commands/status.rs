@@ -114,7 +114,14 @@ impl Report<'_> {
         line("Profile:", self.profile.to_string());
         if let Some(s) = self.session {
             line("User:", s.user.clone());
-            line("Server:", s.server.clone());
+            line(
+                "Server:",
+                if s.server.is_empty() {
+                    "(none: saved with --with-token)".into()
+                } else {
+                    s.server.clone()
+                },
+            );
             line("Flow:", s.flow.to_string());
         } else if let Some(sub) = jwt_subject(&self.claims) {
             line("User:", sub);
