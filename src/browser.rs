@@ -80,12 +80,21 @@ mod tests {
     #[test]
     fn browser_env_wins_and_headless_linux_has_none() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         assert_eq!(no_browser_reason(&env(&[("BROWSER", "firefox")])), None);
         if cfg!(target_os = "linux") && !is_wsl() {
             assert!(no_browser_reason(&env(&[])).unwrap().contains("display"));
-            assert!(no_browser_reason(&env(&[("SSH_CONNECTION", "x")])).unwrap().contains("SSH"));
+            assert!(
+                no_browser_reason(&env(&[("SSH_CONNECTION", "x")]))
+                    .unwrap()
+                    .contains("SSH")
+            );
             assert_eq!(no_browser_reason(&env(&[("DISPLAY", ":0")])), None);
         }
     }

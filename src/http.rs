@@ -161,7 +161,11 @@ pub fn redact(url: &Url) -> String {
             .collect()
         })
         .unwrap_or_default();
-    format!("{}/{}", url.origin().ascii_serialization(), segments.join("/"))
+    format!(
+        "{}/{}",
+        url.origin().ascii_serialization(),
+        segments.join("/")
+    )
 }
 
 #[cfg(test)]
@@ -183,15 +187,28 @@ mod tests {
     #[test]
     fn origins() {
         let a = Url::parse("http://127.0.0.1:8080/x").unwrap();
-        assert!(same_origin(&a, &Url::parse("http://127.0.0.1:8080/y/z").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("http://127.0.0.1:8081/x").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("https://127.0.0.1:8080/x").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("http://evil.example:8080/x").unwrap()));
+        assert!(same_origin(
+            &a,
+            &Url::parse("http://127.0.0.1:8080/y/z").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("http://127.0.0.1:8081/x").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://127.0.0.1:8080/x").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("http://evil.example:8080/x").unwrap()
+        ));
     }
 
     #[test]
     fn redacts_tokens_in_paths() {
-        let u = Url::parse("https://h/noauth/v1/challenge_poller/0123456789abcdef0123?wait=5").unwrap();
+        let u =
+            Url::parse("https://h/noauth/v1/challenge_poller/0123456789abcdef0123?wait=5").unwrap();
         assert_eq!(redact(&u), "https://h/noauth/v1/challenge_poller/…");
     }
 }

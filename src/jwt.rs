@@ -37,7 +37,10 @@ mod tests {
     use super::*;
 
     fn token(payload: &str) -> String {
-        format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", URL_SAFE_NO_PAD.encode(payload))
+        format!(
+            "eyJhbGciOiJIUzI1NiJ9.{}.sig",
+            URL_SAFE_NO_PAD.encode(payload)
+        )
     }
 
     #[test]

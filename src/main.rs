@@ -65,4 +65,3 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         }
     }
 }
-

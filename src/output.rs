@@ -81,7 +81,10 @@ impl State {
             .unwrap_or_default();
         let left = human_duration(Duration::from_secs(left.as_secs()));
         match &self.retrying {
-            Some(reason) => format!("{} — server trouble ({reason}), retrying… {left} left", self.label),
+            Some(reason) => format!(
+                "{} — server trouble ({reason}), retrying… {left} left",
+                self.label
+            ),
             None => format!("{}… {left} left", self.label),
         }
     }

@@ -136,9 +136,16 @@ mod tests {
         assert_eq!(parse(r#"{"status":"pending"}"#), Ok(PollStatus::Pending));
         assert_eq!(parse(r#"{"status":"expired"}"#), Ok(PollStatus::Expired));
         assert_eq!(parse(r#"{"status":"unknown"}"#), Ok(PollStatus::Unknown));
-        assert_eq!(parse(r#"{"status":"unauthorized"}"#), Ok(PollStatus::Unauthorized));
+        assert_eq!(
+            parse(r#"{"status":"unauthorized"}"#),
+            Ok(PollStatus::Unauthorized)
+        );
         assert_eq!(parse(r#"{"status":"denied"}"#), Ok(PollStatus::Denied));
-        assert!(parse(r#"{"status":"weird"}"#).unwrap_err().contains("weird"));
+        assert!(
+            parse(r#"{"status":"weird"}"#)
+                .unwrap_err()
+                .contains("weird")
+        );
     }
 
     #[test]
@@ -147,9 +154,17 @@ mod tests {
         let PollStatus::Success(a) = ok else { panic!() };
         assert_eq!(a.expiration, Some(1_700_000_000));
         assert_eq!(a.jwt.expose(), "a.b.c");
-        let PollStatus::Success(a) = parse(r#"{"status":"success","expiration":"1700000000.5","encoded_jwt":"t"}"#).unwrap() else { panic!() };
+        let PollStatus::Success(a) =
+            parse(r#"{"status":"success","expiration":"1700000000.5","encoded_jwt":"t"}"#).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(a.expiration, Some(1_700_000_000));
-        assert!(parse(r#"{"status":"success"}"#).unwrap_err().contains("no token"));
+        assert!(
+            parse(r#"{"status":"success"}"#)
+                .unwrap_err()
+                .contains("no token")
+        );
         assert!(parse(r#"{"status":"success","encoded_jwt":""}"#).is_err());
         assert!(parse(r#"{"status":"success","encoded_jwt":"t","expiration":[1]}"#).is_err());
     }

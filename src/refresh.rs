@@ -4,7 +4,7 @@
 //! happens under a per-profile file lock, and whoever gets the lock second re-reads the session
 //! and finds it fresh.
 
-use crate::error::Error;
+use crate::error::{Error, Exit};
 use crate::oidc::{self, HttpAdapter, Provider, idtoken};
 use crate::secret::Secret;
 use crate::session::Session;
@@ -32,7 +32,11 @@ impl ProfileLock {
             use std::os::unix::fs::DirBuilderExt;
             builder.mode(0o700);
         }
-        let fail = |e: std::io::Error| Error::other(format!("Could not lock the session of profile {profile}: {e}."));
+        let fail = |e: std::io::Error| {
+            Error::other(format!(
+                "Could not lock the session of profile {profile}: {e}."
+            ))
+        };
         builder.create(&dir).map_err(fail)?;
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -108,7 +112,7 @@ pub async fn refresh(
             }
         })?;
     if let Some(id) = &resp.extra_fields().id_token {
-        idtoken::verify(
+        let claims = idtoken::verify(
             client,
             info.jwks_uri.as_deref(),
             cache_dir,
@@ -120,18 +124,30 @@ pub async fn refresh(
             },
         )
         .await?;
+        // OIDC Core §12.2: a refreshed ID token must be about the same subject.
+        let old_sub = session
+            .id_token
+            .as_ref()
+            .and_then(|t| crate::jwt::claims(t.expose()))
+            .and_then(|c| c.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
+        let new_sub = claims.get("sub").and_then(|s| s.as_str());
+        if let (Some(old), Some(new)) = (old_sub.as_deref(), new_sub)
+            && old != new
+        {
+            return Err(Error::other(format!(
+                "The provider's refreshed ID token is for subject {new:?}, not {old:?}; refusing it. The saved session is unchanged."
+            ))
+            .hint(login_again));
+        }
     }
-    let mut new = oidc::session_from(
-        &session.profile,
-        &provider,
-        &info.client_id,
-        &info.scopes,
-        session.flow,
-        &resp,
-        Some(refresh),
-        &session.user,
-        now,
-    );
+    let grant = oidc::Grant {
+        profile: &session.profile,
+        provider: &provider,
+        client_id: &info.client_id,
+        scopes: &info.scopes,
+        flow: session.flow,
+    };
+    let mut new = oidc::session_from(&grant, &resp, Some(refresh), &session.user, now);
     if new.id_token.is_none() {
         new.id_token = session.id_token.clone();
     }
@@ -149,7 +165,8 @@ pub fn ensure_fresh(
     skew: i64,
     force: bool,
 ) -> Result<Option<Session>, Error> {
-    let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+    let unix_now = || crate::clock::unix_seconds(std::time::SystemTime::now());
+    let now = unix_now();
     let refreshable = session.refresh_token.is_some() && session.oauth.is_some();
     if !force && session.is_valid_at(now, if refreshable { skew } else { 0 }) {
         return Ok(Some(session));
@@ -158,7 +175,8 @@ pub fn ensure_fresh(
         return Ok(None);
     }
     let _lock = ProfileLock::acquire(data_dir, &session.profile, Duration::from_secs(60))?;
-    // Someone may have refreshed while we waited for the lock.
+    // Someone may have refreshed while we waited for the lock (and time went by).
+    let now = unix_now();
     let current = store
         .load(&session.profile)
         .map_err(|e| crate::commands::store_error(crate::store::StoreKind::Auto, e))?;
@@ -171,13 +189,27 @@ pub fn ensure_fresh(
         .build()
         .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
     let client = crate::http::client();
-    let new = runtime.block_on(refresh(
+    let new = match runtime.block_on(refresh(
         &client,
         &current,
         client_secret,
         &data_dir.join("cache"),
         now,
-    ))?;
+    )) {
+        Ok(new) => new,
+        // A provider that cannot be reached does not make a token that still works useless:
+        // hand it out and say so; the next call tries again.
+        Err(e) if e.exit != Exit::NoSession && current.is_valid_at(now, 0) && !force => {
+            eprintln!(
+                "warning: could not refresh the session of profile {} ({}); using the current token, which expires in {}s.",
+                current.profile,
+                e.message,
+                current.expires_at.unwrap_or_default() - now
+            );
+            return Ok(Some(current));
+        }
+        Err(e) => return Err(e),
+    };
     store.save(&new).map_err(|e| {
         crate::commands::store_error(crate::store::StoreKind::Auto, e)
             .hint("The refresh worked but the new session could not be saved.")

@@ -3,11 +3,11 @@
 //! before any command runs.
 
 use crate::cli::{FlowChoice, LoginArgs};
-use crate::oidc::Endpoints;
-use crate::secret::Secret;
 use crate::config::{ConfigFile, ProfileConfig};
 use crate::error::Error;
 use crate::http;
+use crate::oidc::Endpoints;
+use crate::secret::Secret;
 use crate::store::StoreKind;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -88,7 +88,9 @@ impl Common {
         let store = match store_flag {
             Some(s) => s,
             None => match env("SESAME_STORE") {
-                Some(v) => v.parse().map_err(|e| Error::usage(format!("SESAME_STORE: {e}")))?,
+                Some(v) => v
+                    .parse()
+                    .map_err(|e| Error::usage(format!("SESAME_STORE: {e}")))?,
                 None => config.store.unwrap_or_default(),
             },
         };
@@ -147,7 +149,9 @@ pub struct OidcSettings {
 }
 
 fn url_opt(value: Option<String>, allow_http: bool) -> Result<Option<Url>, Error> {
-    value.map(|v| http::check_server_url(&v, allow_http)).transpose()
+    value
+        .map(|v| http::check_server_url(&v, allow_http))
+        .transpose()
 }
 
 impl OidcSettings {
@@ -163,9 +167,9 @@ impl OidcSettings {
         let issuer = url_opt(pick(&args.issuer, "SESAME_ISSUER", &cfg.issuer), allow_http)?;
         let client_secret = if args.client_secret_stdin {
             let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Error::usage(format!("Could not read the client secret from stdin: {e}")))?;
+            std::io::stdin().read_line(&mut line).map_err(|e| {
+                Error::usage(format!("Could not read the client secret from stdin: {e}"))
+            })?;
             Some(line.trim().to_string()).filter(|s| !s.is_empty())
         } else {
             env("SESAME_CLIENT_SECRET").or_else(|| cfg.client_secret.clone())
@@ -192,9 +196,20 @@ impl OidcSettings {
             scopes,
             extra,
             endpoints: Endpoints {
-                authorization: url_opt(args.authorization_endpoint.clone().or(cfg.authorization_endpoint.clone()), allow_http)?,
-                token: url_opt(args.token_endpoint.clone().or(cfg.token_endpoint.clone()), allow_http)?,
-                device: url_opt(args.device_endpoint.clone().or(cfg.device_endpoint.clone()), allow_http)?,
+                authorization: url_opt(
+                    args.authorization_endpoint
+                        .clone()
+                        .or(cfg.authorization_endpoint.clone()),
+                    allow_http,
+                )?,
+                token: url_opt(
+                    args.token_endpoint.clone().or(cfg.token_endpoint.clone()),
+                    allow_http,
+                )?,
+                device: url_opt(
+                    args.device_endpoint.clone().or(cfg.device_endpoint.clone()),
+                    allow_http,
+                )?,
                 jwks: url_opt(args.jwks_uri.clone().or(cfg.jwks_uri.clone()), allow_http)?,
             },
         })
@@ -356,7 +371,11 @@ mod tests {
         let s = LoginSettings::resolve(common, &args, &env).unwrap();
         assert_eq!(s.timeout, Duration::from_secs(90), "flag beats env");
         assert_eq!(s.user.as_deref(), Some("env-user"), "env beats config");
-        assert_eq!(s.poll_interval, Duration::from_secs(7), "config beats default");
+        assert_eq!(
+            s.poll_interval,
+            Duration::from_secs(7),
+            "config beats default"
+        );
         assert_eq!(s.server.unwrap().as_str(), "https://from-config.example/");
         assert_eq!(s.port, 0, "default");
         assert!(s.open_browser);
@@ -381,7 +400,10 @@ mod tests {
             ("SESAME_STORE", "keychain"),
         ]);
         let c = Common::resolve(None, None, &env).unwrap();
-        assert_eq!((c.profile.as_str(), c.store), ("other", StoreKind::Keychain));
+        assert_eq!(
+            (c.profile.as_str(), c.store),
+            ("other", StoreKind::Keychain)
+        );
         let c = Common::resolve(Some("flag".into()), Some(StoreKind::Auto), &env).unwrap();
         assert_eq!((c.profile.as_str(), c.store), ("flag", StoreKind::Auto));
     }

@@ -82,8 +82,11 @@ struct AutoApprove {
 
 impl Opener for AutoApprove {
     fn open(&self, url: &Url) -> Result<(), String> {
-        let api = Url::parse(&url.as_str().replacen(VALIDATOR_PAGE_PATH, VALIDATOR_API_PATH, 1))
-            .map_err(|e| e.to_string())?;
+        let api = Url::parse(
+            &url.as_str()
+                .replacen(VALIDATOR_PAGE_PATH, VALIDATOR_API_PATH, 1),
+        )
+        .map_err(|e| e.to_string())?;
         self.printer.info(&format!(
             "Nobody can approve in a browser here, so the demo approves by itself in {}s through the validator API, as pressing Approve would.",
             AUTO_APPROVE_DELAY.as_secs()

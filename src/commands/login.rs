@@ -8,9 +8,9 @@ use crate::browser::{self, Opener};
 use crate::cli::FlowChoice;
 use crate::clock::{Clock, SystemClock, human_duration, unix_seconds};
 use crate::error::Error;
+use crate::flows::LoginError;
 use crate::flows::callback::{Callback, Page};
 use crate::flows::challenge::{self, CallbackParams, PollSettings};
-use crate::flows::LoginError;
 use crate::http;
 use crate::jwt;
 use crate::output::{Printer, WaitDisplay, qr_code};
@@ -40,9 +40,8 @@ pub async fn run(
         return super::login_oauth::run(settings, flow, opener, printer).await;
     }
     let server = settings.server.clone().ok_or_else(|| {
-        Error::usage("The challenge flow needs a server.").hint(
-            "Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.",
-        )
+        Error::usage("The challenge flow needs a server.")
+            .hint("Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.")
     })?;
     let user = settings.user.clone().ok_or_else(|| {
         Error::usage("Could not tell which user to log in as.")
@@ -195,7 +194,11 @@ pub fn present(
     };
     let (who, where_) = if any_device {
         (
-            settings.user.as_ref().map(|u| format!(" as {u}")).unwrap_or_default(),
+            settings
+                .user
+                .as_ref()
+                .map(|u| format!(" as {u}"))
+                .unwrap_or_default(),
             "a browser on any device",
         )
     } else {
@@ -223,12 +226,10 @@ pub fn present(
         && settings
             .qr
             .unwrap_or(opened.is_err() && browser::stdout_is_terminal());
-    if want_qr {
-        if let Some(qr) = qr_code(url.as_str()) {
-            // On stdout: it is for the eyes of whoever looks at the terminal, and
-            // --qr/--no-qr decides on it by whether stdout is one.
-            println!("{qr}");
-        }
+    if want_qr && let Some(qr) = qr_code(url.as_str()) {
+        // On stdout: it is for the eyes of whoever looks at the terminal, and
+        // --qr/--no-qr decides on it by whether stdout is one.
+        println!("{qr}");
     }
     opened.is_ok()
 }
@@ -294,13 +295,19 @@ fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> 
     let now = unix_seconds(SystemTime::now());
     let expires_at = jwt::expiry(token);
     if expires_at.is_some_and(|e| e <= now) {
-        return Err(Error::usage("That token has already expired (its `exp` is in the past).")
-            .hint("Get a fresh token, or run `sesame login`."));
+        return Err(
+            Error::usage("That token has already expired (its `exp` is in the past).")
+                .hint("Get a fresh token, or run `sesame login`."),
+        );
     }
     let session = Session {
         version: FORMAT_VERSION,
         profile: settings.common.profile.clone(),
-        server: settings.server.as_ref().map(Url::to_string).unwrap_or_default(),
+        server: settings
+            .server
+            .as_ref()
+            .map(Url::to_string)
+            .unwrap_or_default(),
         user: jwt::subject(token)
             .or_else(|| settings.user.clone())
             .unwrap_or_default(),

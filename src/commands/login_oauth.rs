@@ -26,8 +26,9 @@ pub async fn run(
 ) -> Result<(), Error> {
     let o = &settings.oidc;
     let issuer = o.issuer.clone().ok_or_else(|| {
-        Error::usage(format!("The {} flow needs an issuer.", flow_name(flow)))
-            .hint("Pass --issuer URL (and --client-id ID), or set `issuer` in the profile's config.")
+        Error::usage(format!("The {} flow needs an issuer.", flow_name(flow))).hint(
+            "Pass --issuer URL (and --client-id ID), or set `issuer` in the profile's config.",
+        )
     })?;
     let client_id = o.client_id.clone().ok_or_else(|| {
         Error::usage("An OpenID Connect login needs a client ID.")
@@ -104,7 +105,9 @@ pub async fn run(
                 LoginError::Protocol(format!("the verification URL is not a URL ({e})"))
             })?;
             if !matches!(url.scheme(), "http" | "https") {
-                return Err(LoginError::Refused("the verification URL is not http(s)".into()).into());
+                return Err(
+                    LoginError::Refused("the verification URL is not http(s)".into()).into(),
+                );
             }
             present(settings, printer, opener, &url, Some(&code), true);
             if url.as_str() != plain {
@@ -128,11 +131,24 @@ pub async fn run(
         }
     };
 
-    let session = match finish(settings, &provider, &client_id, &resp, nonce.as_deref(), &client, &cache_dir, flow).await {
+    let session = match finish(
+        settings,
+        &provider,
+        &client_id,
+        &resp,
+        nonce.as_deref(),
+        &client,
+        &cache_dir,
+        flow,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             if let Some(cb) = &callback {
-                cb.finish(Page::Failed { message: e.message.clone() });
+                cb.finish(Page::Failed {
+                    message: e.message.clone(),
+                });
                 cb.linger(LINGER).await;
             }
             return Err(e);
@@ -141,8 +157,12 @@ pub async fn run(
     let saved = save(&*opened.store, &session, settings, printer);
     if let Some(cb) = &callback {
         cb.finish(match &saved {
-            Ok(()) => Page::SignedIn { user: session.user.clone() },
-            Err(e) => Page::Failed { message: e.message.clone() },
+            Ok(()) => Page::SignedIn {
+                user: session.user.clone(),
+            },
+            Err(e) => Page::Failed {
+                message: e.message.clone(),
+            },
         });
         linger(cb, true).await;
     }
@@ -193,12 +213,19 @@ async fn finish(
     if resp.access_token().secret().is_empty() {
         return Err(Error::other("The provider sent an empty access token."));
     }
-    Ok(oidc::session_from(
-        &settings.common.profile,
+    let grant = oidc::Grant {
+        profile: &settings.common.profile,
         provider,
         client_id,
-        &settings.oidc.scopes,
-        if flow == FlowChoice::Device { Flow::Device } else { Flow::Browser },
+        scopes: &settings.oidc.scopes,
+        flow: if flow == FlowChoice::Device {
+            Flow::Device
+        } else {
+            Flow::Browser
+        },
+    };
+    Ok(oidc::session_from(
+        &grant,
         resp,
         None,
         settings.user.as_deref().unwrap_or_default(),

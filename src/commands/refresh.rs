@@ -11,9 +11,10 @@ use std::time::{Duration, SystemTime};
 
 pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
     let opened = open_store(common)?;
-    let session = opened.store.load(&common.profile).map_err(|e| {
-        store_error(common.store, e).hint(login_hint(&common.profile))
-    })?;
+    let session = opened
+        .store
+        .load(&common.profile)
+        .map_err(|e| store_error(common.store, e).hint(login_hint(&common.profile)))?;
     if session.refresh_token.is_none() || session.oauth.is_none() {
         return Err(Error::usage(format!(
             "The session of profile {} has no refresh token ({} login), so it cannot be refreshed.",

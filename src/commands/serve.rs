@@ -16,11 +16,16 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
                 .map_err(|_| Error::usage(format!("--user-header {h:?} is not a header name.")))?,
         ),
         (AuthMode::Header, None) => {
-            return Err(Error::usage("--auth header needs --user-header NAME.")
-                .hint("Name the header your SSO proxy sets, e.g. --user-header X-Forwarded-Email."));
+            return Err(
+                Error::usage("--auth header needs --user-header NAME.").hint(
+                    "Name the header your SSO proxy sets, e.g. --user-header X-Forwarded-Email.",
+                ),
+            );
         }
         (AuthMode::Dev, Some(_)) => {
-            return Err(Error::usage("--user-header only applies with --auth header."));
+            return Err(Error::usage(
+                "--user-header only applies with --auth header.",
+            ));
         }
         (AuthMode::Dev, None) => Auth::Dev,
     };
@@ -31,14 +36,19 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
     };
     let trusted_proxy_header = match &args.trusted_proxy_header {
         Some(h) => Some(HeaderName::try_from(h.as_str()).map_err(|_| {
-            Error::usage(format!("--trusted-proxy-header {h:?} is not a header name."))
+            Error::usage(format!(
+                "--trusted-proxy-header {h:?} is not a header name."
+            ))
         })?),
         None => None,
     };
     let jwt_secret = match (&args.jwt_secret_file, env("SESAME_JWT_SECRET")) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::usage(format!("Could not read --jwt-secret-file {}: {e}", path.display()))
+                Error::usage(format!(
+                    "Could not read --jwt-secret-file {}: {e}",
+                    path.display()
+                ))
             })?;
             text.trim_end_matches(['\r', '\n']).as_bytes().to_vec()
         }
@@ -56,7 +66,9 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             let mut url = Url::parse(u)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| Error::usage(format!("--public-url {u:?} is not an http(s) URL.")))?;
+                .ok_or_else(|| {
+                    Error::usage(format!("--public-url {u:?} is not an http(s) URL."))
+                })?;
             if !url.path().ends_with('/') {
                 let p = format!("{}/", url.path());
                 url.set_path(&p);
@@ -89,6 +101,7 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
 pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<(), Error> {
     let config = config(args, env, printer)?;
     let dev = matches!(config.auth, Auth::Dev);
+    let ip_check = config.ip_check;
     if dev && !args.listen.ip().is_loopback() {
         printer.warn("--auth dev on a non-loopback address: anyone who can reach this server can approve any login. Use --auth header behind an SSO proxy.");
     }
@@ -101,8 +114,12 @@ pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<()
         "sesame serve: listening on {}, serving {} (auth: {}, IP check: {}). Ctrl-C stops.",
         server.local_addr(),
         server.url(),
-        if dev { "dev — no authentication, for development only" } else { "header" },
-        if args.no_ip_check || !(args.ip_check || !dev) { "off" } else { "on" },
+        if dev {
+            "dev — no authentication, for development only"
+        } else {
+            "header"
+        },
+        if ip_check { "on" } else { "off" },
     ));
     server
         .run(shutdown_signal())

@@ -33,7 +33,10 @@ pub fn run(common: &Common, format: OutputFormat, env: Env) -> Result<(), Error>
         Ok(s) => s,
         Err(StoreError::NotFound) => {
             if format == OutputFormat::Json {
-                println!("{}", json!({ "profile": common.profile, "logged_in": false }));
+                println!(
+                    "{}",
+                    json!({ "profile": common.profile, "logged_in": false })
+                );
             }
             return Err(
                 Error::no_session(format!("Not logged in (profile {}).", common.profile))
@@ -69,7 +72,10 @@ impl Report<'_> {
     }
 
     fn id_token_claims(&self) -> Option<Map<String, Value>> {
-        self.session?.id_token.as_ref().and_then(|t| jwt::claims(t.expose()))
+        self.session?
+            .id_token
+            .as_ref()
+            .and_then(|t| jwt::claims(t.expose()))
     }
 
     fn print(&self, format: OutputFormat) -> Result<(), Error> {
@@ -130,7 +136,11 @@ impl Report<'_> {
         if let Some(s) = self.session {
             line(
                 "Obtained:",
-                format!("{} ({} ago)", format_utc(s.obtained_at), ago(self.now - s.obtained_at)),
+                format!(
+                    "{} ({} ago)",
+                    format_utc(s.obtained_at),
+                    ago(self.now - s.obtained_at)
+                ),
             );
         }
         line(
@@ -143,12 +153,15 @@ impl Report<'_> {
         );
         if let Some(s) = self.session.filter(|s| s.refresh_token.is_some()) {
             let _ = s;
-            line("Refresh:", "yes (sesame token refreshes it when needed)".into());
+            line(
+                "Refresh:",
+                "yes (sesame token refreshes it when needed)".into(),
+            );
         }
-        if let Some(id) = self.id_token_claims() {
-            if let Some(sub) = id.get("sub").and_then(Value::as_str) {
-                line("Subject:", sub.to_string());
-            }
+        if let Some(id) = self.id_token_claims()
+            && let Some(sub) = id.get("sub").and_then(Value::as_str)
+        {
+            line("Subject:", sub.to_string());
         }
         if !self.claims.is_empty() {
             out.push_str("Claims:\n");

@@ -3,9 +3,9 @@
 
 use super::{open_store, store_error};
 use crate::clock::format_utc;
+use crate::error::Error;
 use crate::refresh;
 use crate::secret::Secret;
-use crate::error::Error;
 use crate::settings::{Common, Env};
 use crate::store::StoreError;
 use std::io::Write;
@@ -18,11 +18,10 @@ pub fn run(common: &Common, id_token: bool, env: Env) -> Result<(), Error> {
     let session = match opened.store.load(&common.profile) {
         Ok(s) => s,
         Err(StoreError::NotFound) => {
-            return Err(Error::no_session(format!(
-                "Not logged in (profile {}).",
-                common.profile
-            ))
-            .hint(login_hint(&common.profile)));
+            return Err(
+                Error::no_session(format!("Not logged in (profile {}).", common.profile))
+                    .hint(login_hint(&common.profile)),
+            );
         }
         Err(e) => return Err(store_error(common.store, e)),
     };

@@ -53,12 +53,12 @@ pub fn authorization_url(
 /// Reads the callback: the code, or the provider's refusal. `iss`, when present, must be our
 /// issuer (RFC 9207, against mix-up attacks).
 pub fn code_from(params: &Params, issuer: &str) -> Result<String, LoginError> {
-    if let Some(iss) = &params.iss {
-        if iss.trim_end_matches('/') != issuer.trim_end_matches('/') {
-            return Err(LoginError::Refused(format!(
-                "the authorization response names issuer {iss:?}, not {issuer:?}"
-            )));
-        }
+    if let Some(iss) = &params.iss
+        && iss.trim_end_matches('/') != issuer.trim_end_matches('/')
+    {
+        return Err(LoginError::Refused(format!(
+            "the authorization response names issuer {iss:?}, not {issuer:?}"
+        )));
     }
     if let Some(error) = &params.error {
         let desc = params
@@ -75,7 +75,9 @@ pub fn code_from(params: &Params, issuer: &str) -> Result<String, LoginError> {
         .code
         .clone()
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| LoginError::Protocol("the browser came back without a code or an error".into()))
+        .ok_or_else(|| {
+            LoginError::Protocol("the browser came back without a code or an error".into())
+        })
 }
 
 pub async fn exchange(
@@ -119,11 +121,24 @@ mod tests {
     #[test]
     fn callback_parameters() {
         assert_eq!(code_from(&p(&[("code", "c")]), "https://i").unwrap(), "c");
-        assert!(matches!(code_from(&p(&[("error", "access_denied")]), "https://i"), Err(LoginError::Denied)));
-        let e = code_from(&p(&[("error", "invalid_scope"), ("error_description", "nope")]), "https://i").unwrap_err();
+        assert!(matches!(
+            code_from(&p(&[("error", "access_denied")]), "https://i"),
+            Err(LoginError::Denied)
+        ));
+        let e = code_from(
+            &p(&[("error", "invalid_scope"), ("error_description", "nope")]),
+            "https://i",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("invalid_scope") && e.to_string().contains("nope"));
-        assert!(matches!(code_from(&p(&[("code", "c"), ("iss", "https://evil")]), "https://i"), Err(LoginError::Refused(_))));
+        assert!(matches!(
+            code_from(&p(&[("code", "c"), ("iss", "https://evil")]), "https://i"),
+            Err(LoginError::Refused(_))
+        ));
         assert!(code_from(&p(&[("code", "c"), ("iss", "https://i/")]), "https://i").is_ok());
-        assert!(matches!(code_from(&p(&[]), "https://i"), Err(LoginError::Protocol(_))));
+        assert!(matches!(
+            code_from(&p(&[]), "https://i"),
+            Err(LoginError::Protocol(_))
+        ));
     }
 }

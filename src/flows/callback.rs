@@ -90,7 +90,10 @@ impl Callback {
                     .hint("Choose another port with --port N, or 0 for any free port.")
             }
         })?;
-        let port = listener.local_addr().map_err(|e| Error::other(e.to_string()))?.port();
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::other(e.to_string()))?
+            .port();
         let state = random_state();
         let (tx, rx) = mpsc::channel(4);
         let (outcome, outcome_rx) = watch::channel(None);
@@ -176,7 +179,10 @@ fn page_response(status: StatusCode, html: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(html)));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(
@@ -265,15 +271,23 @@ async fn respond(
         .ok()
         .and_then(|r| r.ok().and_then(|p| p.clone()));
     match page {
-        Some(Page::SignedIn { user }) => page_response(StatusCode::OK, pages::callback_signed_in(&user)),
+        Some(Page::SignedIn { user }) => {
+            page_response(StatusCode::OK, pages::callback_signed_in(&user))
+        }
         Some(Page::Denied) => page_response(StatusCode::OK, pages::outcome(false, "")),
         Some(Page::Failed { message }) => page_response(
             StatusCode::OK,
-            pages::problem("Sign-in did not complete", &format!("{message} See your terminal for what to do next.")),
+            pages::problem(
+                "Sign-in did not complete",
+                &format!("{message} See your terminal for what to do next."),
+            ),
         ),
         None => page_response(
             StatusCode::OK,
-            pages::problem("Return to your terminal", "The browser part is done; your terminal shows how the login ended."),
+            pages::problem(
+                "Return to your terminal",
+                "The browser part is done; your terminal shows how the login ended.",
+            ),
         ),
     }
 }
@@ -313,7 +327,9 @@ mod tests {
         good.query_pairs_mut().append_pair("state", cb.state());
         let req = tokio::spawn(client.get(good).send());
         assert_eq!(cb.next().await.unwrap(), Params::default());
-        cb.finish(Page::SignedIn { user: "alice".into() });
+        cb.finish(Page::SignedIn {
+            user: "alice".into(),
+        });
         let body = req.await.unwrap().unwrap().text().await.unwrap();
         assert!(body.contains("Signed in as alice"), "{body}");
         let mut other = base.clone();

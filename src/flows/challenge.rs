@@ -9,7 +9,8 @@ use super::{Events, LoginError, Progress};
 use crate::clock::Clock;
 use crate::http::{self, FetchError};
 use crate::protocol::{
-    Approval, EXT_CALLBACK, EXT_LONG_POLL, GeneratorResponse, MAX_LONG_POLL_SECS, PollResponse, PollStatus,
+    Approval, EXT_CALLBACK, EXT_LONG_POLL, GeneratorResponse, MAX_LONG_POLL_SECS, PollResponse,
+    PollStatus,
 };
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
@@ -76,9 +77,9 @@ pub async fn request(
             "the server's challenge reply is not the expected JSON ({e})"
         ))
     })?;
-    let challenge_url = server.join(&reply.challenge_url).map_err(|e| {
-        LoginError::Protocol(format!("the challenge URL is not a URL ({e})"))
-    })?;
+    let challenge_url = server
+        .join(&reply.challenge_url)
+        .map_err(|e| LoginError::Protocol(format!("the challenge URL is not a URL ({e})")))?;
     if !matches!(challenge_url.scheme(), "http" | "https") {
         return Err(LoginError::Refused(format!(
             "the server's challenge URL uses {:?}; only http(s) URLs are opened",
@@ -213,7 +214,9 @@ async fn poll_once(
         Err(e @ FetchError::TooLarge { .. }) => return Err(LoginError::Protocol(e.to_string())),
     };
     let reply: PollResponse = serde_json::from_slice(&body).map_err(|e| {
-        LoginError::Protocol(format!("the server's poll reply is not the expected JSON ({e})"))
+        LoginError::Protocol(format!(
+            "the server's poll reply is not the expected JSON ({e})"
+        ))
     })?;
     reply
         .interpret()

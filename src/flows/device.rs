@@ -47,6 +47,7 @@ pub async fn wait(
     timeout: Duration,
 ) -> Result<TokenResp, LoginError> {
     let limit = timeout.min(details.expires_in());
+    let started = clock.now();
     let http = HttpAdapter {
         client,
         retry_server_errors: true,
@@ -63,8 +64,14 @@ pub async fn wait(
         .request_async(&http, |d| clock.sleep(d), Some(limit))
         .await;
     result.map_err(|e| match request_error(e, "device token request") {
-        // oauth2 reports its own deadline as expired_token; say which limit it was.
-        LoginError::Expired if timeout < details.expires_in() => LoginError::TimedOut(timeout),
+        // oauth2 reports its own deadline as expired_token too: only our --timeout having run
+        // out makes it a time-out; the provider's expired_token stays "expired".
+        LoginError::Expired
+            if timeout < details.expires_in()
+                && clock.now().duration_since(started).unwrap_or_default() >= timeout =>
+        {
+            LoginError::TimedOut(timeout)
+        }
         other => other,
     })
 }

@@ -13,8 +13,13 @@ use std::time::Duration;
 /// What a flow reports while it waits, for the spinner or the plain progress lines.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress<'a> {
-    Waiting { remaining: Duration },
-    Retrying { reason: &'a str, remaining: Duration },
+    Waiting {
+        remaining: Duration,
+    },
+    Retrying {
+        reason: &'a str,
+        remaining: Duration,
+    },
 }
 
 pub trait Events: Send + Sync {

@@ -40,11 +40,17 @@ fn cache_path(cache_dir: &Path, jwks_uri: &str) -> PathBuf {
 }
 
 async fn fetch(client: &reqwest::Client, jwks_uri: &str) -> Result<JwkSet, Error> {
-    let url = Url::parse(jwks_uri).map_err(|e| Error::other(format!("The JWKS URL is invalid ({e}).")))?;
+    let url = Url::parse(jwks_uri)
+        .map_err(|e| Error::other(format!("The JWKS URL is invalid ({e}).")))?;
     let body = http::get_limited(client, &url, Duration::from_secs(15))
         .await
-        .map_err(|e| Error::other(format!("Could not fetch the provider's signing keys from {jwks_uri}: {e}.")))?;
-    serde_json::from_slice(&body).map_err(|e| Error::other(format!("The provider's JWKS is not valid ({e}).")))
+        .map_err(|e| {
+            Error::other(format!(
+                "Could not fetch the provider's signing keys from {jwks_uri}: {e}."
+            ))
+        })?;
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::other(format!("The provider's JWKS is not valid ({e}).")))
 }
 
 /// Verifies `token` and returns its claims.
@@ -59,13 +65,19 @@ pub async fn verify(
         Error::other(format!("The ID token from the provider is not valid: {why}. Nothing was saved."))
             .hint("If this repeats, the provider or something between you and it is misbehaving; report it.")
     };
-    let jwks_uri = jwks_uri.ok_or_else(|| invalid("the provider publishes no jwks_uri to check it against".into()))?;
+    let jwks_uri = jwks_uri
+        .ok_or_else(|| invalid("the provider publishes no jwks_uri to check it against".into()))?;
     let header = decode_header(token).map_err(|e| invalid(format!("malformed ({e})")))?;
     if !ALLOWED.contains(&header.alg) {
-        return Err(invalid(format!("algorithm {:?} is not accepted", header.alg)));
+        return Err(invalid(format!(
+            "algorithm {:?} is not accepted",
+            header.alg
+        )));
     }
     let path = cache_path(cache_dir, jwks_uri);
-    let cached: Option<JwkSet> = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let cached: Option<JwkSet> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     let find = |set: &JwkSet| -> Option<jsonwebtoken::jwk::Jwk> {
         match &header.kid {
             Some(kid) => set.find(kid).cloned(),
@@ -80,10 +92,12 @@ pub async fn verify(
             if std::fs::create_dir_all(cache_dir).is_ok() {
                 let _ = std::fs::write(&path, serde_json::to_vec(&set).unwrap_or_default());
             }
-            find(&set).ok_or_else(|| invalid(format!("no key {:?} in the provider's JWKS", header.kid)))?
+            find(&set)
+                .ok_or_else(|| invalid(format!("no key {:?} in the provider's JWKS", header.kid)))?
         }
     };
-    let decoding = DecodingKey::from_jwk(&key).map_err(|e| invalid(format!("unusable key ({e})")))?;
+    let decoding =
+        DecodingKey::from_jwk(&key).map_err(|e| invalid(format!("unusable key ({e})")))?;
     let mut v = Validation::new(header.alg);
     v.set_audience(&[expected.client_id]);
     v.set_issuer(&[expected.issuer, &format!("{}/", expected.issuer)]);
@@ -98,7 +112,9 @@ pub async fn verify(
             bool::from(g.as_bytes().ct_eq(nonce.as_bytes()))
         });
         if !same {
-            return Err(invalid("its nonce is not the one this login sent (a replayed token?)".into()));
+            return Err(invalid(
+                "its nonce is not the one this login sent (a replayed token?)".into(),
+            ));
         }
     }
     Ok(data.claims)

@@ -10,7 +10,10 @@ use crate::http;
 use crate::jwt;
 use crate::secret::Secret;
 use crate::session::{FORMAT_VERSION, Flow, OAuthInfo, Session};
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
     AuthType, AuthUrl, ClientId, ClientSecret, DeviceAuthorizationUrl, EndpointMaybeSet,
     EndpointNotSet, EndpointSet, ExtraTokenFields, HttpRequest, HttpResponse,
@@ -109,7 +112,9 @@ pub async fn provider(
                     .hint("Check --issuer (it is the URL before /.well-known/openid-configuration), or give the endpoints explicitly.")
             })?;
         let p: Provider = serde_json::from_slice(&body).map_err(|e| {
-            Error::other(format!("The OpenID configuration at {url} is not valid ({e})."))
+            Error::other(format!(
+                "The OpenID configuration at {url} is not valid ({e})."
+            ))
         })?;
         // Discovery §4.3: the issuer in the document must be the one we asked.
         if p.issuer.trim_end_matches('/') != issuer_str {
@@ -155,9 +160,13 @@ pub fn oauth_client(
     client_secret: Option<&Secret>,
     redirect: Option<&Url>,
 ) -> Result<OAuthClient, Error> {
-    let bad = |what: &str, e: url::ParseError| Error::other(format!("The provider's {what} is not a URL ({e})."));
+    let bad = |what: &str, e: url::ParseError| {
+        Error::other(format!("The provider's {what} is not a URL ({e})."))
+    };
     let mut c = oauth2::Client::new(ClientId::new(client_id.to_string()))
-        .set_token_uri(TokenUrl::new(provider.token_endpoint.clone()).map_err(|e| bad("token endpoint", e))?)
+        .set_token_uri(
+            TokenUrl::new(provider.token_endpoint.clone()).map_err(|e| bad("token endpoint", e))?,
+        )
         .set_auth_uri_option(
             provider
                 .authorization_endpoint
@@ -239,7 +248,11 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
             }
             let headers = resp.headers().clone();
             let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(|e| TransportError(http::describe(&e)))? {
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| TransportError(http::describe(&e)))?
+            {
                 if body.len() + chunk.len() > http::MAX_BODY {
                     return Err(TransportError("the reply is too large".into()));
                 }
@@ -262,7 +275,11 @@ pub fn request_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse +
     match e {
         R::ServerResponse(r) => {
             let v = serde_json::to_value(&r).unwrap_or_default();
-            let code = v.get("error").and_then(|c| c.as_str()).unwrap_or("error").to_string();
+            let code = v
+                .get("error")
+                .and_then(|c| c.as_str())
+                .unwrap_or("error")
+                .to_string();
             let desc = v
                 .get("error_description")
                 .and_then(|c| c.as_str())
@@ -278,7 +295,9 @@ pub fn request_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse +
             url: what.to_string(),
             reason: e.to_string(),
         },
-        R::Parse(e, _) => LoginError::Protocol(format!("the provider's reply to the {what} is not valid JSON ({e})")),
+        R::Parse(e, _) => LoginError::Protocol(format!(
+            "the provider's reply to the {what} is not valid JSON ({e})"
+        )),
         R::Other(m) => LoginError::Protocol(format!("the {what} failed: {m}")),
     }
 }
@@ -297,18 +316,30 @@ pub fn error_code<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 's
     }
 }
 
+/// Who asked whom for the tokens: what a session records besides the tokens.
+pub struct Grant<'a> {
+    pub profile: &'a str,
+    pub provider: &'a Provider,
+    pub client_id: &'a str,
+    pub scopes: &'a [String],
+    pub flow: Flow,
+}
+
 /// Builds the session from a token response (after the ID token, if any, was verified).
 pub fn session_from(
-    profile: &str,
-    provider: &Provider,
-    client_id: &str,
-    scopes: &[String],
-    flow: Flow,
+    grant: &Grant,
     resp: &TokenResp,
     previous_refresh: Option<&Secret>,
     fallback_user: &str,
     now: i64,
 ) -> Session {
+    let Grant {
+        profile,
+        provider,
+        client_id,
+        scopes,
+        flow,
+    } = *grant;
     let access = resp.access_token().secret().to_string();
     let id_token = resp.extra_fields().id_token.clone();
     let expires_at = resp

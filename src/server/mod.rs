@@ -215,7 +215,10 @@ fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Re
         HeaderValue::from_str(content_type).expect("static"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
@@ -271,21 +274,47 @@ async fn handle(
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let (route, resp) = if let Some(user) = path.strip_prefix(GENERATOR_PATH) {
-        ("challenge_generator/{user}", generator(&app, ip, user, &req))
+        (
+            "challenge_generator/{user}",
+            generator(&app, ip, user, &req),
+        )
     } else if let Some(t) = path.strip_prefix(POLLER_PATH) {
         ("challenge_poller/{token}", poller(&app, ip, t, &req).await)
     } else if let Some(t) = path.strip_prefix(VALIDATOR_API_PATH) {
         let t = t.to_string();
-        ("api/v2/challenge_validator/{token}", validator_api(&app, ip, &t, req).await)
+        (
+            "api/v2/challenge_validator/{token}",
+            validator_api(&app, ip, &t, req).await,
+        )
     } else if let Some(t) = path.strip_prefix(VALIDATOR_PAGE_PATH) {
         let t = t.to_string();
-        ("challenge_validator/{token}", validator_page(&app, ip, &t, req).await)
+        (
+            "challenge_validator/{token}",
+            validator_page(&app, ip, &t, req).await,
+        )
     } else if path == "/healthz" {
         ("healthz", respond(StatusCode::OK, "text/plain", "ok\n"))
     } else if path == "/" {
-        ("/", html(StatusCode::OK, pages::layout("Reference server", "<h1>sesame reference server</h1><p>This server issues login challenges for <code>sesame login</code>.</p>"), None))
+        (
+            "/",
+            html(
+                StatusCode::OK,
+                pages::layout(
+                    "Reference server",
+                    "<h1>sesame reference server</h1><p>This server issues login challenges for <code>sesame login</code>.</p>",
+                ),
+                None,
+            ),
+        )
     } else {
-        ("other", problem(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address."))
+        (
+            "other",
+            problem(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing at this address.",
+            ),
+        )
     };
     if app.config.log {
         // The route template, never the path: paths carry challenge tokens.
@@ -459,7 +488,11 @@ async fn poller(app: &App, ip: IpAddr, token: &str, req: &Request<Incoming>) -> 
 }
 
 /// Who is approving: the requested user in dev mode, the proxy's header otherwise.
-fn approver(app: &App, req_headers: &hyper::HeaderMap, requested: &str) -> Result<String, (StatusCode, String)> {
+fn approver(
+    app: &App,
+    req_headers: &hyper::HeaderMap,
+    requested: &str,
+) -> Result<String, (StatusCode, String)> {
     match &app.config.auth {
         Auth::Dev => Ok(requested.to_string()),
         Auth::Header(h) => {
@@ -527,7 +560,10 @@ fn check_challenge(
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
-    match Limited::new(req.into_body(), MAX_REQUEST_BODY).collect().await {
+    match Limited::new(req.into_body(), MAX_REQUEST_BODY)
+        .collect()
+        .await
+    {
         Ok(c) => Ok(c.to_bytes()),
         Err(_) => Err(message(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -588,9 +624,16 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incomin
                 }
             }
             let Some(approve) = approve else {
-                return problem(StatusCode::BAD_REQUEST, "No decision", "Press Approve or Deny.");
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "No decision",
+                    "Press Approve or Deny.",
+                );
             };
-            if !app.challenges.decide(token, &nonce, approve, SystemTime::now()) {
+            if !app
+                .challenges
+                .decide(token, &nonce, approve, SystemTime::now())
+            {
                 return problem(
                     StatusCode::BAD_REQUEST,
                     "Form no longer valid",
@@ -618,7 +661,11 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incomin
                 _ => html(StatusCode::OK, pages::outcome(approve, &view.user), None),
             }
         }
-        _ => problem(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "Use GET or POST."),
+        _ => problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "Use GET or POST.",
+        ),
     }
 }
 
@@ -656,14 +703,22 @@ async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request<Incoming
                 Err(r) => return r,
             };
             let Ok(decision) = serde_json::from_slice::<ValidatorDecision>(&body) else {
-                return message(StatusCode::BAD_REQUEST, "expected JSON {\"nonce\": \"...\"}");
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "expected JSON {\"nonce\": \"...\"}",
+                );
             };
             let approve = match decision.action.as_deref() {
                 None | Some("approve") => true,
                 Some("deny") => false,
-                Some(_) => return message(StatusCode::BAD_REQUEST, "action must be approve or deny"),
+                Some(_) => {
+                    return message(StatusCode::BAD_REQUEST, "action must be approve or deny");
+                }
             };
-            if !app.challenges.decide(token, &decision.nonce, approve, SystemTime::now()) {
+            if !app
+                .challenges
+                .decide(token, &decision.nonce, approve, SystemTime::now())
+            {
                 return message(
                     StatusCode::BAD_REQUEST,
                     "Unable to validate challenge URL. The Nonce you've submitted is invalid. Please try requesting a new challenge URL.",

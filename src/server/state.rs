@@ -275,7 +275,10 @@ mod tests {
         let later = now + Duration::from_secs(121);
         assert!(matches!(s.poll(&t, Some(IP), later), Poll::Expired));
         let nonce = s.take_nonce(&t).unwrap();
-        assert!(!s.decide(&t, &nonce, true, later), "expired cannot be approved");
+        assert!(
+            !s.decide(&t, &nonce, true, later),
+            "expired cannot be approved"
+        );
         let (t2, _) = s.create(new(now), 10).unwrap();
         let n2 = s.take_nonce(&t2).unwrap();
         assert!(s.decide(&t2, &n2, false, now));
@@ -290,7 +293,10 @@ mod tests {
         s.create(new(now), 2).unwrap();
         assert_eq!(s.create(new(now), 2), Err(TooMany::Full));
         let much_later = now + Duration::from_secs(1000);
-        assert!(s.create(new(much_later), 2).is_ok(), "expired ones make room");
+        assert!(
+            s.create(new(much_later), 2).is_ok(),
+            "expired ones make room"
+        );
         assert_eq!(s.purge(much_later + Duration::from_secs(1000)), 1);
         assert!(s.is_empty());
     }
@@ -300,7 +306,11 @@ mod tests {
         for _ in 0..50 {
             let c = user_code();
             assert_eq!(&c[4..5], "-");
-            assert!(c.chars().filter(|&ch| ch != '-').all(|ch| CODE_ALPHABET.contains(&(ch as u8))));
+            assert!(
+                c.chars()
+                    .filter(|&ch| ch != '-')
+                    .all(|ch| CODE_ALPHABET.contains(&(ch as u8)))
+            );
         }
     }
 }

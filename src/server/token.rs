@@ -49,7 +49,14 @@ mod tests {
 
     #[test]
     fn verifies_with_the_same_secret_only() {
-        let t = mint(b"0123456789abcdef0123456789abcdef", "alice", &["eng".into()], "http://s", 1, 4_000_000_000);
+        let t = mint(
+            b"0123456789abcdef0123456789abcdef",
+            "alice",
+            &["eng".into()],
+            "http://s",
+            1,
+            4_000_000_000,
+        );
         let mut v = Validation::new(Algorithm::HS256);
         v.set_required_spec_claims(&["exp"]);
         let data = decode::<serde_json::Value>(
@@ -60,6 +67,9 @@ mod tests {
         .unwrap();
         assert_eq!(data.claims["email"], "alice");
         assert_eq!(data.claims["groups"][0], "eng");
-        assert!(decode::<serde_json::Value>(t.expose(), &DecodingKey::from_secret(b"other"), &v).is_err());
+        assert!(
+            decode::<serde_json::Value>(t.expose(), &DecodingKey::from_secret(b"other"), &v)
+                .is_err()
+        );
     }
 }

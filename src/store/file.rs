@@ -147,6 +147,9 @@ mod tests {
         let store = FileStore::new(dir.path().to_path_buf());
         fs::write(store.path("p"), "{not json").unwrap();
         let err = store.load("p").unwrap_err().to_string();
-        assert!(err.contains("damaged") && err.contains("sesame logout"), "{err}");
+        assert!(
+            err.contains("damaged") && err.contains("sesame logout"),
+            "{err}"
+        );
     }
 }

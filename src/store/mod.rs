@@ -66,7 +66,9 @@ impl std::str::FromStr for StoreKind {
             "auto" => Ok(StoreKind::Auto),
             "keychain" => Ok(StoreKind::Keychain),
             "file" => Ok(StoreKind::File),
-            _ => Err(format!("unknown store {s:?}: expected auto, keychain or file")),
+            _ => Err(format!(
+                "unknown store {s:?}: expected auto, keychain or file"
+            )),
         }
     }
 }

@@ -1,0 +1,748 @@
+//! Support for `tests/oidc_interop.rs`: the `tests/oidc` provider fixture (node), an isolated
+//! environment per test for the `sesame` binary, a counting proxy for the token endpoint, RSA
+//! keys and JWTs for fake providers, and a scripted wiremock responder.
+//!
+//! Every process started here is killed when its handle is dropped (also on panic); the provider
+//! additionally exits when its stdin closes, i.e. when the test process is gone.
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const CLIENT_ID: &str = "sesame-cli";
+
+/// Longest any single `sesame` invocation may take before the test kills it and fails.
+pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+pub fn sesame_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sesame")
+}
+
+pub fn oidc_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
+}
+
+pub fn drive_script() -> PathBuf {
+    oidc_dir().join("drive.mjs")
+}
+
+pub fn support_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc_support")
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// Writes straight to the process's stderr, past libtest's output capture, so that a skip is
+/// visible in a normal `cargo test` run.
+pub fn loud(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\n==== {line} ====");
+}
+
+// ------------------------------------------------------------------ node fixture ---
+
+fn node_installed() -> bool {
+    Command::new("node")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `npm ci` in tests/oidc once per test process (and under a file lock across processes) when
+/// its node_modules are missing.
+fn ensure_node_modules() -> Result<(), String> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let dir = oidc_dir();
+        let installed = || dir.join("node_modules/oidc-provider/package.json").exists();
+        if installed() {
+            return Ok(());
+        }
+        // Across test processes: a lock directory (mkdir is atomic), given up on after 5 min.
+        let lock = std::env::temp_dir().join("sesame-oidc-npm-ci.lock.d");
+        let start = Instant::now();
+        let mut held = false;
+        while start.elapsed() < Duration::from_secs(300) {
+            if std::fs::create_dir(&lock).is_ok() {
+                held = true;
+                break;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        let _unlock = DirLock(held.then(|| lock.clone()));
+        if installed() {
+            return Ok(());
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("npm could not be run ({e})"))?;
+        if !out.status.success() || !installed() {
+            return Err(format!(
+                "`npm ci` in {} failed ({}):\n{}\n{}",
+                dir.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    })
+    .clone()
+}
+
+struct DirLock(Option<PathBuf>);
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        if let Some(d) = &self.0 {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// Whether the node fixture can run. When it cannot, says so loudly and returns false (the test
+/// then passes without running), unless `SESAME_REQUIRE_OIDC=1`, which turns the skip into a
+/// failure.
+pub fn node_fixture_available() -> bool {
+    let required = std::env::var("SESAME_REQUIRE_OIDC").is_ok_and(|v| v == "1");
+    let problem = if !node_installed() {
+        Some("node not installed".to_string())
+    } else {
+        ensure_node_modules().err()
+    };
+    match problem {
+        None => true,
+        Some(why) if required => {
+            panic!("SESAME_REQUIRE_OIDC=1 but the OIDC fixture cannot run: {why}")
+        }
+        Some(why) => {
+            loud(&format!(
+                "SKIPPED: {why} (the OIDC interop test passes without running; set SESAME_REQUIRE_OIDC=1 to fail instead)"
+            ));
+            false
+        }
+    }
+}
+
+/// `tests/oidc/provider.mjs`, running until dropped.
+pub struct OidcProvider {
+    child: Child,
+    pub issuer: String,
+    pub addr: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl OidcProvider {
+    /// Starts a provider with `OIDC_DEVICE_INTERVAL=1` plus `env`.
+    pub fn start(env: &[(&str, &str)]) -> OidcProvider {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("provider.log");
+        let log_file = std::fs::File::create(&log).expect("provider log file");
+        let mut cmd = Command::new("node");
+        cmd.arg(oidc_dir().join("provider.mjs"))
+            .current_dir(oidc_dir())
+            .env("OIDC_EXIT_ON_STDIN_EOF", "1")
+            .env("OIDC_DEVICE_INTERVAL", "1")
+            .env("OIDC_MAX_LIFETIME", "600")
+            .env("OIDC_LOG", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start node tests/oidc/provider.mjs");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) if !l.trim().is_empty() => l,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "provider.mjs printed no issuer line ({other:?}); its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        let v: Value = serde_json::from_str(line.trim()).expect("issuer line is JSON");
+        let issuer = v["issuer"].as_str().expect("issuer").to_string();
+        let url = url::Url::parse(&issuer).expect("issuer URL");
+        let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+            .parse()
+            .expect("issuer host:port");
+        OidcProvider {
+            child,
+            issuer,
+            addr,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// What the provider logged (requests, with OIDC_LOG=1), for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ------------------------------------------------------------- sesame sandbox ---
+
+/// What a `sesame` run did.
+pub struct Out {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Kills a child that is still running when dropped (a timed-out or abandoned run).
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd` to completion, killing it (and failing) after `limit`.
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Out {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = Reaper(cmd.spawn().expect("spawn sesame"));
+    let mut stdout = child.0.stdout.take().expect("stdout");
+    let mut stderr = child.0.stderr.take().expect("stderr");
+    let out_t = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_t = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for sesame") {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let out = Out {
+        code: status.and_then(|s| s.code()),
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    };
+    assert!(
+        status.is_some(),
+        "sesame ran longer than {limit:?} and was killed: {out:?}"
+    );
+    out
+}
+
+/// An isolated HOME / XDG configuration for `sesame`: nothing from the developer's environment
+/// (no SESAME_*, no DISPLAY) leaks in.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = |s: &str| {
+            let d = dir.path().join(s);
+            std::fs::create_dir_all(&d).expect("sandbox dir");
+            d.to_string_lossy().into_owned()
+        };
+        let mut env = vec![
+            ("HOME".to_string(), p("home")),
+            ("XDG_CONFIG_HOME".to_string(), p("config")),
+            ("XDG_DATA_HOME".to_string(), p("data")),
+            ("XDG_CACHE_HOME".to_string(), p("cache")),
+            ("XDG_RUNTIME_DIR".to_string(), p("runtime")),
+            ("TMPDIR".to_string(), p("tmp")),
+            ("NO_COLOR".to_string(), "1".to_string()),
+            (
+                "BROWSER".to_string(),
+                drive_script().to_string_lossy().into_owned(),
+            ),
+            (
+                "OIDC_DRIVE_LOG".to_string(),
+                dir.path().join("drive.log").to_string_lossy().into_owned(),
+            ),
+        ];
+        if let Ok(path) = std::env::var("PATH") {
+            env.push(("PATH".to_string(), path));
+        }
+        Sandbox { dir, env }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sets (or replaces) a variable for every later run.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.into()));
+    }
+
+    pub fn command(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(sesame_bin());
+        cmd.env_clear().args(args).current_dir(self.dir.path());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Out {
+        run_with_limit(self.command(args, extra_env), RUN_LIMIT)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_env(args, &[])
+    }
+
+    /// `sesame login` with the file store and a 30 s timeout.
+    pub fn login(
+        &self,
+        issuer: &str,
+        flow: &str,
+        more: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> Out {
+        let mut args = vec![
+            "login",
+            "--issuer",
+            issuer,
+            "--client-id",
+            CLIENT_ID,
+            "--flow",
+            flow,
+            "--store",
+            "file",
+            "--timeout",
+            "30",
+            "--no-qr",
+        ];
+        args.extend_from_slice(more);
+        self.run_env(&args, extra_env)
+    }
+
+    pub fn session_path(&self) -> PathBuf {
+        self.dir.path().join("data/sesame/sessions/default.json")
+    }
+
+    pub fn session(&self) -> Value {
+        let text = std::fs::read_to_string(self.session_path()).unwrap_or_else(|e| {
+            panic!("no session file at {}: {e}", self.session_path().display())
+        });
+        serde_json::from_str(&text).expect("session file is JSON")
+    }
+
+    pub fn write_session(&self, v: &Value) {
+        std::fs::write(self.session_path(), serde_json::to_vec_pretty(v).unwrap())
+            .expect("write session file");
+    }
+
+    /// What drive.mjs logged, for failure messages.
+    pub fn drive_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("drive.log")).unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------------- JWTs ---
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The JSON of a JWT's header (part 0) or payload (part 1); panics unless `token` is a
+/// three-part compact JWS with JSON in both.
+pub fn jwt_part(token: &str, part: usize) -> Value {
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "not a compact JWT: {token:?}");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(parts[part])
+        .unwrap_or_else(|e| panic!("JWT part {part} is not base64url ({e}): {token:?}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT part {part} is not JSON ({e})"))
+}
+
+/// A 2048-bit RSA key for signing test ID tokens.
+pub struct TestKey {
+    pair: aws_lc_rs::rsa::KeyPair,
+    pub kid: String,
+}
+
+impl TestKey {
+    pub fn generate(kid: &str) -> TestKey {
+        TestKey {
+            pair: aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .expect("RSA key generation"),
+            kid: kid.to_string(),
+        }
+    }
+
+    /// The public key as a JWK (RFC 7517).
+    pub fn jwk(&self) -> Value {
+        use aws_lc_rs::signature::KeyPair;
+        let public = self.pair.public_key();
+        json!({
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// An RS256 JWT with `kid` set to this key's (or `kid_override`).
+    pub fn sign(&self, claims: &Value, kid_override: Option<&str>) -> String {
+        let header = json!({
+            "alg": "RS256",
+            "typ": "JWT",
+            "kid": kid_override.unwrap_or(&self.kid),
+        });
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
+            .expect("RSA signing");
+        format!("{input}.{}", b64(&sig))
+    }
+}
+
+/// Two keys, generated once per test process: the one the fake provider publishes, and another.
+pub fn keys() -> &'static (TestKey, TestKey) {
+    static KEYS: OnceLock<(TestKey, TestKey)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        (
+            TestKey::generate("good-key"),
+            TestKey::generate("other-key"),
+        )
+    })
+}
+
+// ------------------------------------------------------- scripted wiremock reply ---
+
+/// A wiremock responder that answers from a script, one reply per request (the last reply
+/// repeats), and records when each request came.
+#[derive(Clone)]
+pub struct Script {
+    steps: Arc<Mutex<VecDeque<wiremock::ResponseTemplate>>>,
+    last: wiremock::ResponseTemplate,
+    times: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Script {
+    pub fn new(mut steps: Vec<wiremock::ResponseTemplate>) -> Script {
+        let last = steps.pop().expect("at least one reply");
+        Script {
+            steps: Arc::new(Mutex::new(steps.into())),
+            last,
+            times: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn times(&self) -> Vec<Instant> {
+        self.times.lock().unwrap().clone()
+    }
+}
+
+impl wiremock::Respond for Script {
+    fn respond(&self, _: &wiremock::Request) -> wiremock::ResponseTemplate {
+        self.times.lock().unwrap().push(Instant::now());
+        self.steps
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| self.last.clone())
+    }
+}
+
+// ------------------------------------------------------ counting token proxy ---
+
+/// A tiny HTTP/1.1 proxy for the token endpoint: forwards every request to `upstream` (one
+/// request per connection, `Connection: close`) and counts the refresh-token grants it saw.
+pub struct CountingProxy {
+    pub port: u16,
+    refreshes: Arc<AtomicUsize>,
+    grants: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    accept: Option<thread::JoinHandle<()>>,
+}
+
+impl CountingProxy {
+    pub fn start(upstream: SocketAddr) -> CountingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().unwrap().port();
+        let refreshes = Arc::new(AtomicUsize::new(0));
+        let grants = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, g, s) = (refreshes.clone(), grants.clone(), stop.clone());
+        let accept = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (r, g) = (r.clone(), g.clone());
+                thread::spawn(move || {
+                    if let Err(e) = proxy_one(stream, upstream, &r, &g) {
+                        g.lock().unwrap().push(format!("proxy error: {e}"));
+                    }
+                });
+            }
+        });
+        CountingProxy {
+            port,
+            refreshes,
+            grants,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    pub fn token_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    pub fn refreshes(&self) -> usize {
+        self.refreshes.load(Ordering::SeqCst)
+    }
+
+    /// The `grant_type` of every request seen, in order (and any proxy errors).
+    pub fn grants(&self) -> Vec<String> {
+        self.grants.lock().unwrap().clone()
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn proxy_one(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    refreshes: &AtomicUsize,
+    grants: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_string();
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        let lower = name.trim().to_ascii_lowercase();
+        if lower == "content-length" {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        if lower != "host" && lower != "connection" && lower != "keep-alive" {
+            headers.push(line.to_string());
+        }
+    }
+    while buf.len() < head_end + length {
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = &buf[head_end..];
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let grant = form
+        .iter()
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| format!("(none: {request_line})"));
+    if request_line.starts_with("POST ") && grant == "refresh_token" {
+        refreshes.fetch_add(1, Ordering::SeqCst);
+    }
+    grants.lock().unwrap().push(grant);
+
+    let mut up = TcpStream::connect(upstream)?;
+    up.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!("{request_line}\r\nHost: {upstream}\r\nConnection: close\r\n");
+    for h in &headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    up.write_all(req.as_bytes())?;
+    up.write_all(body)?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response)?;
+    client.write_all(&response)?;
+    client.flush()?;
+    let _ = client.shutdown(Shutdown::Both);
+    Ok(())
+}
+
+// ------------------------------------------- fake token endpoint, browser flow ---
+
+/// What the fake token endpoint puts in the ID token's `nonce`.
+#[derive(Clone)]
+pub enum Nonce {
+    /// The one the authorization request carried (as recorded by fake_browser.mjs).
+    Echo,
+    Fixed(String),
+    Absent,
+}
+
+/// The token endpoint of a fake provider for the browser flow: checks the code, the
+/// redirect_uri and PKCE (S256) against what fake_browser.mjs recorded from the authorization
+/// URL, and answers with tokens whose ID token (signed with the good key) carries `nonce`.
+pub struct CodeExchange {
+    pub recorded: PathBuf,
+    pub issuer: String,
+    pub nonce: Nonce,
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl wiremock::Respond for CodeExchange {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let refuse = |why: String| {
+            wiremock::ResponseTemplate::new(400)
+                .set_body_json(json!({ "error": "invalid_grant", "error_description": why }))
+        };
+        let Ok(text) = std::fs::read_to_string(&self.recorded) else {
+            return refuse("fake_browser.mjs recorded nothing".into());
+        };
+        let rec: Value = serde_json::from_str(&text).unwrap_or_default();
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(&req.body)
+                .into_owned()
+                .collect();
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        if field("grant_type") != "authorization_code" || field("code") != "fake-code" {
+            return refuse(format!("unexpected grant {form:?}"));
+        }
+        if Some(field("redirect_uri").as_str()) != rec["redirect_uri"].as_str() {
+            return refuse(format!(
+                "redirect_uri {:?} is not {}",
+                field("redirect_uri"),
+                rec["redirect_uri"]
+            ));
+        }
+        let digest = aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            field("code_verifier").as_bytes(),
+        );
+        if rec["code_challenge_method"] != "S256"
+            || rec["code_challenge"].as_str() != Some(&b64(digest.as_ref()))
+        {
+            return refuse("PKCE verification failed".into());
+        }
+        let t = now();
+        let mut claims = json!({
+            "iss": self.issuer, "aud": CLIENT_ID, "sub": "alice",
+            "email": "alice@example.test", "iat": t, "exp": t + 3600,
+        });
+        match &self.nonce {
+            Nonce::Echo => claims["nonce"] = rec["nonce"].clone(),
+            Nonce::Fixed(n) => claims["nonce"] = json!(n),
+            Nonce::Absent => {}
+        }
+        wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "fake-browser-access-token",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": "fake-browser-refresh-token",
+            "id_token": keys().0.sign(&claims, None),
+        }))
+    }
+}
