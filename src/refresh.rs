@@ -67,7 +67,6 @@ impl ProfileLock {
 /// Exchanges the session's refresh token for new tokens and returns the new session (not yet
 /// saved). `invalid_grant` means the SSO session is over: exit 3 with "log in again".
 pub async fn refresh(
-    client: &reqwest::Client,
     session: &Session,
     client_secret: Option<&Secret>,
     cache_dir: &Path,
@@ -89,6 +88,11 @@ pub async fn refresh(
         jwks_uri: info.jwks_uri.clone(),
     };
     let oauth = oidc::oauth_client(&provider, &info.client_id, client_secret, None)?;
+    let endpoint = url::Url::parse(&info.token_endpoint).map_err(|e| {
+        Error::other(format!("The saved token endpoint is not a URL ({e})."))
+            .hint(login_again.clone())
+    })?;
+    let client = &crate::http::client_for(&endpoint);
     let http = HttpAdapter {
         client,
         retry_server_errors: false,
@@ -188,9 +192,7 @@ pub fn ensure_fresh(
         .enable_all()
         .build()
         .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
-    let client = crate::http::client();
     let new = match runtime.block_on(refresh(
-        &client,
         &current,
         client_secret,
         &data_dir.join("cache"),

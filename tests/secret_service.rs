@@ -16,7 +16,10 @@ use std::time::Duration;
 fn secret_service() -> Option<String> {
     let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
     let marked = std::env::var("SESAME_TEST_SECRET_SERVICE").is_ok_and(|v| v == "1");
-    let tool = Command::new("secret-tool").arg("--version").output().is_ok();
+    let tool = Command::new("secret-tool")
+        .arg("--version")
+        .output()
+        .is_ok();
     match (bus, marked, tool) {
         (Some(bus), true, true) => Some(bus),
         (bus, marked, tool) => {
@@ -61,7 +64,14 @@ fn login(sb: &Sandbox, bus: &str, server: &RefServer, store: &str, profile: &str
     let mut child = sb
         .sesame()
         .args(["login", "--no-browser", "--user", USER, "--timeout", "30"])
-        .args(["--server", server.url.as_str(), "--store", store, "--profile", profile])
+        .args([
+            "--server",
+            server.url.as_str(),
+            "--store",
+            store,
+            "--profile",
+            profile,
+        ])
         .env("DBUS_SESSION_BUS_ADDRESS", bus)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -123,23 +133,38 @@ fn keychain_login_token_and_logout_use_the_secret_service() {
         serde_json::from_slice(&stored.stdout).expect("the entry holds the session as JSON");
     assert_eq!(stored["user"], USER);
 
-    let token = sesame(&sb, &bus, &["token", "--store", "keychain", "--profile", &profile]);
+    let token = sesame(
+        &sb,
+        &bus,
+        &["token", "--store", "keychain", "--profile", &profile],
+    );
     assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
-    assert_eq!(text(&token.stdout).trim(), stored["token"].as_str().unwrap());
+    assert_eq!(
+        text(&token.stdout).trim(),
+        stored["token"].as_str().unwrap()
+    );
     assert_eq!(text(&token.stdout).trim().split('.').count(), 3);
     assert!(
         !sb.session_file(&profile).exists(),
         "a keychain session leaves no file behind"
     );
 
-    let logout = sesame(&sb, &bus, &["logout", "--store", "keychain", "--profile", &profile]);
+    let logout = sesame(
+        &sb,
+        &bus,
+        &["logout", "--store", "keychain", "--profile", &profile],
+    );
     assert_eq!(logout.status.code(), Some(0), "{}", text(&logout.stderr));
     let gone = secret_tool(&bus, &["search", "service", "sesame", "username", &profile]);
     assert!(
         !text(&gone.stdout).contains(&profile) && !text(&gone.stderr).contains(&profile),
         "logout removed the entry"
     );
-    let after = sesame(&sb, &bus, &["token", "--store", "keychain", "--profile", &profile]);
+    let after = sesame(
+        &sb,
+        &bus,
+        &["token", "--store", "keychain", "--profile", &profile],
+    );
     assert_eq!(after.status.code(), Some(3));
 }
 
@@ -174,7 +199,10 @@ fn without_a_keychain_auto_falls_back_to_the_file_and_keychain_refuses() {
         err.contains("warning:") && err.contains("No OS keychain") && err.contains("--store"),
         "auto warns once, says why and how to choose:\n{err}"
     );
-    assert!(sb.session_file("default").exists(), "fell back to the file store");
+    assert!(
+        sb.session_file("default").exists(),
+        "fell back to the file store"
+    );
     let token = sesame(&sb, &nowhere, &["token"]);
     assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
 

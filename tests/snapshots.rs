@@ -53,7 +53,13 @@ fn messages_a_person_reads_when_things_fail() {
     let sb = Sandbox::new();
     let not_logged_in = sb.run(&["token"]);
     not_logged_in.expect_code(3);
-    let remote_http = sb.run(&["login", "--server", "http://consoleme.example.com", "--user", "a"]);
+    let remote_http = sb.run(&[
+        "login",
+        "--server",
+        "http://consoleme.example.com",
+        "--user",
+        "a",
+    ]);
     remote_http.expect_code(2);
     let no_server = sb.run_full(&["login"], &[("USER", "alice")], None);
     no_server.expect_code(2);

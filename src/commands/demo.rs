@@ -103,7 +103,7 @@ impl Opener for AutoApprove {
 }
 
 async fn approve(api: &Url) -> Result<(), String> {
-    let client = crate::http::client();
+    let client = crate::http::client_for(api);
     let view: ValidatorView = client
         .get(api.clone())
         .send()

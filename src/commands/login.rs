@@ -52,7 +52,7 @@ pub async fn run(
         printer.warn(w);
     }
     let mut ctrl_c = crate::interrupt::CtrlC::install();
-    let client = http::client();
+    let client = http::client_for(&server);
     let clock = SystemClock;
 
     let mut callback = Callback::bind(settings.port).await?;
@@ -111,6 +111,10 @@ pub async fn run(
             message: Error::from(e.clone()).message,
         },
     });
+    let outcome = outcome.map_err(|e| match e {
+        LoginError::TimedOut(_) => LoginError::TimedOut(settings.timeout),
+        other => other,
+    });
     let approval = match outcome {
         Ok(a) => a,
         Err(e) => {
@@ -155,7 +159,10 @@ fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<FlowChoice
                 Some("--no-browser was given".into())
             };
             Ok(match reason {
-                None => FlowChoice::Browser,
+                None => {
+                    printer.info("Using the browser flow (a browser can be opened here; --flow device for a code to enter elsewhere).");
+                    FlowChoice::Browser
+                }
                 Some(why) => {
                     printer.info(&format!(
                         "Using the device flow: {why}, so the browser flow's redirect to this machine could not complete."

@@ -39,7 +39,7 @@ pub async fn run(
         printer.warn(w);
     }
     let mut ctrl_c = crate::interrupt::CtrlC::install();
-    let client = http::client();
+    let client = http::client_for(&issuer);
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
     let cache_dir = settings.common.paths.data_dir.join("cache");
     let clock = SystemClock;

@@ -136,13 +136,18 @@ pub async fn wait(
     let interval = settings.interval.max(Duration::from_millis(100));
     let mut backoff = interval;
     let mut woken = false;
+    // While retrying, the spinner keeps saying why, rather than "waiting".
+    let mut retrying: Option<String> = None;
     loop {
         let remaining = match settings.deadline.duration_since(clock.now()) {
             Ok(r) if !r.is_zero() => r,
             _ => return Err(LoginError::TimedOut(total)),
         };
-        let long_poll_secs = (challenge.long_poll && !woken)
-            .then(|| remaining.as_secs().clamp(1, MAX_LONG_POLL_SECS));
+        let long_poll_secs = (challenge.long_poll && !woken && remaining.as_secs() >= 1)
+            .then(|| remaining.as_secs().min(MAX_LONG_POLL_SECS));
+        if retrying.is_none() {
+            events.progress(Progress::Waiting { remaining });
+        }
         let mut url = challenge.polling_url.clone();
         if let Some(secs) = long_poll_secs {
             url.query_pairs_mut().append_pair("wait", &secs.to_string());
@@ -160,7 +165,7 @@ pub async fn wait(
         let pause = match outcome {
             Outcome::Status(PollStatus::Pending) => {
                 backoff = interval;
-                events.progress(Progress::Waiting { remaining });
+                retrying = None;
                 // A long-poll that answers "pending" at once is not being honoured (a proxy in
                 // between?): fall back to sleeping so that we never spin.
                 if long_poll_secs.is_some() && sent.elapsed() >= Duration::from_millis(900) {
@@ -179,6 +184,7 @@ pub async fn wait(
                     reason: &reason,
                     remaining,
                 });
+                retrying = Some(reason);
                 let b = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 b

@@ -1,0 +1,363 @@
+//! The reference server's own promises: ConsoleMe's one-time semantics, header authentication,
+//! redirects only to loopback, bounded memory and bodies, cheap long-polls, no tokens in its
+//! logs, and a graceful stop.
+
+mod common;
+
+use common::*;
+use hyper::header::HeaderName;
+use serde_json::Value;
+use sesame::server::Auth;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn generate(server: &RefServer, query: &str) -> Value {
+    generate_with(&http(), server, query)
+}
+
+fn generate_with(client: &reqwest::Client, server: &RefServer, query: &str) -> Value {
+    block_on(async {
+        client
+            .get(format!(
+                "{}noauth/v1/challenge_generator/{USER}{query}",
+                server.url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+fn api(challenge_url: &str) -> String {
+    challenge_url.replacen("/challenge_validator/", "/api/v2/challenge_validator/", 1)
+}
+
+fn get_json(url: &str, header: Option<(&str, &str)>) -> (u16, Value) {
+    block_on(async {
+        let mut req = http().get(url);
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    })
+}
+
+fn post_json(url: &str, body: Value, header: Option<(&str, &str)>) -> u16 {
+    block_on(async {
+        let mut req = http().post(url).json(&body);
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        req.send().await.unwrap().status().as_u16()
+    })
+}
+
+#[test]
+fn a_challenge_is_viewed_once_decided_with_its_nonce_and_collected_once() {
+    let server = RefServer::start();
+    let ch = generate(&server, "");
+    assert_eq!(
+        ch["extensions"],
+        serde_json::json!(["callback", "long_poll", "user_code", "deny"])
+    );
+    let api = api(ch["challenge_url"].as_str().unwrap());
+    let (status, first) = get_json(&api, None);
+    assert_eq!(
+        (status, first["show_approve_button"].as_bool()),
+        (200, Some(true))
+    );
+    let (_, second) = get_json(&api, None);
+    assert_eq!(
+        second["show_approve_button"], false,
+        "a second view is refused"
+    );
+    assert!(second.get("nonce").is_none());
+    assert_eq!(
+        post_json(&api, serde_json::json!({"nonce": "forged"}), None),
+        400
+    );
+    assert_eq!(
+        post_json(&api, serde_json::json!({"nonce": first["nonce"]}), None),
+        200
+    );
+    let poll = ch["polling_url"].as_str().unwrap();
+    let (_, got) = get_json(poll, None);
+    assert_eq!(got["status"], "success");
+    assert_eq!(got["cookie_name"], "consoleme_auth");
+    assert!(got["encoded_jwt"].as_str().unwrap().split('.').count() == 3);
+    let (_, again) = get_json(poll, None);
+    assert_eq!(again["status"], "unknown", "collected once");
+}
+
+#[test]
+fn header_auth_requires_the_requested_user() {
+    let mut config = dev_config();
+    config.auth = Auth::Header(HeaderName::from_static("x-forwarded-email"));
+    config.ip_check = true;
+    let server = RefServer::with_config(config);
+    let ch = generate(&server, "");
+    let api = api(ch["challenge_url"].as_str().unwrap());
+    let (status, body) = get_json(&api, None);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = get_json(&api, Some(("x-forwarded-email", "mallory")));
+    assert_eq!(status, 403);
+    assert!(body["message"].as_str().unwrap().contains("mallory"));
+    let (status, view) = get_json(&api, Some(("x-forwarded-email", USER)));
+    assert_eq!(status, 200);
+    let nonce = serde_json::json!({"nonce": view["nonce"]});
+    assert_eq!(
+        post_json(&api, nonce.clone(), Some(("x-forwarded-email", "mallory"))),
+        403
+    );
+    assert_eq!(
+        post_json(&api, nonce, Some(("x-forwarded-email", USER))),
+        200
+    );
+    let (_, got) = get_json(ch["polling_url"].as_str().unwrap(), None);
+    assert_eq!(got["status"], "success");
+}
+
+/// Presses a button on the server-rendered page the way a browser does, without following the
+/// redirect; returns the status and the Location header.
+fn press(challenge_url: &str, decision: &str) -> (u16, Option<String>) {
+    block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = client
+            .get(challenge_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let nonce = page
+            .split("name=\"nonce\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("the page carries a nonce")
+            .to_string();
+        let r = client
+            .post(challenge_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("nonce", &nonce)
+                    .append_pair("decision", decision)
+                    .finish(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        (r.status().as_u16(), location)
+    })
+}
+
+#[test]
+fn decisions_redirect_only_to_a_loopback_callback() {
+    let server = RefServer::start();
+    let ch = generate(
+        &server,
+        "?redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&state=s1",
+    );
+    let (status, location) = press(ch["challenge_url"].as_str().unwrap(), "approve");
+    assert_eq!(status, 303);
+    assert_eq!(
+        location.as_deref(),
+        Some("http://127.0.0.1:5555/callback?state=s1")
+    );
+
+    let ch = generate(
+        &server,
+        "?redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&state=s2",
+    );
+    let (_, location) = press(ch["challenge_url"].as_str().unwrap(), "deny");
+    assert_eq!(
+        location.as_deref(),
+        Some("http://127.0.0.1:5555/callback?state=s2&error=access_denied")
+    );
+    let (_, got) = get_json(ch["polling_url"].as_str().unwrap(), None);
+    assert_eq!(got["status"], "denied");
+
+    for evil in [
+        "https%3A%2F%2Fevil.example%2Fcallback",
+        "http%3A%2F%2Fevil.example%3A5555%2Fcallback",
+        "http%3A%2F%2F127.0.0.1%2Fcallback",
+    ] {
+        let ch = generate(&server, &format!("?redirect_uri={evil}&state=s3"));
+        let (status, location) = press(ch["challenge_url"].as_str().unwrap(), "approve");
+        assert_eq!(
+            (status, location),
+            (200, None),
+            "{evil} is ignored, not followed"
+        );
+    }
+}
+
+#[test]
+fn pending_challenges_are_capped_and_bodies_are_limited() {
+    let mut config = dev_config();
+    config.max_pending = 3;
+    let server = RefServer::with_config(config);
+    for _ in 0..3 {
+        assert!(generate(&server, "").get("polling_url").is_some());
+    }
+    let status = block_on(async {
+        http()
+            .get(format!(
+                "{}noauth/v1/challenge_generator/{USER}",
+                server.url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 503);
+
+    let server = RefServer::start();
+    let ch = generate(&server, "");
+    let api = api(ch["challenge_url"].as_str().unwrap());
+    let big = "x".repeat(64 * 1024);
+    assert_eq!(
+        post_json(&api, serde_json::json!({"nonce": big}), None),
+        413
+    );
+}
+
+#[test]
+fn a_thousand_long_polls_wait_without_answering_until_their_challenge_changes() {
+    let server = RefServer::start();
+    let client = http();
+    let challenges: Vec<Value> = (0..1000)
+        .map(|_| generate_with(&client, &server, ""))
+        .collect();
+    block_on(async {
+        let polls: Vec<_> = challenges
+            .iter()
+            .map(|ch| {
+                let url = format!("{}?wait=8", ch["polling_url"].as_str().unwrap());
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let v: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+                    v
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(
+            polls.iter().all(|p| !p.is_finished()),
+            "no long-poll answers while nothing changed"
+        );
+        let api = api(challenges[500]["challenge_url"].as_str().unwrap());
+        let view: Value = client.get(&api).send().await.unwrap().json().await.unwrap();
+        let approved_at = Instant::now();
+        client
+            .post(&api)
+            .json(&serde_json::json!({"nonce": view["nonce"]}))
+            .send()
+            .await
+            .unwrap();
+        let mut polls = polls;
+        let approved = polls.swap_remove(500);
+        let reply = tokio::time::timeout(Duration::from_secs(5), approved)
+            .await
+            .expect("the approved challenge's long-poll answers at once")
+            .unwrap();
+        assert_eq!(reply["status"], "success");
+        eprintln!(
+            "long-poll answered {:?} after the approval",
+            approved_at.elapsed()
+        );
+        assert!(
+            polls.iter().all(|p| !p.is_finished()),
+            "the other 999 keep waiting"
+        );
+        for p in polls {
+            p.abort();
+        }
+    });
+}
+
+#[test]
+fn serve_logs_no_tokens_and_stops_gracefully_on_sigterm() {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("SESAME_JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sesame serve starts");
+    let mut first = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first.trim().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "prints its URL: {url:?}"
+    );
+    let mut log_pipe = serve.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = log_pipe.read_to_string(&mut s);
+        s
+    });
+
+    let sb = Sandbox::new();
+    let login = sb.spawn_login(&url, &["--timeout", "30"]);
+    let challenge_url = login.challenge_url();
+    approve(&challenge_url);
+    login.finish().expect_code(0);
+    let jwt = sb.token();
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = serve.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sesame serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let log = log.join().unwrap();
+    let challenge_token = challenge_url.rsplit('/').next().unwrap();
+    assert!(
+        log.contains("challenge_poller/{token} 200"),
+        "requests are logged:\n{log}"
+    );
+    assert!(log.contains("approved"), "decisions are logged:\n{log}");
+    assert!(log.contains("stopped"), "{log}");
+    assert!(
+        !log.contains(challenge_token),
+        "no challenge token in the log:\n{log}"
+    );
+    assert!(!log.contains(&jwt), "no JWT in the log");
+    assert!(
+        !log.contains(jwt.rsplit('.').next().unwrap()),
+        "no JWT signature in the log"
+    );
+}
