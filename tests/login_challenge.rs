@@ -169,9 +169,9 @@ fn interrupt_exits_130_and_keeps_the_previous_session() {
     let first = sb.token();
 
     let login = sb.spawn_login(server.url.as_str(), &["--timeout", "30"]);
+    // The Ctrl-C handler is installed before the challenge is requested, so a Ctrl-C as soon as
+    // the URL shows (or earlier) ends the login cleanly.
     login.challenge_url();
-    // The URL is printed before the wait (and its Ctrl-C handler) starts: give it a moment.
-    std::thread::sleep(Duration::from_millis(500));
     let killed = std::process::Command::new("kill")
         .args(["-INT", &login.pid().to_string()])
         .status()
