@@ -3,7 +3,7 @@
 //! code and QR, opens the browser, waits with a spinner, and saves the session. The previous
 //! session is replaced only by a new one: failure or Ctrl-C leaves it as it was.
 
-use super::open_store;
+use super::open_store_for_saving;
 use crate::browser::{self, Opener};
 use crate::cli::FlowChoice;
 use crate::clock::{Clock, SystemClock, human_duration, unix_seconds};
@@ -47,10 +47,7 @@ pub async fn run(
         Error::usage("Could not tell which user to log in as.")
             .hint("Pass --user NAME, or set `user` in the profile's config.")
     })?;
-    let opened = open_store(&settings.common)?;
-    if let Some(w) = &opened.warning {
-        printer.warn(w);
-    }
+    let opened = open_store_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&server);
     let clock = SystemClock;
@@ -277,10 +274,7 @@ pub(super) fn save(
 /// `--with-token`: a token from stdin becomes the profile's session, for CI and for servers that
 /// hand out tokens another way. Never from argv, where other users can read it.
 fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
-    let opened = open_store(&settings.common)?;
-    if let Some(w) = &opened.warning {
-        printer.warn(w);
-    }
+    let opened = open_store_for_saving(&settings.common, printer)?;
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         printer.info("Paste the token, then press Enter and Ctrl-D:");
     }

@@ -3,7 +3,7 @@
 //! challenge flow.
 
 use super::login::{LINGER, linger, present, save};
-use super::open_store;
+use super::open_store_for_saving;
 use crate::browser::Opener;
 use crate::cli::FlowChoice;
 use crate::clock::{Clock, SystemClock, unix_seconds};
@@ -34,10 +34,7 @@ pub async fn run(
         Error::usage("An OpenID Connect login needs a client ID.")
             .hint("Pass --client-id ID, set SESAME_CLIENT_ID, or set `client-id` in the profile's config.")
     })?;
-    let opened = open_store(&settings.common)?;
-    if let Some(w) = &opened.warning {
-        printer.warn(w);
-    }
+    let opened = open_store_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&issuer);
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;

@@ -19,6 +19,18 @@ pub fn open_store(common: &Common) -> Result<Opened, Error> {
     store::open(common.store, &common.paths.data_dir).map_err(|e| store_error(common.store, e))
 }
 
+/// Opens the store a login will save into, showing `auto`'s fallback warning once.
+pub fn open_store_for_saving(
+    common: &Common,
+    printer: &crate::output::Printer,
+) -> Result<Opened, Error> {
+    let opened = open_store(common)?;
+    if let Some(w) = &opened.warning {
+        printer.warn(w);
+    }
+    Ok(opened)
+}
+
 pub fn store_error(kind: StoreKind, e: StoreError) -> Error {
     match e {
         StoreError::Unavailable(why) if kind == StoreKind::Keychain => {
