@@ -22,9 +22,24 @@ fn demo_completes_unattended_without_a_browser_or_terminal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(started.elapsed() < Duration::from_secs(30));
-    assert!(stderr.contains("approves by itself"), "says it approves by itself:\n{stderr}");
-    assert!(stdout.contains("User:      dora"), "status shows the user:\n{stdout}");
-    assert!(stdout.contains("Expires:"), "status shows the expiry:\n{stdout}");
-    assert!(stderr.contains("sesame token --profile demo"), "says what to try next");
-    assert!(sb.session_file("demo").exists(), "saved into the demo profile");
+    assert!(
+        stderr.contains("approves by itself"),
+        "says it approves by itself:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("User:      dora"),
+        "status shows the user:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("Expires:"),
+        "status shows the expiry:\n{stdout}"
+    );
+    assert!(
+        stderr.contains("sesame token --profile demo"),
+        "says what to try next"
+    );
+    assert!(
+        sb.session_file("demo").exists(),
+        "saved into the demo profile"
+    );
 }

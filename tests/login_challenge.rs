@@ -551,3 +551,61 @@ fn only_token_ever_prints_the_token() {
     assert_eq!(outs[1].1.code(), Some(0));
     assert_eq!(outs[4].1.code(), Some(0));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The browser's way back: approve on the page, follow the redirect to the loopback callback.
+
+/// Does what a browser does on the approval page: GET it, POST the form, follow the 303 to the
+/// loopback callback. Returns the final page.
+fn approve_like_a_browser(challenge_url: &str) -> String {
+    block_on(async {
+        let client = http();
+        let page = client
+            .get(challenge_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let nonce = page
+            .split("name=\"nonce\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("the approval page carries a nonce")
+            .to_string();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("nonce", &nonce)
+            .append_pair("decision", "approve")
+            .finish();
+        client
+            .post(challenge_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
+}
+
+/// Regression: the callback woke the poller while a long-poll was carrying the (one-time)
+/// token; the in-flight reply was dropped and the next poll said "unknown" (about 1 login in
+/// 15). Callback and long-poll finish at the same moment, so repeat to give the race room.
+#[test]
+fn the_callback_never_drops_a_token_in_flight() {
+    let server = RefServer::start();
+    for round in 0..25 {
+        let sb = Sandbox::new();
+        let login = sb.spawn_login(server.url.as_str(), &["--timeout", "30"]);
+        let page = approve_like_a_browser(&login.challenge_url());
+        let out = login.finish();
+        assert_eq!(out.code(), Some(0), "round {round}:\n{}", out.stderr);
+        assert!(
+            page.contains("Signed in as alice"),
+            "round {round}: the browser ends on the callback's success page:\n{page}"
+        );
+    }
+}

@@ -135,7 +135,6 @@ pub async fn wait(
         .unwrap_or_default();
     let interval = settings.interval.max(Duration::from_millis(100));
     let mut backoff = interval;
-    let mut woken = false;
     // While retrying, the spinner keeps saying why, rather than "waiting".
     let mut retrying: Option<String> = None;
     loop {
@@ -143,7 +142,7 @@ pub async fn wait(
             Ok(r) if !r.is_zero() => r,
             _ => return Err(LoginError::TimedOut(total)),
         };
-        let long_poll_secs = (challenge.long_poll && !woken && remaining.as_secs() >= 1)
+        let long_poll_secs = (challenge.long_poll && remaining.as_secs() >= 1)
             .then(|| remaining.as_secs().min(MAX_LONG_POLL_SECS));
         if retrying.is_none() {
             events.progress(Progress::Waiting { remaining });
@@ -154,14 +153,10 @@ pub async fn wait(
         }
         let timeout = Duration::from_secs(long_poll_secs.unwrap_or(0) + 15);
         let sent = Instant::now();
-        let outcome = match wake {
-            Some(w) if long_poll_secs.is_some() => tokio::select! {
-                o = poll_once(client, &url, timeout) => o?,
-                _ = w.notified() => { woken = true; continue; }
-            },
-            _ => poll_once(client, &url, timeout).await?,
-        };
-        woken = false;
+        // An in-flight poll is never cancelled, not even by the callback: the server hands the
+        // token out once, and a dropped reply would lose it ("unknown" on the next poll). A
+        // long-poll answers as soon as the decision is made anyway; the wake cuts sleeps only.
+        let outcome = poll_once(client, &url, timeout).await?;
         let pause = match outcome {
             Outcome::Status(PollStatus::Pending) => {
                 backoff = interval;
