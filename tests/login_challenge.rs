@@ -559,32 +559,8 @@ fn only_token_ever_prints_the_token() {
 /// loopback callback. Returns the final page.
 fn approve_like_a_browser(challenge_url: &str) -> String {
     block_on(async {
-        let client = http();
-        let page = client
-            .get(challenge_url)
-            .send()
+        press_button(&http(), challenge_url, "approve")
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let nonce = page
-            .split("name=\"nonce\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .expect("the approval page carries a nonce")
-            .to_string();
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("nonce", &nonce)
-            .append_pair("decision", "approve")
-            .finish();
-        client
-            .post(challenge_url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
             .text()
             .await
             .unwrap()

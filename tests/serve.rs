@@ -131,32 +131,7 @@ fn press(challenge_url: &str, decision: &str) -> (u16, Option<String>) {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let page = client
-            .get(challenge_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let nonce = page
-            .split("name=\"nonce\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .expect("the page carries a nonce")
-            .to_string();
-        let r = client
-            .post(challenge_url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("nonce", &nonce)
-                    .append_pair("decision", decision)
-                    .finish(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let r = press_button(&client, challenge_url, decision).await;
         let location = r
             .headers()
             .get("location")

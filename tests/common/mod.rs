@@ -776,3 +776,38 @@ pub fn requests_to(server: &MockServer, prefix: &str) -> usize {
         .filter(|r| r.url.path().starts_with(prefix))
         .count()
 }
+
+/// Presses a button on the server-rendered approval page as a browser does: GET the page, POST
+/// its form with the nonce and `decision` (approve or deny). Redirects are followed or not as
+/// `client` is configured.
+pub async fn press_button(
+    client: &reqwest::Client,
+    challenge_url: &str,
+    decision: &str,
+) -> reqwest::Response {
+    let page = client
+        .get(challenge_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let nonce = page
+        .split("name=\"nonce\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the approval page carries a nonce")
+        .to_string();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("nonce", &nonce)
+        .append_pair("decision", decision)
+        .finish();
+    client
+        .post(challenge_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
