@@ -99,15 +99,6 @@ pub async fn run(
         }
     };
     display.finish();
-    callback.finish(match &outcome {
-        Ok(a) => Page::SignedIn {
-            user: a.user.clone().unwrap_or_else(|| user.clone()),
-        },
-        Err(LoginError::Denied) => Page::Denied,
-        Err(e) => Page::Failed {
-            message: Error::from(e.clone()).message,
-        },
-    });
     let outcome = outcome.map_err(|e| match e {
         LoginError::TimedOut(_) => LoginError::TimedOut(settings.timeout),
         other => other,
@@ -115,6 +106,12 @@ pub async fn run(
     let approval = match outcome {
         Ok(a) => a,
         Err(e) => {
+            callback.finish(match &e {
+                LoginError::Denied => Page::Denied,
+                other => Page::Failed {
+                    message: Error::from(other.clone()).message,
+                },
+            });
             linger(&callback, browser_opened && challenge.callback).await;
             return Err(e.into());
         }
@@ -138,7 +135,16 @@ pub async fn run(
         id_token: None,
         oauth: None,
     };
+    // The browser learns the outcome once the session is saved, so "Signed in" is true.
     let saved = save(&*opened.store, &session, settings, printer);
+    callback.finish(match &saved {
+        Ok(()) => Page::SignedIn {
+            user: session.user.clone(),
+        },
+        Err(e) => Page::Failed {
+            message: e.message.clone(),
+        },
+    });
     linger(&callback, browser_opened && challenge.callback).await;
     saved
 }
