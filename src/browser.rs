@@ -8,6 +8,12 @@ use url::Url;
 pub trait Opener: Send + Sync {
     /// Opens `url`; on failure, says why in words fit for "(... so open the URL yourself)".
     fn open(&self, url: &Url) -> Result<(), String>;
+
+    /// Whether `open` will try a browser on this machine. Only then can the browser come back
+    /// to a loopback callback; a URL opened on another device cannot reach it.
+    fn can_open(&self) -> bool {
+        true
+    }
 }
 
 /// The user's browser, through the webbrowser crate.
@@ -27,6 +33,10 @@ impl Opener for SystemBrowser {
         webbrowser::open_browser_with_options(webbrowser::Browser::Default, url.as_str(), &options)
             .map_err(|e| format!("no browser could be started ({e})"))
     }
+
+    fn can_open(&self) -> bool {
+        no_browser_reason(&|k| std::env::var(k).ok().filter(|v| !v.is_empty())).is_none()
+    }
 }
 
 /// A browser that is never there, for `--no-browser`.
@@ -35,6 +45,10 @@ pub struct NoBrowser;
 impl Opener for NoBrowser {
     fn open(&self, _: &Url) -> Result<(), String> {
         Err("--no-browser was given".into())
+    }
+
+    fn can_open(&self) -> bool {
+        false
     }
 }
 

@@ -569,13 +569,17 @@ fn approve_like_a_browser(challenge_url: &str) -> String {
 
 /// Regression: the callback woke the poller while a long-poll was carrying the (one-time)
 /// token; the in-flight reply was dropped and the next poll said "unknown" (about 1 login in
-/// 15). Callback and long-poll finish at the same moment, so repeat to give the race room.
+/// 15). And when the long-poll won, sesame could exit before the browser reached the callback,
+/// leaving the tab on a broken connection. Callback and long-poll finish at the same moment, so
+/// repeat to give the races room. `BROWSER=true` "opens" the URL; the test is the browser.
 #[test]
 fn the_callback_never_drops_a_token_in_flight() {
     let server = RefServer::start();
     for round in 0..25 {
         let sb = Sandbox::new();
-        let login = sb.spawn_login(server.url.as_str(), &["--timeout", "30"]);
+        let mut cmd = sb.sesame();
+        cmd.env("BROWSER", "true");
+        let login = sb.spawn_login_opening(cmd, server.url.as_str(), &["--timeout", "30"]);
         let page = approve_like_a_browser(&login.challenge_url());
         let out = login.finish();
         assert_eq!(out.code(), Some(0), "round {round}:\n{}", out.stderr);
@@ -584,4 +588,19 @@ fn the_callback_never_drops_a_token_in_flight() {
             "round {round}: the browser ends on the callback's success page:\n{page}"
         );
     }
+}
+
+/// With `--no-browser` the URL may be opened on another device, which cannot reach this
+/// machine's loopback: no callback is requested, and the server's own page ends the visit.
+#[test]
+fn without_a_local_browser_no_callback_is_requested() {
+    let server = RefServer::start();
+    let sb = Sandbox::new();
+    let login = sb.spawn_login(server.url.as_str(), &["--timeout", "30"]);
+    let page = approve_like_a_browser(&login.challenge_url());
+    login.finish().expect_code(0);
+    assert!(
+        page.contains("Signed in as alice") && page.contains("Return to your terminal"),
+        "the server's outcome page, not a redirect:\n{page}"
+    );
 }

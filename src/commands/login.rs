@@ -52,13 +52,19 @@ pub async fn run(
     let client = http::client_for(&server);
     let clock = SystemClock;
 
-    let mut callback = Callback::bind(settings.port).await?;
-    let params = CallbackParams {
-        redirect_uri: callback.redirect_uri().clone(),
-        state: callback.state().to_string(),
+    // The loopback callback only helps a browser on this machine: a URL opened on a phone
+    // cannot reach it, so then the server shows its own outcome page instead.
+    let mut callback = if settings.open_browser && opener.can_open() {
+        Some(Callback::bind(settings.port).await?)
+    } else {
+        None
     };
+    let params = callback.as_ref().map(|cb| CallbackParams {
+        redirect_uri: cb.redirect_uri().clone(),
+        state: cb.state().to_string(),
+    });
     let challenge = tokio::select! {
-        r = challenge::request(&client, &server, &user, Some(&params)) => r?,
+        r = challenge::request(&client, &server, &user, params.as_ref()) => r?,
         _ = ctrl_c.wait() => return Err(Error::interrupted()),
     };
     let browser_opened = present(
@@ -84,8 +90,10 @@ pub async fn run(
     // The callback only wakes the poller: whichever of the two sees the decision first wins,
     // and against a server that does not redirect (ConsoleMe) polling alone completes.
     let forward = async {
-        while callback.next().await.is_some() {
-            wake.notify_one();
+        if let Some(cb) = callback.as_mut() {
+            while cb.next().await.is_some() {
+                wake.notify_one();
+            }
         }
         std::future::pending::<()>().await
     };
@@ -94,7 +102,7 @@ pub async fn run(
         _ = forward => unreachable!("forwarding never ends"),
         _ = ctrl_c.wait() => {
             display.interrupted();
-            callback.finish(Page::Failed { message: "The login was interrupted in the terminal.".into() });
+            finish(&callback, Page::Failed { message: "The login was interrupted in the terminal.".into() }, false).await;
             return Err(Error::interrupted());
         }
     };
@@ -103,16 +111,17 @@ pub async fn run(
         LoginError::TimedOut(_) => LoginError::TimedOut(settings.timeout),
         other => other,
     });
+    let browser_expected = browser_opened && challenge.callback;
     let approval = match outcome {
         Ok(a) => a,
         Err(e) => {
-            callback.finish(match &e {
+            let page = match &e {
                 LoginError::Denied => Page::Denied,
                 other => Page::Failed {
                     message: Error::from(other.clone()).message,
                 },
-            });
-            linger(&callback, browser_opened && challenge.callback).await;
+            };
+            finish(&callback, page, browser_expected).await;
             return Err(e.into());
         }
     };
@@ -137,16 +146,24 @@ pub async fn run(
     };
     // The browser learns the outcome once the session is saved, so "Signed in" is true.
     let saved = save(&*opened.store, &session, settings, printer);
-    callback.finish(match &saved {
+    let page = match &saved {
         Ok(()) => Page::SignedIn {
             user: session.user.clone(),
         },
         Err(e) => Page::Failed {
             message: e.message.clone(),
         },
-    });
-    linger(&callback, browser_opened && challenge.callback).await;
+    };
+    finish(&callback, page, browser_expected).await;
     saved
+}
+
+/// Gives the browser its page, waiting a little for one that is on its way back.
+async fn finish(callback: &Option<Callback>, page: Page, browser_expected: bool) {
+    if let Some(cb) = callback {
+        cb.finish(page);
+        linger(cb, browser_expected).await;
+    }
 }
 
 /// `auto`: challenge when the profile names a challenge server; for an issuer, the browser flow

@@ -553,16 +553,17 @@ impl Sandbox {
     }
 
     /// As [`spawn_login`](Self::spawn_login), from a command with extra environment.
-    pub fn spawn_login_with(&self, mut cmd: Command, server: &str, extra: &[&str]) -> Login {
+    pub fn spawn_login_with(&self, cmd: Command, server: &str, extra: &[&str]) -> Login {
+        let mut args = vec!["--no-browser"];
+        args.extend_from_slice(extra);
+        self.spawn_login_opening(cmd, server, &args)
+    }
+
+    /// As [`spawn_login_with`](Self::spawn_login_with) but without `--no-browser`: `cmd` sets
+    /// `BROWSER` to what should "open" the approval URL.
+    pub fn spawn_login_opening(&self, mut cmd: Command, server: &str, extra: &[&str]) -> Login {
         cmd.args([
-            "login",
-            "--store",
-            "file",
-            "--no-browser",
-            "--user",
-            USER,
-            "--server",
-            server,
+            "login", "--store", "file", "--user", USER, "--server", server,
         ])
         .args(extra)
         .stdin(Stdio::null())
