@@ -63,11 +63,11 @@ pub struct LoginArgs {
     #[arg(long)]
     pub no_browser: bool,
 
-    /// Give up after this many seconds [env: SESAME_TIMEOUT] [default: 120]
+    /// Give up after this many seconds, 1 to 86400 [env: SESAME_TIMEOUT] [default: 120]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
 
-    /// Seconds between polls [env: SESAME_POLL_INTERVAL] [default: 2]
+    /// Seconds between polls, 1 to 300 [env: SESAME_POLL_INTERVAL] [default: 2]
     #[arg(long, value_name = "SECS")]
     pub poll_interval: Option<u64>,
 
@@ -214,12 +214,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     pub jwt_secret_file: Option<PathBuf>,
 
-    /// Seconds a challenge may wait for approval
-    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    /// Seconds a challenge may wait for approval (1 to 86400)
+    #[arg(long, value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub challenge_ttl: u64,
 
-    /// Seconds an issued JWT is valid
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    /// Seconds an issued JWT is valid (1 to 31536000, a year)
+    #[arg(long, value_name = "SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub jwt_ttl: u64,
 
     /// Cookie name clients send the JWT as

@@ -43,23 +43,35 @@ impl FakeClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        *self.now.lock().unwrap() += by;
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += by;
     }
 
     /// Every duration passed to `sleep`, in order.
     pub fn sleeps(&self) -> Vec<Duration> {
-        self.slept.lock().unwrap().clone()
+        self.slept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl Clock for FakeClock {
     fn now(&self) -> SystemTime {
-        *self.now.lock().unwrap()
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn sleep(&self, duration: Duration) -> Sleep {
         self.advance(duration);
-        self.slept.lock().unwrap().push(duration);
+        self.slept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(duration);
         Box::pin(tokio::task::yield_now())
     }
 }
@@ -86,26 +98,13 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// `2026-11-22 10:05:17 UTC` for a Unix time, without a date crate.
+/// `2026-11-22 10:05:17 UTC` for a Unix time; a time no calendar holds (from a damaged file or
+/// a hostile token) is shown as the number it is.
 pub fn format_utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    match chrono::DateTime::from_timestamp(unix, 0) {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        None => format!("{unix} (Unix time, out of range)"),
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +116,8 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_utc(1_795_341_917), "2026-11-22 10:05:17 UTC");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert!(format_utc(i64::MAX).contains("out of range"));
+        assert!(format_utc(i64::MIN).contains("out of range"));
     }
 
     #[test]

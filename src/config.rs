@@ -31,7 +31,7 @@ pub struct ProfileConfig {
     pub flow: Option<crate::cli::FlowChoice>,
     pub issuer: Option<String>,
     pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<crate::secret::Secret>,
     pub scope: Option<String>,
     /// Scopes added to the default (or given) scope.
     #[serde(default)]

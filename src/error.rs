@@ -6,6 +6,7 @@ use std::fmt;
 /// Process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
+    /// Only for [`Error::closed_pipe`]: the reader went away, which is no failure of ours.
     Success = 0,
     Error = 1,
     Usage = 2,
@@ -49,6 +50,12 @@ impl Error {
     pub fn interrupted() -> Self {
         Error::new(Exit::Interrupted, "Interrupted.")
             .hint("Nothing was changed: the previous session, if any, is intact.")
+    }
+
+    /// Whoever read our stdout closed it (`sesame status | head -1`): stop quietly, as
+    /// ripgrep does, with nothing more to say.
+    pub fn closed_pipe() -> Self {
+        Error::new(Exit::Success, "")
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

@@ -12,7 +12,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// The client for talking to `url`'s host. Proxies from the environment (`HTTPS_PROXY`, ...)
 /// apply except to servers on this machine: a corporate proxy cannot reach our loopback, and
 /// `NO_PROXY` rarely lists it.
-pub fn client_for(url: &Url) -> reqwest::Client {
+pub fn client_for(url: &Url) -> Result<reqwest::Client, Error> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("sesame/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
@@ -20,7 +20,13 @@ pub fn client_for(url: &Url) -> reqwest::Client {
     if is_loopback(url) {
         b = b.no_proxy();
     }
-    b.build().expect("the TLS backend initializes")
+    b.build().map_err(|e| {
+        Error::other(format!(
+            "Could not set up the HTTP client: {}.",
+            describe(&e)
+        ))
+        .hint("Check HTTPS_PROXY, HTTP_PROXY and NO_PROXY in your environment.")
+    })
 }
 
 pub fn is_loopback(url: &Url) -> bool {

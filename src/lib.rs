@@ -1,3 +1,7 @@
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 //! sesame: log in to single sign-on from the command line and keep the session in the OS
 //! keychain.
 //!

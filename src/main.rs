@@ -1,3 +1,7 @@
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 //! The thin binary: parse, resolve settings, run one command, map the error to an exit code.
 
 use clap::Parser;
@@ -13,6 +17,7 @@ fn main() -> ExitCode {
     let printer = Printer::stderr();
     match run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.exit == sesame::error::Exit::Success => ExitCode::SUCCESS,
         Err(e) => {
             printer.error(&e);
             ExitCode::from(e.exit as u8)

@@ -6,7 +6,7 @@ use crate::clock::human_duration;
 use crate::error::Error;
 use crate::flows::{Events, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,8 +34,10 @@ impl Printer {
         }
     }
 
+    // Talk goes to stderr and is best effort: a closed stderr must not end the command (or
+    // panic, as `eprintln!` would).
     pub fn info(&self, text: &str) {
-        eprintln!("{text}");
+        let _ = writeln!(std::io::stderr(), "{text}");
     }
 
     pub fn bold(&self, text: &str) -> String {
@@ -43,18 +45,29 @@ impl Printer {
     }
 
     pub fn success(&self, text: &str) {
-        eprintln!("{} {text}", self.paint("32", "✓"));
+        self.info(&format!("{} {text}", self.paint("32", "✓")));
     }
 
     pub fn warn(&self, text: &str) {
-        eprintln!("{} {text}", self.paint("33", "warning:"));
+        self.info(&format!("{} {text}", self.paint("33", "warning:")));
     }
 
     pub fn error(&self, e: &Error) {
-        eprintln!("{} {}", self.paint("31", "error:"), e.message);
+        self.info(&format!("{} {}", self.paint("31", "error:"), e.message));
         if let Some(h) = &e.hint {
-            eprintln!("\n{} {h}", self.paint("36", "hint:"));
+            self.info(&format!("\n{} {h}", self.paint("36", "hint:")));
         }
+    }
+}
+
+/// Writes data to stdout. A reader that went away (`sesame status | head -c1`) ends the command
+/// quietly; any other failure is an error that says where the output was going.
+pub fn stdout(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Error::closed_pipe()),
+        Err(e) => Err(Error::other(format!("Could not write to stdout: {e}."))),
     }
 }
 
@@ -111,18 +124,28 @@ impl WaitDisplay {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner:.cyan} {msg}")
-                .expect("valid template")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner())
                 .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
         );
         bar.enable_steady_tick(Duration::from_millis(100));
-        bar.set_message(inner.lock().unwrap().message());
+        bar.set_message(
+            inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .message(),
+        );
         let ticker = {
             let bar = bar.clone();
             let inner = inner.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    bar.set_message(inner.lock().unwrap().message());
+                    bar.set_message(
+                        inner
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .message(),
+                    );
                 }
             })
         };
@@ -164,7 +187,10 @@ impl Drop for WaitDisplay {
 
 impl Events for WaitDisplay {
     fn progress(&self, p: Progress<'_>) {
-        let mut s = self.inner.lock().unwrap();
+        let mut s = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.retrying = match p {
             Progress::Retrying { reason, .. } => Some(reason.to_string()),
             Progress::Waiting { .. } => None,
@@ -173,7 +199,7 @@ impl Events for WaitDisplay {
             let due = s.last_line.is_none_or(|t| t.elapsed() >= PLAIN_EVERY);
             if due {
                 s.last_line = Some(Instant::now());
-                eprintln!("{}", s.message());
+                let _ = writeln!(std::io::stderr(), "{}", s.message());
             }
         }
     }

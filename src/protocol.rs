@@ -42,7 +42,7 @@ pub struct PollResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoded_jwt: Option<String>,
+    pub encoded_jwt: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
@@ -77,7 +77,7 @@ impl PollResponse {
             "success" => {
                 let jwt = self
                     .encoded_jwt
-                    .filter(|t| !t.trim().is_empty())
+                    .filter(|t| !t.expose().trim().is_empty())
                     .ok_or("the server reported success but sent no token (encoded_jwt)")?;
                 let expiration = match self.expiration {
                     None | Some(Value::Null) => None,
@@ -88,7 +88,7 @@ impl PollResponse {
                 PollStatus::Success(Approval {
                     cookie_name: self.cookie_name,
                     expiration,
-                    jwt: Secret::new(jwt),
+                    jwt,
                     user: self.user,
                 })
             }

@@ -17,6 +17,16 @@ use std::time::{Duration, Instant};
 /// Refresh when less than this is left (seconds); `SESAME_REFRESH_SKEW` overrides.
 pub const DEFAULT_SKEW: i64 = 60;
 
+/// The skew for this session: the configured one, but never more than half the token's
+/// lifetime, so that a token that lives less than the skew (providers with 1-minute access
+/// tokens) is not refreshed the moment it arrives, by every caller (dex #1976).
+pub fn effective_skew(session: &Session, skew: i64) -> i64 {
+    match session.expires_at {
+        Some(exp) => skew.min((exp.saturating_sub(session.obtained_at) / 2).max(0)),
+        None => skew,
+    }
+}
+
 /// An exclusive lock on `<data>/locks/<profile>.lock`, released on drop.
 pub struct ProfileLock {
     _file: File,
@@ -92,7 +102,7 @@ pub async fn refresh(
         Error::other(format!("The saved token endpoint is not a URL ({e})."))
             .hint(login_again.clone())
     })?;
-    let client = &crate::http::client_for(&endpoint);
+    let client = &crate::http::client_for(&endpoint)?;
     let http = HttpAdapter {
         client,
         retry_server_errors: false,
@@ -120,7 +130,7 @@ pub async fn refresh(
             client,
             info.jwks_uri.as_deref(),
             cache_dir,
-            id,
+            id.expose(),
             &idtoken::Expected {
                 issuer: &info.issuer,
                 client_id: &info.client_id,
@@ -172,7 +182,12 @@ pub fn ensure_fresh(
     let unix_now = || crate::clock::unix_seconds(std::time::SystemTime::now());
     let now = unix_now();
     let refreshable = session.refresh_token.is_some() && session.oauth.is_some();
-    if !force && session.is_valid_at(now, if refreshable { skew } else { 0 }) {
+    let first_skew = if refreshable {
+        effective_skew(&session, skew)
+    } else {
+        0
+    };
+    if !force && session.is_valid_at(now, first_skew) {
         return Ok(Some(session));
     }
     if !refreshable {
@@ -184,8 +199,13 @@ pub fn ensure_fresh(
     let current = store
         .load(&session.profile)
         .map_err(|e| crate::commands::store_error(crate::store::StoreKind::Auto, e))?;
-    let rotated = current.refresh_token != session.refresh_token;
-    if (!force || rotated) && current.is_valid_at(now, skew) {
+    // A caller that waited while another refreshed uses that caller's token: it is newer than
+    // the one found stale, and refreshing again would spend a rotated refresh token twice.
+    let replaced = current.token != session.token || current.refresh_token != session.refresh_token;
+    if replaced && current.is_valid_at(now, 0) {
+        return Ok(Some(current));
+    }
+    if !force && current.is_valid_at(now, effective_skew(&current, skew)) {
         return Ok(Some(current));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -206,7 +226,7 @@ pub fn ensure_fresh(
                 "warning: could not refresh the session of profile {} ({}); using the current token, which expires in {}s.",
                 current.profile,
                 e.message,
-                current.expires_at.unwrap_or_default() - now
+                current.expires_at.unwrap_or_default().saturating_sub(now)
             );
             return Ok(Some(current));
         }
@@ -217,11 +237,4 @@ pub fn ensure_fresh(
             .hint("The refresh worked but the new session could not be saved.")
     })?;
     Ok(Some(new))
-}
-
-/// The refresh skew from the environment, or the default.
-pub fn skew(env: crate::settings::Env) -> i64 {
-    env("SESAME_REFRESH_SKEW")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SKEW)
 }

@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Text by default (tokens, passwords, client secrets); `Secret<Vec<u8>>` for keys.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(String);
+pub struct Secret<T = String>(T);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -19,7 +20,18 @@ impl Secret {
     }
 }
 
-impl fmt::Debug for Secret {
+impl Secret<Vec<u8>> {
+    pub fn from_bytes(value: impl Into<Vec<u8>>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The plain bytes. Every caller is a place where the secret leaves the type.
+    pub fn expose_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
@@ -40,6 +52,13 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn byte_secrets_are_redacted_too() {
+        let s = Secret::from_bytes(b"signing-key".to_vec());
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        assert_eq!(s.expose_bytes(), b"signing-key");
     }
 
     #[test]

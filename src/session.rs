@@ -67,9 +67,14 @@ pub struct OAuthInfo {
 impl Session {
     /// True while the token has more than `skew_secs` to live (or no known expiry).
     pub fn is_valid_at(&self, now: i64, skew_secs: i64) -> bool {
-        self.expires_at.is_none_or(|exp| exp - skew_secs > now)
+        self.expires_at
+            .is_none_or(|exp| exp.saturating_sub(skew_secs) > now)
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "strings, numbers and options always serialize to JSON"
+    )]
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a session always serializes")
     }

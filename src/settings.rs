@@ -69,6 +69,96 @@ pub struct Common {
     pub store: StoreKind,
     pub paths: Paths,
     pub config: ProfileConfig,
+    /// How long a keychain call may take (`SESAME_KEYCHAIN_TIMEOUT`, seconds, default 10).
+    pub keychain_timeout: Duration,
+    /// Refresh a token when at most this many seconds are left (`SESAME_REFRESH_SKEW`), or
+    /// half its lifetime if that is shorter.
+    pub refresh_skew: i64,
+}
+
+/// The allowed range of each number a person can set, and the message when one is outside it.
+pub mod limits {
+    /// `--timeout`: a day is longer than anyone waits for a browser.
+    pub const TIMEOUT_SECS: (u64, u64) = (1, 86_400);
+    pub const POLL_INTERVAL_SECS: (u64, u64) = (1, 300);
+    pub const KEYCHAIN_TIMEOUT_SECS: (f64, f64) = (0.001, 600.0);
+    pub const REFRESH_SKEW_SECS: (i64, i64) = (0, 86_400);
+    /// `serve --challenge-ttl`.
+    pub const CHALLENGE_TTL_SECS: (u64, u64) = (1, 86_400);
+    /// `serve --jwt-ttl`: at most a year.
+    pub const JWT_TTL_SECS: (u64, u64) = (1, 31_536_000);
+}
+
+/// Where a setting came from, to name it in an error: `--timeout`, `SESAME_TIMEOUT`, or
+/// `timeout` in the config file.
+fn out_of_range(
+    what: &str,
+    value: &dyn std::fmt::Display,
+    lo: &dyn std::fmt::Display,
+    hi: &dyn std::fmt::Display,
+    unit: &str,
+) -> Error {
+    Error::usage(format!(
+        "{what} = {value} is out of range: use {lo} to {hi} {unit}."
+    ))
+}
+
+/// Picks flag > environment > config file for a number of seconds and checks its range.
+fn seconds(
+    flag: (Option<u64>, &str),
+    var: &str,
+    file: (Option<u64>, &str),
+    env: Env,
+    (lo, hi): (u64, u64),
+) -> Result<Option<u64>, Error> {
+    let (value, source) = if let Some(v) = flag.0 {
+        (v, flag.1.to_string())
+    } else if let Some(v) = env_num::<u64>(env, var)? {
+        (v, var.to_string())
+    } else if let Some(v) = file.0 {
+        (v, format!("`{}` in the config file", file.1))
+    } else {
+        return Ok(None);
+    };
+    if (lo..=hi).contains(&value) {
+        Ok(Some(value))
+    } else {
+        Err(out_of_range(&source, &value, &lo, &hi, "seconds"))
+    }
+}
+
+fn keychain_timeout(env: Env) -> Result<Duration, Error> {
+    let (lo, hi) = limits::KEYCHAIN_TIMEOUT_SECS;
+    let Some(text) = env("SESAME_KEYCHAIN_TIMEOUT") else {
+        return Ok(Duration::from_secs(10));
+    };
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => Err(out_of_range(
+            "SESAME_KEYCHAIN_TIMEOUT",
+            &format!("{text:?}"),
+            &lo,
+            &hi,
+            "seconds",
+        )),
+    }
+}
+
+fn refresh_skew(env: Env) -> Result<i64, Error> {
+    let (lo, hi) = limits::REFRESH_SKEW_SECS;
+    match env("SESAME_REFRESH_SKEW") {
+        None => Ok(crate::refresh::DEFAULT_SKEW),
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+            _ => Err(out_of_range(
+                "SESAME_REFRESH_SKEW",
+                &format!("{text:?}"),
+                &lo,
+                &hi,
+                "seconds",
+            )),
+        },
+    }
 }
 
 impl Common {
@@ -99,6 +189,8 @@ impl Common {
             store,
             paths,
             config,
+            keychain_timeout: keychain_timeout(env)?,
+            refresh_skew: refresh_skew(env)?,
         })
     }
 }
@@ -170,9 +262,13 @@ impl OidcSettings {
             std::io::stdin().read_line(&mut line).map_err(|e| {
                 Error::usage(format!("Could not read the client secret from stdin: {e}"))
             })?;
-            Some(line.trim().to_string()).filter(|s| !s.is_empty())
+            Some(line.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .map(Secret::new)
         } else {
-            env("SESAME_CLIENT_SECRET").or_else(|| cfg.client_secret.clone())
+            env("SESAME_CLIENT_SECRET")
+                .map(Secret::new)
+                .or_else(|| cfg.client_secret.clone())
         };
         let scope = pick(&args.scope, "SESAME_SCOPE", &cfg.scope)
             .unwrap_or_else(|| "openid offline_access".into());
@@ -192,7 +288,7 @@ impl OidcSettings {
         Ok(OidcSettings {
             issuer,
             client_id: pick(&args.client_id, "SESAME_CLIENT_ID", &cfg.client_id),
-            client_secret: client_secret.map(Secret::new),
+            client_secret,
             scopes,
             extra,
             endpoints: Endpoints {
@@ -275,21 +371,22 @@ impl LoginSettings {
             .or(env_bool(env, "SESAME_NO_BROWSER")?)
             .or(cfg.no_browser)
             .unwrap_or(false);
-        let timeout = args
-            .timeout
-            .or(env_num(env, "SESAME_TIMEOUT")?)
-            .or(cfg.timeout)
-            .unwrap_or(120);
-        let poll_interval = args
-            .poll_interval
-            .or(env_num(env, "SESAME_POLL_INTERVAL")?)
-            .or(cfg.poll_interval)
-            .unwrap_or(2);
-        if timeout == 0 || poll_interval == 0 {
-            return Err(Error::usage(
-                "--timeout and --poll-interval must be at least 1 second.",
-            ));
-        }
+        let timeout = seconds(
+            (args.timeout, "--timeout"),
+            "SESAME_TIMEOUT",
+            (cfg.timeout, "timeout"),
+            env,
+            limits::TIMEOUT_SECS,
+        )?
+        .unwrap_or(120);
+        let poll_interval = seconds(
+            (args.poll_interval, "--poll-interval"),
+            "SESAME_POLL_INTERVAL",
+            (cfg.poll_interval, "poll-interval"),
+            env,
+            limits::POLL_INTERVAL_SECS,
+        )?
+        .unwrap_or(2);
         let port = args
             .port
             .or(env_num(env, "SESAME_PORT")?)

@@ -282,10 +282,54 @@ fn reused_refresh_token_exits_3_and_session_survives() {
 
 #[test]
 fn twenty_concurrent_token_calls_refresh_once() {
+    twenty_concurrent_token_calls_refresh_once_with_access_ttl("3600");
+}
+
+/// dex #1976: with an access token that lives less than the refresh skew (60 s), every caller
+/// refreshed, and 20 concurrent calls made 20 grants and printed 20 tokens.
+#[test]
+fn twenty_concurrent_token_calls_refresh_once_with_a_3s_access_token() {
+    twenty_concurrent_token_calls_refresh_once_with_access_ttl("3");
+}
+
+#[test]
+fn a_fresh_short_lived_token_is_not_refreshed_at_once() {
     if !node_fixture_available() {
         return;
     }
-    let p = OidcProvider::start(&[]);
+    let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", "20")]);
+    let proxy = CountingProxy::start(p.addr);
+    let sb = Sandbox::new();
+    let out = sb.login(
+        &p.issuer,
+        "browser",
+        &["--token-endpoint", &proxy.token_endpoint()],
+        &[],
+    );
+    assert_login(&out, 0, "browser login with a 20 s access token", &p, &sb);
+    let saved = str_at(&sb.session(), "/token").to_string();
+    for i in 0..3 {
+        let out = token(&sb, &[]);
+        assert_exit(&out, 0, &format!("token #{i}"));
+        assert_eq!(
+            out.stdout.trim(),
+            saved,
+            "token #{i} printed the saved token"
+        );
+    }
+    assert_eq!(
+        proxy.refreshes(),
+        0,
+        "a token with 20 s left (under the 60 s skew, over half its life) is not refreshed; grants: {:?}",
+        proxy.grants()
+    );
+}
+
+fn twenty_concurrent_token_calls_refresh_once_with_access_ttl(access_ttl: &str) {
+    if !node_fixture_available() {
+        return;
+    }
+    let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", access_ttl)]);
     let proxy = CountingProxy::start(p.addr);
     let sb = Sandbox::new();
     let out = sb.login(

@@ -107,7 +107,7 @@ impl Opener for AutoApprove {
 }
 
 async fn approve(api: &Url) -> Result<(), String> {
-    let client = crate::http::client_for(api);
+    let client = crate::http::client_for(api).map_err(|e| e.message)?;
     let view: ValidatorView = client
         .get(api.clone())
         .send()

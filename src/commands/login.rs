@@ -49,7 +49,7 @@ pub async fn run(
     })?;
     let opened = open_store_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
-    let client = http::client_for(&server);
+    let client = http::client_for(&server)?;
     let clock = SystemClock;
 
     // The loopback callback only helps a browser on this machine: a URL opened on a phone
@@ -256,7 +256,7 @@ pub fn present(
     if want_qr && let Some(qr) = qr_code(url.as_str()) {
         // On stdout: it is for the eyes of whoever looks at the terminal, and
         // --qr/--no-qr decides on it by whether stdout is one.
-        println!("{qr}");
+        let _ = crate::output::stdout(&format!("{qr}\n"));
     }
     opened.is_ok()
 }
@@ -275,7 +275,7 @@ pub(super) fn save(
         Some(e) => format!(
             "expires in {}",
             human_duration(Duration::from_secs(
-                (e - unix_seconds(SystemTime::now())).max(0) as u64
+                e.saturating_sub(unix_seconds(SystemTime::now())).max(0) as u64
             ))
         ),
         None => "expiry unknown".into(),

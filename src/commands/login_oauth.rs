@@ -36,7 +36,7 @@ pub async fn run(
     })?;
     let opened = open_store_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
-    let client = http::client_for(&issuer);
+    let client = http::client_for(&issuer)?;
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
     let cache_dir = settings.common.paths.data_dir.join("cache");
     let clock = SystemClock;
@@ -190,7 +190,7 @@ async fn finish(
                 client,
                 provider.jwks_uri.as_deref(),
                 cache_dir,
-                id,
+                id.expose(),
                 &idtoken::Expected {
                     issuer: &provider.issuer,
                     client_id,

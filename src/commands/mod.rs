@@ -16,7 +16,12 @@ use crate::store::{self, Opened, StoreError, StoreKind};
 
 /// Opens the store the settings name, turning failures into advice.
 pub fn open_store(common: &Common) -> Result<Opened, Error> {
-    store::open(common.store, &common.paths.data_dir).map_err(|e| store_error(common.store, e))
+    store::open(
+        common.store,
+        &common.paths.data_dir,
+        common.keychain_timeout,
+    )
+    .map_err(|e| store_error(common.store, e))
 }
 
 /// Opens the store a login will save into, showing `auto`'s fallback warning once.

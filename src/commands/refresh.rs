@@ -28,10 +28,16 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         session,
         &common.paths.data_dir,
         secret.as_ref(),
-        refresh::skew(env),
+        common.refresh_skew,
         true,
     )?
-    .expect("a refreshable session refreshes or fails");
+    .ok_or_else(|| {
+        Error::no_session(format!(
+            "The session of profile {} could not be refreshed.",
+            common.profile
+        ))
+        .hint(login_hint(&common.profile))
+    })?;
     let left = new
         .expires_at
         .map(|e| {
@@ -39,7 +45,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
                 "until {} (in {})",
                 format_utc(e),
                 human_duration(Duration::from_secs(
-                    (e - unix_seconds(SystemTime::now())).max(0) as u64
+                    e.saturating_sub(unix_seconds(SystemTime::now())).max(0) as u64
                 ))
             )
         })

@@ -3,8 +3,9 @@
 use crate::cli::{AuthMode, ServeArgs};
 use crate::error::Error;
 use crate::output::Printer;
+use crate::secret::Secret;
 use crate::server::{self, Auth, Config, Server};
-use crate::settings::Env;
+use crate::settings::{Env, limits};
 use hyper::header::HeaderName;
 use std::time::Duration;
 use url::Url;
@@ -50,15 +51,15 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
                     path.display()
                 ))
             })?;
-            text.trim_end_matches(['\r', '\n']).as_bytes().to_vec()
+            Secret::from_bytes(text.trim_end_matches(['\r', '\n']).as_bytes())
         }
-        (None, Some(s)) => s.into_bytes(),
+        (None, Some(s)) => Secret::from_bytes(s.into_bytes()),
         (None, None) => {
             printer.warn("No JWT secret configured (--jwt-secret-file or SESAME_JWT_SECRET): using a random one, so every token issued dies with this process.");
-            server::random_secret()
+            Secret::from_bytes(server::random_secret())
         }
     };
-    if jwt_secret.len() < 32 {
+    if jwt_secret.expose_bytes().len() < 32 {
         printer.warn("The JWT secret is shorter than 32 bytes; use a longer random secret.");
     }
     let public_url = match &args.public_url {
@@ -77,10 +78,22 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         }
         None => None,
     };
-    if args.challenge_ttl == 0 || args.jwt_ttl == 0 || args.max_pending == 0 {
-        return Err(Error::usage(
-            "--challenge-ttl, --jwt-ttl and --max-pending must be at least 1.",
-        ));
+    for (flag, value, (lo, hi)) in [
+        (
+            "--challenge-ttl",
+            args.challenge_ttl,
+            limits::CHALLENGE_TTL_SECS,
+        ),
+        ("--jwt-ttl", args.jwt_ttl, limits::JWT_TTL_SECS),
+    ] {
+        if !(lo..=hi).contains(&value) {
+            return Err(Error::usage(format!(
+                "{flag} = {value} is out of range: use {lo} to {hi} seconds."
+            )));
+        }
+    }
+    if args.max_pending == 0 {
+        return Err(Error::usage("--max-pending must be at least 1."));
     }
     Ok(Config {
         listen: args.listen,
@@ -109,7 +122,7 @@ pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<()
         Error::other(format!("Could not listen on {}: {e}.", args.listen))
             .hint("Pick another address with --listen 127.0.0.1:PORT (port 0 picks a free one).")
     })?;
-    println!("{}", server.url());
+    crate::output::stdout(&format!("{}\n", server.url()))?;
     printer.info(&format!(
         "sesame serve: listening on {}, serving {} (auth: {}, IP check: {}). Ctrl-C stops.",
         server.local_addr(),
@@ -132,11 +145,14 @@ pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<()
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("can install a SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
     #[cfg(not(unix))]

@@ -7,6 +7,7 @@ use crate::cli::OutputFormat;
 use crate::clock::{format_utc, human_duration, unix_seconds};
 use crate::error::Error;
 use crate::jwt;
+use crate::output::stdout;
 use crate::session::Session;
 use crate::settings::{Common, Env};
 use crate::store::StoreError;
@@ -33,10 +34,10 @@ pub fn run(common: &Common, format: OutputFormat, env: Env) -> Result<(), Error>
         Ok(s) => s,
         Err(StoreError::NotFound) => {
             if format == OutputFormat::Json {
-                println!(
-                    "{}",
+                stdout(&format!(
+                    "{}\n",
                     json!({ "profile": common.profile, "logged_in": false })
-                );
+                ))?;
             }
             return Err(
                 Error::no_session(format!("Not logged in (profile {}).", common.profile))
@@ -80,8 +81,8 @@ impl Report<'_> {
 
     fn print(&self, format: OutputFormat) -> Result<(), Error> {
         match format {
-            OutputFormat::Json => println!("{}", self.json()),
-            OutputFormat::Text => print!("{}", self.text()),
+            OutputFormat::Json => stdout(&format!("{}\n", self.json()))?,
+            OutputFormat::Text => stdout(&self.text())?,
         }
         if self.valid() {
             Ok(())
@@ -106,7 +107,7 @@ impl Report<'_> {
             "store": self.source,
             "obtained_at": s.map(|s| s.obtained_at),
             "expires_at": self.expires_at,
-            "expires_in": self.expires_at.map(|e| e - self.now),
+            "expires_in": self.expires_at.map(|e| e.saturating_sub(self.now)),
             "cookie_name": s.and_then(|s| s.cookie_name.clone()),
             "has_refresh_token": s.map(|s| s.refresh_token.is_some()),
             "claims": self.claims,
@@ -139,7 +140,7 @@ impl Report<'_> {
                 format!(
                     "{} ({} ago)",
                     format_utc(s.obtained_at),
-                    ago(self.now - s.obtained_at)
+                    ago(self.now.saturating_sub(s.obtained_at))
                 ),
             );
         }
@@ -147,8 +148,14 @@ impl Report<'_> {
             "Expires:",
             match self.expires_at {
                 None => "unknown (the token does not say)".into(),
-                Some(e) if e > self.now => format!("{} (in {})", format_utc(e), ago(e - self.now)),
-                Some(e) => format!("{} (EXPIRED {} ago)", format_utc(e), ago(self.now - e)),
+                Some(e) if e > self.now => {
+                    format!("{} (in {})", format_utc(e), ago(e.saturating_sub(self.now)))
+                }
+                Some(e) => format!(
+                    "{} (EXPIRED {} ago)",
+                    format_utc(e),
+                    ago(self.now.saturating_sub(e))
+                ),
             },
         );
         if let Some(s) = self.session.filter(|s| s.refresh_token.is_some()) {

@@ -8,7 +8,6 @@ use crate::refresh;
 use crate::secret::Secret;
 use crate::settings::{Common, Env};
 use crate::store::StoreError;
-use std::io::Write;
 
 pub fn run(common: &Common, id_token: bool, env: Env) -> Result<(), Error> {
     if let Some(token) = env("SESAME_TOKEN").filter(|_| !id_token) {
@@ -32,7 +31,7 @@ pub fn run(common: &Common, id_token: bool, env: Env) -> Result<(), Error> {
         session,
         &common.paths.data_dir,
         secret.as_ref(),
-        refresh::skew(env),
+        common.refresh_skew,
         false,
     )?
     else {
@@ -59,8 +58,8 @@ pub fn run(common: &Common, id_token: bool, env: Env) -> Result<(), Error> {
 /// never from the session store.
 pub fn client_secret(common: &Common, env: Env) -> Option<Secret> {
     env("SESAME_CLIENT_SECRET")
-        .or_else(|| common.config.client_secret.clone())
         .map(Secret::new)
+        .or_else(|| common.config.client_secret.clone())
 }
 
 pub fn login_hint(profile: &str) -> String {
@@ -72,8 +71,5 @@ pub fn login_hint(profile: &str) -> String {
 }
 
 fn print(token: &str) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{token}")
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::other(format!("Could not write the token to stdout: {e}")))
+    crate::output::stdout(&format!("{token}\n"))
 }

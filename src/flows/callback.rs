@@ -94,6 +94,8 @@ impl Callback {
             .local_addr()
             .map_err(|e| Error::other(e.to_string()))?
             .port();
+        let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}/callback"))
+            .map_err(|e| Error::other(format!("No callback URL for port {port}: {e}.")))?;
         let state = random_state();
         let (tx, rx) = mpsc::channel(4);
         let (outcome, outcome_rx) = watch::channel(None);
@@ -134,8 +136,7 @@ impl Callback {
             }
         });
         Ok(Callback {
-            redirect_uri: Url::parse(&format!("http://127.0.0.1:{port}/callback"))
-                .expect("valid URL"),
+            redirect_uri,
             state,
             rx,
             outcome,

@@ -37,10 +37,12 @@ pub struct Challenge {
 pub fn generator_url(server: &Url, user: &str, callback: Option<&CallbackParams>) -> Url {
     let mut url = server.clone();
     url.set_query(None);
-    url.path_segments_mut()
-        .expect("http(s) URLs have paths")
-        .pop_if_empty()
-        .extend(["noauth", "v1", "challenge_generator", user]);
+    // Settings only let http(s) URLs through, and those always have a path.
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments
+            .pop_if_empty()
+            .extend(["noauth", "v1", "challenge_generator", user]);
+    }
     if let Some(cb) = callback {
         url.query_pairs_mut()
             .append_pair("redirect_uri", cb.redirect_uri.as_str())

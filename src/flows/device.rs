@@ -38,6 +38,9 @@ pub async fn start(
         .map_err(|e| request_error(e, "device authorization request"))
 }
 
+/// The longest polling interval a provider may ask for.
+const MAX_INTERVAL: Duration = Duration::from_secs(300);
+
 pub async fn wait(
     oauth: &OAuthClient,
     client: &reqwest::Client,
@@ -46,6 +49,15 @@ pub async fn wait(
     details: &Details,
     timeout: Duration,
 ) -> Result<TokenResp, LoginError> {
+    // The provider's `interval` is input: oauth2 adds 5 s to it on `slow_down`, which an absurd
+    // value would overflow.
+    if details.interval() > MAX_INTERVAL {
+        return Err(LoginError::Protocol(format!(
+            "the provider asked sesame to poll every {}s (more than {}s)",
+            details.interval().as_secs(),
+            MAX_INTERVAL.as_secs()
+        )));
+    }
     let limit = timeout.min(details.expires_in());
     let started = clock.now();
     let http = HttpAdapter {

@@ -29,7 +29,7 @@ use url::Url;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IdTokenFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
+    pub id_token: Option<Secret>,
 }
 
 impl ExtraTokenFields for IdTokenFields {}
@@ -79,10 +79,12 @@ impl Endpoints {
 
 fn discovery_url(issuer: &Url) -> Url {
     let mut u = issuer.clone();
-    u.path_segments_mut()
-        .expect("http(s)")
-        .pop_if_empty()
-        .extend([".well-known", "openid-configuration"]);
+    // Settings only let http(s) URLs through, and those always have a path.
+    if let Ok(mut segments) = u.path_segments_mut() {
+        segments
+            .pop_if_empty()
+            .extend([".well-known", "openid-configuration"]);
+    }
     u
 }
 
@@ -342,13 +344,14 @@ pub fn session_from(
     } = *grant;
     let access = resp.access_token().secret().to_string();
     let id_token = resp.extra_fields().id_token.clone();
+    // A provider's `expires_in` is input: an absurd one must not overflow.
     let expires_at = resp
         .expires_in()
-        .map(|d| now + d.as_secs() as i64)
+        .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
         .or_else(|| jwt::expiry(&access));
     let user = id_token
-        .as_deref()
-        .and_then(jwt::subject)
+        .as_ref()
+        .and_then(|t| jwt::subject(t.expose()))
         .or_else(|| jwt::subject(&access))
         .unwrap_or_else(|| fallback_user.to_string());
     Session {
@@ -366,7 +369,7 @@ pub fn session_from(
             .refresh_token()
             .map(|r| Secret::new(r.secret().clone()))
             .or_else(|| previous_refresh.cloned()),
-        id_token: id_token.map(Secret::new),
+        id_token,
         oauth: Some(OAuthInfo {
             issuer: provider.issuer.clone(),
             client_id: client_id.to_string(),

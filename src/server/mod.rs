@@ -14,6 +14,7 @@ use crate::protocol::{
     MAX_LONG_POLL_SECS, POLLER_PATH, PollResponse, VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH,
     ValidatorDecision, ValidatorView,
 };
+use crate::secret::Secret;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -47,7 +48,7 @@ pub struct Config {
     pub auth: Auth,
     pub ip_check: bool,
     pub trusted_proxy_header: Option<HeaderName>,
-    pub jwt_secret: Vec<u8>,
+    pub jwt_secret: Secret<Vec<u8>>,
     pub challenge_ttl: Duration,
     pub jwt_ttl: Duration,
     pub cookie_name: String,
@@ -65,7 +66,7 @@ impl Config {
             auth: Auth::Dev,
             ip_check: false,
             trusted_proxy_header: None,
-            jwt_secret: secret,
+            jwt_secret: Secret::from_bytes(secret),
             challenge_ttl: Duration::from_secs(120),
             jwt_ttl: Duration::from_secs(3600),
             cookie_name: "consoleme_auth".into(),
@@ -96,6 +97,7 @@ struct App {
 
 pub struct Server {
     listener: TcpListener,
+    addr: SocketAddr,
     app: Arc<App>,
 }
 
@@ -121,10 +123,12 @@ impl Server {
         let addr = listener.local_addr()?;
         let base = match &config.public_url {
             Some(u) => u.clone(),
-            None => Url::parse(&format!("http://{addr}/")).expect("a socket address is a host"),
+            None => Url::parse(&format!("http://{addr}/"))
+                .map_err(|e| std::io::Error::other(format!("no URL for {addr}: {e}")))?,
         };
         Ok(Server {
             listener,
+            addr,
             app: Arc::new(App {
                 config,
                 base,
@@ -139,7 +143,7 @@ impl Server {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound")
+        self.addr
     }
 
     pub fn spawn(self) -> Running {
@@ -206,14 +210,11 @@ impl Server {
 
 type Resp = Response<Full<Bytes>>;
 
-fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp {
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(content_type).expect("static"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         "x-content-type-options",
@@ -226,7 +227,7 @@ fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp {
     respond(
         status,
         "application/json",
-        serde_json::to_vec(value).expect("serializable"),
+        serde_json::to_vec(value).unwrap_or_default(),
     )
 }
 
@@ -245,10 +246,9 @@ fn html(status: StatusCode, page: String, form_target: Option<&Url>) -> Resp {
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
     );
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp).expect("ascii"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     r
@@ -402,10 +402,11 @@ fn generator(app: &App, ip: IpAddr, raw_user: &str, req: &Request<Incoming>) -> 
             "too many login requests are pending; try again in a minute",
         );
     };
+    // Tokens are URL-safe base64, so joining cannot fail; the base is the fallback.
     let join = |p: &str| {
         app.base
             .join(&format!("{}{token}", p.trim_start_matches('/')))
-            .expect("token is URL-safe")
+            .unwrap_or_else(|_| app.base.clone())
             .to_string()
     };
     json(
@@ -446,7 +447,7 @@ async fn poller(app: &App, ip: IpAddr, token: &str, req: &Request<Incoming>) -> 
                 let now = unix_seconds(now);
                 let exp = now + app.config.jwt_ttl.as_secs() as i64;
                 let jwt = token::mint(
-                    &app.config.jwt_secret,
+                    app.config.jwt_secret.expose_bytes(),
                     &user,
                     &app.config.groups,
                     app.base.as_str(),
@@ -457,7 +458,7 @@ async fn poller(app: &App, ip: IpAddr, token: &str, req: &Request<Incoming>) -> 
                     status: "success".into(),
                     cookie_name: Some(app.config.cookie_name.clone()),
                     expiration: Some(exp.into()),
-                    encoded_jwt: Some(jwt.expose().to_string()),
+                    encoded_jwt: Some(jwt),
                     user: Some(user),
                 }
             }
@@ -641,7 +642,7 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incomin
                 );
             }
             log_decision(app, approve, &view);
-            match (&view.redirect_uri, &view.state) {
+            let location = match (&view.redirect_uri, &view.state) {
                 (Some(redirect), Some(state)) => {
                     let mut to = redirect.clone();
                     {
@@ -651,14 +652,17 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incomin
                             q.append_pair("error", "access_denied");
                         }
                     }
+                    HeaderValue::from_str(to.as_str()).ok()
+                }
+                _ => None,
+            };
+            match location {
+                Some(to) => {
                     let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
-                    r.headers_mut().insert(
-                        header::LOCATION,
-                        HeaderValue::from_str(to.as_str()).expect("a URL is a header value"),
-                    );
+                    r.headers_mut().insert(header::LOCATION, to);
                     r
                 }
-                _ => html(StatusCode::OK, pages::outcome(approve, &view.user), None),
+                None => html(StatusCode::OK, pages::outcome(approve, &view.user), None),
             }
         }
         _ => problem(

@@ -111,12 +111,18 @@ pub struct NewChallenge {
 impl Challenges {
     #[cfg(test)]
     fn is_empty(&self) -> bool {
-        self.map.lock().unwrap().is_empty()
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
     }
 
     /// Creates a challenge; returns its token and user code.
     pub fn create(&self, new: NewChallenge, cap: usize) -> Result<(String, String), TooMany> {
-        let mut map = self.map.lock().unwrap();
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= cap {
             Self::purge_locked(&mut map, new.now);
             if map.len() >= cap {
@@ -145,7 +151,10 @@ impl Challenges {
     }
 
     pub fn view(&self, token: &str, now: SystemTime) -> Option<View> {
-        let map = self.map.lock().unwrap();
+        let map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(token).map(|c| View {
             user: c.user.clone(),
             ip: c.ip,
@@ -161,7 +170,10 @@ impl Challenges {
     /// The one view ConsoleMe allows: hands out the nonce the decision must carry. `None` when
     /// the challenge was viewed before.
     pub fn take_nonce(&self, token: &str) -> Option<String> {
-        let mut map = self.map.lock().unwrap();
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let c = map.get_mut(token)?;
         if c.nonce.is_some() {
             return None;
@@ -175,7 +187,10 @@ impl Challenges {
     /// still pending and unexpired.
     pub fn decide(&self, token: &str, nonce: &str, approve: bool, now: SystemTime) -> bool {
         use subtle::ConstantTimeEq;
-        let mut map = self.map.lock().unwrap();
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(c) = map.get_mut(token) else {
             return false;
         };
@@ -197,7 +212,10 @@ impl Challenges {
 
     /// The poller's view. An approved challenge is removed as it is collected: one-time.
     pub fn poll(&self, token: &str, ip: Option<IpAddr>, now: SystemTime) -> Poll {
-        let mut map = self.map.lock().unwrap();
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(c) = map.get(token) else {
             return Poll::Unknown;
         };
@@ -211,15 +229,19 @@ impl Challenges {
             Status::Pending => Poll::Pending(c.changed.subscribe()),
             Status::Denied => Poll::Denied,
             Status::Approved => {
-                let c = map.remove(token).expect("present");
-                Poll::Collected { user: c.user }
+                let user = c.user.clone();
+                map.remove(token);
+                Poll::Collected { user }
             }
         }
     }
 
     /// Drops challenges past their expiry plus a grace period.
     pub fn purge(&self, now: SystemTime) -> usize {
-        let mut map = self.map.lock().unwrap();
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Self::purge_locked(&mut map, now)
     }
 

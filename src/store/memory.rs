@@ -16,18 +16,29 @@ impl TokenStore for MemoryStore {
     }
 
     fn load(&self, profile: &str) -> Result<Session, StoreError> {
-        let map = self.sessions.lock().unwrap();
+        let map = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let text = map.get(profile).ok_or(StoreError::NotFound)?;
         Session::from_json(text).map_err(|e| StoreError::Other(e.to_string()))
     }
 
     fn save(&self, session: &Session) -> Result<(), StoreError> {
-        let mut map = self.sessions.lock().unwrap();
+        let mut map = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.insert(session.profile.clone(), session.to_json());
         Ok(())
     }
 
     fn delete(&self, profile: &str) -> Result<bool, StoreError> {
-        Ok(self.sessions.lock().unwrap().remove(profile).is_some())
+        Ok(self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(profile)
+            .is_some())
     }
 }

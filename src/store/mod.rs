@@ -79,20 +79,16 @@ pub struct Opened {
     pub warning: Option<String>,
 }
 
-/// How long a keychain call may take before we give up on it (a locked keychain can wait
-/// forever for a prompt nobody sees).
-pub fn keychain_timeout() -> Duration {
-    std::env::var("SESAME_KEYCHAIN_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(10))
-}
-
 /// Opens the store the settings ask for. `keychain` never falls back; `file` never touches the
 /// keychain; `auto` uses the keychain when it answers, reading the file store too, and falls
 /// back to the file store with a warning when it does not.
-pub fn open(kind: StoreKind, data_dir: &Path) -> Result<Opened, StoreError> {
+/// `keychain_timeout` bounds every keychain call: a locked keychain can wait forever for a
+/// prompt nobody sees.
+pub fn open(
+    kind: StoreKind,
+    data_dir: &Path,
+    keychain_timeout: Duration,
+) -> Result<Opened, StoreError> {
     let file = FileStore::new(data_dir.join("sessions"));
     match kind {
         StoreKind::File => Ok(Opened {
@@ -100,10 +96,10 @@ pub fn open(kind: StoreKind, data_dir: &Path) -> Result<Opened, StoreError> {
             warning: None,
         }),
         StoreKind::Keychain => Ok(Opened {
-            store: Box::new(KeychainStore::open_platform(keychain_timeout())?),
+            store: Box::new(KeychainStore::open_platform(keychain_timeout)?),
             warning: None,
         }),
-        StoreKind::Auto => match KeychainStore::open_platform(keychain_timeout()) {
+        StoreKind::Auto => match KeychainStore::open_platform(keychain_timeout) {
             Ok(keychain) => Ok(Opened {
                 store: Box::new(Fallback::new(keychain, file)),
                 warning: None,
