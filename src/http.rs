@@ -113,12 +113,21 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// GETs `url` and returns the status and at most `MAX_BODY` bytes of body.
+/// GETs `url` and returns at most `MAX_BODY` bytes of body.
 pub async fn get_limited(
     client: &reqwest::Client,
     url: &Url,
     timeout: Duration,
 ) -> Result<Vec<u8>, FetchError> {
+    get_with_headers(client, url, timeout).await.map(|(b, _)| b)
+}
+
+/// As [`get_limited`], with the reply's headers (for `Cache-Control`).
+pub async fn get_with_headers(
+    client: &reqwest::Client,
+    url: &Url,
+    timeout: Duration,
+) -> Result<(Vec<u8>, reqwest::header::HeaderMap), FetchError> {
     let mut resp = client
         .get(url.clone())
         .header("Accept", "application/json")
@@ -127,6 +136,7 @@ pub async fn get_limited(
         .await
         .map_err(|e| FetchError::Transient(describe(&e)))?;
     let status = resp.status();
+    let headers = resp.headers().clone();
     if status.is_server_error() || status.as_u16() == 429 {
         return Err(FetchError::Transient(format!(
             "the server answered HTTP {}",
@@ -153,7 +163,7 @@ pub async fn get_limited(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, headers))
 }
 
 /// A URL fit for a message or a log: path segments longer than 16 characters (tokens) and the

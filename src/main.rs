@@ -39,7 +39,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         // The hot path: no async runtime, no network for a valid session.
         Command::Token(args) => {
             let common = Common::resolve(cli.profile, cli.store, env)?;
-            commands::token::run(&common, args.id_token, env)
+            commands::token::run(&common, args.id_token, env, printer)
         }
         Command::Refresh => {
             let common = Common::resolve(cli.profile, cli.store, env)?;
@@ -47,7 +47,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         }
         Command::Status(args) => {
             let common = Common::resolve(cli.profile, cli.store, env)?;
-            commands::status::run(&common, args.output, env)
+            commands::status::run(&common, args.output, env, printer)
         }
         Command::Logout => {
             let common = Common::resolve(cli.profile, cli.store, env)?;

@@ -432,6 +432,13 @@ fn forged_callback_state_is_rejected_and_login_still_succeeds() {
 
 /// A fake provider on wiremock: discovery, JWKS with the good key, a device endpoint.
 async fn fake_provider() -> MockServer {
+    fake_provider_with_jwks(
+        ResponseTemplate::new(200).set_body_json(json!({ "keys": [keys().0.jwk()] })),
+    )
+    .await
+}
+
+async fn fake_provider_with_jwks(jwks: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     let uri = server.uri();
     Mock::given(method("GET"))
@@ -450,7 +457,7 @@ async fn fake_provider() -> MockServer {
         .await;
     Mock::given(method("GET"))
         .and(path("/jwks"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "keys": [keys().0.jwk()] })))
+        .respond_with(jwks)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -871,4 +878,94 @@ async fn refresh_refuses_an_id_token_for_another_subject() {
         before,
         "and keeps the session"
     );
+}
+
+async fn jwks_fetches(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/jwks")
+        .count()
+}
+
+async fn mount_refresh(server: &MockServer, reply: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(reply)
+        .mount(server)
+        .await;
+}
+
+/// The JWKS cache never expired, so a key the provider withdrew stayed trusted for ever.
+#[tokio::test]
+async fn a_withdrawn_signing_key_is_not_trusted_once_the_jwks_cache_expires() {
+    let server = fake_provider_with_jwks(
+        ResponseTemplate::new(200)
+            .insert_header("cache-control", "public, max-age=1")
+            .set_body_json(json!({ "keys": [keys().0.jwk()] })),
+    )
+    .await;
+    mount_token(
+        &server,
+        &Script::new(vec![tokens(&keys().0.sign(&id_claims(&server), None))]),
+    )
+    .await;
+    let sb = Sandbox::new();
+    assert_exit(&device_login(&sb, &server), 0, "login with the good key");
+    // The provider withdraws the key (it now publishes only another one), and a refresh
+    // brings an ID token still signed with the withdrawn key.
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "keys": [keys().1.jwk()] })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_refresh(&server, tokens(&keys().0.sign(&id_claims(&server), None))).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = std::fs::read(sb.session_path()).unwrap();
+    let out = sb.run(&["refresh", "--store", "file"]);
+    assert_exit(&out, 1, "a refresh signed with a withdrawn key");
+    assert!(
+        out.stderr.contains("good-key") && out.stderr.contains("JWKS"),
+        "the error names the missing key; {out:?}"
+    );
+    assert_eq!(
+        std::fs::read(sb.session_path()).unwrap(),
+        before,
+        "the session is kept"
+    );
+    assert_eq!(
+        jwks_fetches(&server).await,
+        2,
+        "the expired cache was fetched again"
+    );
+}
+
+#[tokio::test]
+async fn the_jwks_cache_is_reused_within_its_lifetime_and_not_at_all_with_no_store() {
+    for (cache_control, fetches) in [(None, 1), (Some("no-store"), 2)] {
+        let mut jwks =
+            ResponseTemplate::new(200).set_body_json(json!({ "keys": [keys().0.jwk()] }));
+        if let Some(cc) = cache_control {
+            jwks = jwks.insert_header("cache-control", cc);
+        }
+        let server = fake_provider_with_jwks(jwks).await;
+        mount_token(
+            &server,
+            &Script::new(vec![tokens(&keys().0.sign(&id_claims(&server), None))]),
+        )
+        .await;
+        mount_refresh(&server, tokens(&keys().0.sign(&id_claims(&server), None))).await;
+        let sb = Sandbox::new();
+        assert_exit(&device_login(&sb, &server), 0, "login");
+        assert_exit(&sb.run(&["refresh", "--store", "file"]), 0, "refresh");
+        assert_eq!(
+            jwks_fetches(&server).await,
+            fetches,
+            "JWKS fetches for login + refresh with Cache-Control {cache_control:?}"
+        );
+    }
 }

@@ -66,7 +66,7 @@ pub async fn run(
     result?;
 
     printer.info("");
-    status::run(&common, OutputFormat::Text, env)?;
+    status::run(&common, OutputFormat::Text, env, printer)?;
     let p = &common.profile;
     printer.info(&format!(
         "\nTry next:\n  sesame token --profile {p}            # the JWT, for scripts\n  sesame status --profile {p} --output json\n  sesame logout --profile {p}\n\

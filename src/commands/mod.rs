@@ -24,6 +24,19 @@ pub fn open_store(common: &Common) -> Result<Opened, Error> {
     .map_err(|e| store_error(common.store, e))
 }
 
+/// Opens the store to read the profile's session, warning (on stderr) about a session file
+/// that other users can read.
+pub fn open_store_to_read(
+    common: &Common,
+    printer: &crate::output::Printer,
+) -> Result<Opened, Error> {
+    let opened = open_store(common)?;
+    for w in opened.store.audit(&common.profile) {
+        printer.warn(&w);
+    }
+    Ok(opened)
+}
+
 /// Opens the store a login will save into, showing `auto`'s fallback warning once.
 pub fn open_store_for_saving(
     common: &Common,

@@ -1,7 +1,7 @@
 //! `sesame refresh`: refresh an OpenID Connect session now, rotating its tokens.
 
 use super::token::{client_secret, login_hint};
-use super::{open_store, store_error};
+use super::{open_store_to_read, store_error};
 use crate::clock::{format_utc, human_duration, unix_seconds};
 use crate::error::Error;
 use crate::output::Printer;
@@ -10,7 +10,7 @@ use crate::settings::{Common, Env};
 use std::time::{Duration, SystemTime};
 
 pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
-    let opened = open_store(common)?;
+    let opened = open_store_to_read(common, printer)?;
     let session = opened
         .store
         .load(&common.profile)

@@ -122,7 +122,8 @@ pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<()
         Error::other(format!("Could not listen on {}: {e}.", args.listen))
             .hint("Pick another address with --listen 127.0.0.1:PORT (port 0 picks a free one).")
     })?;
-    crate::output::stdout(&format!("{}\n", server.url()))?;
+    // The URL is for scripts that start a server; one that stopped reading is no reason to stop.
+    let _ = crate::output::stdout(&format!("{}\n", server.url()));
     printer.info(&format!(
         "sesame serve: listening on {}, serving {} (auth: {}, IP check: {}). Ctrl-C stops.",
         server.local_addr(),

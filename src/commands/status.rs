@@ -2,7 +2,7 @@
 //! never the token.
 
 use super::token::login_hint;
-use super::{open_store, store_error};
+use super::{open_store_to_read, store_error};
 use crate::cli::OutputFormat;
 use crate::clock::{format_utc, human_duration, unix_seconds};
 use crate::error::Error;
@@ -14,7 +14,12 @@ use crate::store::StoreError;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, SystemTime};
 
-pub fn run(common: &Common, format: OutputFormat, env: Env) -> Result<(), Error> {
+pub fn run(
+    common: &Common,
+    format: OutputFormat,
+    env: Env,
+    printer: &crate::output::Printer,
+) -> Result<(), Error> {
     let now = unix_seconds(SystemTime::now());
     if let Some(token) = env("SESAME_TOKEN") {
         let claims = jwt::claims(&token).unwrap_or_default();
@@ -29,7 +34,7 @@ pub fn run(common: &Common, format: OutputFormat, env: Env) -> Result<(), Error>
         };
         return report.print(format);
     }
-    let opened = open_store(common)?;
+    let opened = open_store_to_read(common, printer)?;
     let session = match opened.store.load(&common.profile) {
         Ok(s) => s,
         Err(StoreError::NotFound) => {

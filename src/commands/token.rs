@@ -1,19 +1,20 @@
 //! `sesame token`: the hot path that runs before every command that uses sesame. It prints the
 //! token and nothing else, does no network I/O for a valid session and starts no async runtime.
 
-use super::{open_store, store_error};
+use super::{open_store_to_read, store_error};
 use crate::clock::format_utc;
 use crate::error::Error;
+use crate::output::Printer;
 use crate::refresh;
 use crate::secret::Secret;
 use crate::settings::{Common, Env};
 use crate::store::StoreError;
 
-pub fn run(common: &Common, id_token: bool, env: Env) -> Result<(), Error> {
+pub fn run(common: &Common, id_token: bool, env: Env, printer: &Printer) -> Result<(), Error> {
     if let Some(token) = env("SESAME_TOKEN").filter(|_| !id_token) {
         return print(&token);
     }
-    let opened = open_store(common)?;
+    let opened = open_store_to_read(common, printer)?;
     let session = match opened.store.load(&common.profile) {
         Ok(s) => s,
         Err(StoreError::NotFound) => {

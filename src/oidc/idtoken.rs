@@ -2,8 +2,10 @@
 //! `iss`, `aud`, `exp`, and the `nonce` we sent. Asymmetric algorithms only, so a token signed
 //! with the public key as an HMAC secret (or `alg: none`) cannot pass.
 //!
-//! The JWKS is cached on disk per JWKS URL and fetched again when a token names a key the cache
-//! does not hold (key rotation).
+//! The JWKS is cached on disk per JWKS URL for as long as the provider's `Cache-Control` allows
+//! (an hour when it does not say, never more than a day), so that a key the provider withdrew
+//! stops being trusted; it is fetched again sooner when a token names a key the cache does not
+//! hold (key rotation).
 
 use crate::error::Error;
 use crate::http;
@@ -32,6 +34,45 @@ pub struct Expected<'a> {
     pub nonce: Option<&'a str>,
 }
 
+/// How long a fetched JWKS is trusted when the provider sends no `Cache-Control: max-age`.
+pub const DEFAULT_JWKS_TTL: u64 = 3600;
+/// The longest a JWKS is trusted, whatever the provider says.
+pub const MAX_JWKS_TTL: u64 = 86_400;
+
+/// The cache file: the key set and when it stops being trusted.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedJwks {
+    fetched_at: i64,
+    max_age: u64,
+    jwks: JwkSet,
+}
+
+impl CachedJwks {
+    fn fresh_at(&self, now: i64) -> bool {
+        let age = now.saturating_sub(self.fetched_at);
+        age >= 0 && (age as u64) < self.max_age
+    }
+}
+
+/// Seconds a reply may be reused, from its `Cache-Control` (RFC 9111 §5.2.2): `no-store`
+/// and `no-cache` mean not at all, `max-age` is capped at [`MAX_JWKS_TTL`].
+pub fn max_age(cache_control: Option<&str>) -> u64 {
+    let Some(cc) = cache_control else {
+        return DEFAULT_JWKS_TTL;
+    };
+    let mut age = None;
+    for directive in cc.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return 0;
+        }
+        if let Some(v) = lower.strip_prefix("max-age=") {
+            age = v.trim_matches('"').parse::<u64>().ok().or(Some(0));
+        }
+    }
+    age.unwrap_or(DEFAULT_JWKS_TTL).min(MAX_JWKS_TTL)
+}
+
 fn cache_path(cache_dir: &Path, jwks_uri: &str) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -39,18 +80,26 @@ fn cache_path(cache_dir: &Path, jwks_uri: &str) -> PathBuf {
     cache_dir.join(format!("jwks-{:016x}.json", h.finish()))
 }
 
-async fn fetch(client: &reqwest::Client, jwks_uri: &str) -> Result<JwkSet, Error> {
+async fn fetch(client: &reqwest::Client, jwks_uri: &str, now: i64) -> Result<CachedJwks, Error> {
     let url = Url::parse(jwks_uri)
         .map_err(|e| Error::other(format!("The JWKS URL is invalid ({e}).")))?;
-    let body = http::get_limited(client, &url, Duration::from_secs(15))
+    let (body, headers) = http::get_with_headers(client, &url, Duration::from_secs(15))
         .await
         .map_err(|e| {
             Error::other(format!(
                 "Could not fetch the provider's signing keys from {jwks_uri}: {e}."
             ))
         })?;
-    serde_json::from_slice(&body)
-        .map_err(|e| Error::other(format!("The provider's JWKS is not valid ({e}).")))
+    let jwks = serde_json::from_slice(&body)
+        .map_err(|e| Error::other(format!("The provider's JWKS is not valid ({e}).")))?;
+    let cache_control = headers
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok());
+    Ok(CachedJwks {
+        fetched_at: now,
+        max_age: max_age(cache_control),
+        jwks,
+    })
 }
 
 /// Verifies `token` and returns its claims.
@@ -74,10 +123,14 @@ pub async fn verify(
             header.alg
         )));
     }
+    let now = crate::clock::unix_seconds(std::time::SystemTime::now());
     let path = cache_path(cache_dir, jwks_uri);
+    // A cache from before TTLs (a bare key set) does not parse, and is fetched again.
     let cached: Option<JwkSet> = std::fs::read(&path)
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+        .and_then(|b| serde_json::from_slice::<CachedJwks>(&b).ok())
+        .filter(|c| c.fresh_at(now))
+        .map(|c| c.jwks);
     let find = |set: &JwkSet| -> Option<jsonwebtoken::jwk::Jwk> {
         match &header.kid {
             Some(kid) => set.find(kid).cloned(),
@@ -88,12 +141,19 @@ pub async fn verify(
     let key = match cached.as_ref().and_then(find) {
         Some(k) => k,
         None => {
-            let set = fetch(client, jwks_uri).await?;
-            if std::fs::create_dir_all(cache_dir).is_ok() {
-                let _ = std::fs::write(&path, serde_json::to_vec(&set).unwrap_or_default());
+            let fetched = fetch(client, jwks_uri, now).await?;
+            if fetched.max_age > 0 && std::fs::create_dir_all(cache_dir).is_ok() {
+                if let Ok(bytes) = serde_json::to_vec(&fetched) {
+                    let _ = std::fs::write(&path, bytes);
+                }
+            } else {
+                let _ = std::fs::remove_file(&path);
             }
-            find(&set)
-                .ok_or_else(|| invalid(format!("no key {:?} in the provider's JWKS", header.kid)))?
+            find(&fetched.jwks)
+                .ok_or_else(|| invalid(format!(
+                    "its signing key {} is not in the provider's JWKS (withdrawn or never published)",
+                    header.kid.as_deref().map_or("(no kid)".to_string(), |k| format!("{k:?}"))
+                )))?
         }
     };
     let decoding =
@@ -118,4 +178,34 @@ pub async fn verify(
         }
     }
     Ok(data.claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_sets_the_jwks_lifetime() {
+        assert_eq!(max_age(None), DEFAULT_JWKS_TTL);
+        assert_eq!(max_age(Some("public, max-age=600")), 600);
+        assert_eq!(max_age(Some("max-age=600, no-cache")), 0);
+        assert_eq!(max_age(Some("no-store")), 0);
+        assert_eq!(max_age(Some("max-age=999999999")), MAX_JWKS_TTL);
+        assert_eq!(max_age(Some("max-age=garbage")), 0);
+        assert_eq!(max_age(Some("public")), DEFAULT_JWKS_TTL);
+    }
+
+    #[test]
+    fn a_cached_set_is_trusted_only_within_its_max_age() {
+        let c = CachedJwks {
+            fetched_at: 1_000,
+            max_age: 60,
+            jwks: JwkSet { keys: vec![] },
+        };
+        assert!(c.fresh_at(1_000));
+        assert!(c.fresh_at(1_059));
+        assert!(!c.fresh_at(1_060));
+        assert!(!c.fresh_at(999), "a cache from the future is not trusted");
+        assert!(!c.fresh_at(i64::MIN));
+    }
 }

@@ -40,6 +40,12 @@ impl<P: TokenStore, S: TokenStore> TokenStore for Fallback<P, S> {
         Ok(())
     }
 
+    fn audit(&self, profile: &str) -> Vec<String> {
+        let mut w = self.primary.audit(profile);
+        w.extend(self.secondary.audit(profile));
+        w
+    }
+
     fn delete(&self, profile: &str) -> Result<bool, StoreError> {
         let a = self.primary.delete(profile)?;
         let b = self.secondary.delete(profile)?;

@@ -100,6 +100,31 @@ impl TokenStore for FileStore {
             .map_err(|e| io_error("write", &path, e))
     }
 
+    #[cfg(unix)]
+    fn audit(&self, profile: &str) -> Vec<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(profile);
+        let mode = |p: &Path| fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o777);
+        let mut warnings = Vec::new();
+        if let Some(m) = mode(&path).filter(|m| m & 0o077 != 0) {
+            warnings.push(format!(
+                "The session file {} can be read or changed by other users (mode {m:04o}); run `chmod 600 {}`.",
+                path.display(),
+                path.display()
+            ));
+        }
+        if mode(&path).is_some()
+            && let Some(m) = mode(&self.dir).filter(|m| m & 0o077 != 0)
+        {
+            warnings.push(format!(
+                "The session directory {} is open to other users (mode {m:04o}); run `chmod 700 {}`.",
+                self.dir.display(),
+                self.dir.display()
+            ));
+        }
+        warnings
+    }
+
     fn delete(&self, profile: &str) -> Result<bool, StoreError> {
         let path = self.path(profile);
         match fs::remove_file(&path) {
@@ -139,6 +164,29 @@ mod tests {
         assert_eq!(mode(store.dir()), 0o700);
         let leftovers: Vec<_> = fs::read_dir(store.dir()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_permissions_are_reported_as_ssh_does() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sessions"));
+        assert!(store.audit("p").is_empty(), "no session, nothing to say");
+        store.save(&sample("p", "t", None)).unwrap();
+        assert!(store.audit("p").is_empty(), "0600 in 0700 is fine");
+        fs::set_permissions(store.path("p"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(store.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+        let w = store.audit("p");
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("mode 0644") && w[0].contains("chmod 600"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("mode 0755") && w[1].contains("chmod 700"),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -22,9 +22,7 @@ impl KeychainStore {
     /// The platform's keychain, or `Unavailable` saying why not.
     pub fn open_platform(timeout: Duration) -> Result<Self, StoreError> {
         let (name, store) = bounded(timeout, "connecting to the keychain", platform_store)?;
-        let inner = store.map_err(|e| {
-            StoreError::Unavailable(format!("{name} is not reachable: {}", one_line(&e)))
-        })?;
+        let inner = store.map_err(|e| StoreError::Unavailable(unreachable_reason(name, &e)))?;
         Ok(KeychainStore {
             inner,
             name,
@@ -112,6 +110,24 @@ fn bounded<T: Send + 'static>(
             timeout.as_secs_f64()
         ))
     })
+}
+
+/// Why the keychain cannot be reached, in words a person can act on. A missing D-Bus session
+/// (SSH, containers, CI) or a session without a Secret Service is the common case on Linux,
+/// and zbus's own message for it names sockets and addresses.
+fn unreachable_reason(name: &str, e: &KError) -> String {
+    let text = e.to_string();
+    let no_service = [
+        "Failed to connect",
+        "no secret service provider or dbus session",
+        "ServiceUnknown",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ];
+    if cfg!(target_os = "linux") && no_service.iter().any(|n| text.contains(n)) {
+        "no Secret Service on this session's D-Bus".to_string()
+    } else {
+        format!("{name} is not reachable: {}", one_line(e))
+    }
 }
 
 fn one_line(e: &KError) -> String {

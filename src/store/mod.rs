@@ -38,6 +38,12 @@ pub trait TokenStore: Send + Sync {
     fn save(&self, session: &Session) -> Result<(), StoreError>;
     /// Ok(false) when there was nothing to delete.
     fn delete(&self, profile: &str) -> Result<bool, StoreError>;
+
+    /// Warnings about how the profile's session is kept (a session file others can read), as
+    /// ssh warns about a private key with loose permissions.
+    fn audit(&self, _profile: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -106,8 +112,9 @@ pub fn open(
             }),
             Err(StoreError::Unavailable(why)) => {
                 let warning = format!(
-                    "No OS keychain is available ({why}); the session is kept in a file readable only by you, under {}.\n\
-                     Pass --store file (or set store = \"file\") to choose this explicitly, or --store keychain to require a keychain.",
+                    "{}{}, so the session is kept in a file only you can read, under {} (--store file chooses this; --store keychain requires a keychain).",
+                    why.get(..1).unwrap_or_default().to_uppercase(),
+                    why.get(1..).unwrap_or_default(),
                     file.dir().display()
                 );
                 Ok(Opened {
