@@ -14,6 +14,12 @@ pub trait Opener: Send + Sync {
     fn can_open(&self) -> bool {
         true
     }
+
+    /// What to tell the person once the URL and code are shown, when the opener offers another
+    /// way to finish (the demo's "Press Enter to approve").
+    fn prompt(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The user's browser, through the webbrowser crate.
@@ -24,14 +30,27 @@ impl Opener for SystemBrowser {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("refusing to open a {} URL", url.scheme()));
         }
-        if let Some(why) = no_browser_reason(&|k| std::env::var(k).ok().filter(|v| !v.is_empty())) {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(why) = no_browser_reason(&env) {
             return Err(why);
+        }
+        // webbrowser falls back to xdg-open when no $BROWSER entry starts, which on a machine
+        // without a display "succeeds" and shows nothing: say that $BROWSER failed instead.
+        if let Some(b) = env("BROWSER")
+            && !b.split(':').any(program_exists)
+        {
+            return Err(format!(
+                "$BROWSER ({b}) could not be started: no such program"
+            ));
         }
         let options = webbrowser::BrowserOptions::new()
             .with_suppress_output(true)
             .clone();
         webbrowser::open_browser_with_options(webbrowser::Browser::Default, url.as_str(), &options)
-            .map_err(|e| format!("no browser could be started ({e})"))
+            .map_err(|e| match env("BROWSER") {
+                Some(b) => format!("$BROWSER ({b}) could not be started: {e}"),
+                None => format!("no browser could be started ({e})"),
+            })
     }
 
     fn can_open(&self) -> bool {
@@ -39,17 +58,34 @@ impl Opener for SystemBrowser {
     }
 }
 
-/// A browser that is never there, for `--no-browser`.
-pub struct NoBrowser;
+/// A browser that is never there, and why (`--no-browser was given`, no display).
+pub struct NoBrowser(pub String);
 
 impl Opener for NoBrowser {
     fn open(&self, _: &Url) -> Result<(), String> {
-        Err("--no-browser was given".into())
+        Err(self.0.clone())
     }
 
     fn can_open(&self) -> bool {
         false
     }
+}
+
+/// Whether the program a `$BROWSER` entry names (its first word) can be found.
+fn program_exists(entry: &str) -> bool {
+    let Some(program) = entry.split_whitespace().next() else {
+        return false;
+    };
+    let runnable = |p: &std::path::Path| p.is_file();
+    if program.contains(std::path::MAIN_SEPARATOR) {
+        return runnable(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            runnable(&dir.join(program))
+                || (cfg!(windows) && runnable(&dir.join(format!("{program}.exe"))))
+        })
+    })
 }
 
 fn is_wsl() -> bool {

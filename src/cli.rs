@@ -241,7 +241,7 @@ pub struct ServeArgs {
     pub quiet: bool,
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Approve through the validator API instead of waiting for you in the browser
     #[arg(long)]
@@ -250,4 +250,9 @@ pub struct DemoArgs {
     /// Do not open a browser
     #[arg(long)]
     pub no_browser: bool,
+
+    /// Give up after this many seconds (1 to 86400)
+    #[arg(long, value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
 }

@@ -49,6 +49,9 @@ pub struct Session {
     pub id_token: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthInfo>,
+    /// From `sesame demo`: its server (and the key that signed the token) is gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
 }
 
 /// What a refresh needs to know about the provider, kept with the session so that
@@ -99,6 +102,7 @@ pub(crate) fn sample(profile: &str, token: &str, expires_at: Option<i64>) -> Ses
         refresh_token: None,
         id_token: None,
         oauth: None,
+        demo: false,
     }
 }
 

@@ -227,6 +227,8 @@ pub struct LoginSettings {
     pub with_token: bool,
     pub flow: FlowChoice,
     pub oidc: OidcSettings,
+    /// A `sesame demo` login: the session is marked so that later hints fit it.
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -335,6 +337,12 @@ fn env_num<T: std::str::FromStr>(env: Env, name: &str) -> Result<Option<T>, Erro
     }
 }
 
+/// The OS account name (getpwuid on Unix, GetUserNameW on Windows), as `whoami` prints it: for
+/// a container's root or a service account, where USER is unset.
+pub fn os_user() -> Option<String> {
+    whoami::username().ok().filter(|u| !u.trim().is_empty())
+}
+
 fn flag(set: bool) -> Option<bool> {
     set.then_some(true)
 }
@@ -363,6 +371,7 @@ impl LoginSettings {
             .or_else(|| env("USER"))
             .or_else(|| env("USERNAME"))
             .or_else(|| env("LOGNAME"))
+            .or_else(os_user)
         {
             Some(u) if !u.trim().is_empty() => Some(u.trim().to_string()),
             _ => None,
@@ -424,6 +433,7 @@ impl LoginSettings {
             port,
             qr,
             with_token: args.with_token,
+            demo: false,
         })
     }
 }

@@ -182,13 +182,16 @@ fn stale_access_token_is_refreshed_and_rotation_kept() {
     if !node_fixture_available() {
         return;
     }
-    // Access tokens live 30 s, less than the default refresh skew of 60 s: `sesame token` must
-    // find the fresh login's token stale and refresh it.
+    // Access tokens live 30 s, less than the default refresh skew of 60 s, so the skew is half
+    // their life (15 s): a token 20 s into its life (10 s left) is stale and is refreshed.
     let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", "30")]);
     let sb = Sandbox::new();
     let out = sb.login(&p.issuer, "browser", &[], &[]);
     assert_login(&out, 0, "browser login", &p, &sb);
-    let before = sb.session();
+    let mut before = sb.session();
+    before["obtained_at"] = json!(now() - 20);
+    before["expires_at"] = json!(now() + 10);
+    sb.write_session(&before);
     let (old_access, old_refresh) = (str_at(&before, "/token"), str_at(&before, "/refresh_token"));
 
     let out = token(&sb, &[]);
@@ -272,8 +275,10 @@ fn reused_refresh_token_exits_3_and_session_survives() {
 
     // Reuse detection revoked the whole grant: the newest refresh token is refused too, and
     // `sesame token` on a stale session says the same.
+    let mut rotated = rotated;
+    rotated["expires_at"] = json!(now() - 10);
     sb.write_session(&rotated);
-    let out = token(&sb, &[("SESAME_REFRESH_SKEW", "7200")]);
+    let out = token(&sb, &[]);
     assert_exit(&out, 3, "token after the grant was revoked");
     assert!(out.stderr.contains("sesame login"), "{out:?}");
     assert!(out.stdout.trim().is_empty(), "no token is printed: {out:?}");
@@ -559,7 +564,7 @@ async fn bad_id_tokens_are_rejected_and_nothing_is_saved() {
         (
             "signed by an unknown key",
             |s| keys().1.sign(&id_claims(s), None),
-            "no key",
+            "not in the provider's JWKS",
         ),
         (
             "good signature, wrong audience",

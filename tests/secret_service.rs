@@ -196,8 +196,19 @@ fn without_a_keychain_auto_falls_back_to_the_file_and_keychain_refuses() {
     let out = login(&sb, &nowhere, &server, "auto", "default");
     let err = text(&out.stderr);
     assert!(
-        err.contains("warning:") && err.contains("No OS keychain") && err.contains("--store"),
-        "auto warns once, says why and how to choose:\n{err}"
+        err.contains("warning:")
+            && err.contains("No Secret Service on this session's D-Bus")
+            && err.contains("--store"),
+        "auto warns, says why and how to choose:\n{err}"
+    );
+    assert_eq!(
+        err.matches("warning:").count(),
+        1,
+        "one warning line, once per command:\n{err}"
+    );
+    assert!(
+        !err.contains("zbus") && !err.contains("unix:path"),
+        "no raw D-Bus error:\n{err}"
     );
     assert!(
         sb.session_file("default").exists(),

@@ -1,11 +1,13 @@
 //! `sesame demo`: the whole flow on a fresh machine, against a throwaway reference server on an
-//! ephemeral loopback port. Where nobody can approve in a browser (no browser, no terminal, or
-//! `--auto-approve`), it approves through the validator API itself, after a visible pause.
+//! ephemeral loopback port. Where no browser can open but a person is at the terminal (SSH,
+//! `docker run -it`), Enter approves, through the validator API as the page's button would;
+//! where nobody is there at all (no terminal, or `--auto-approve`), it approves by itself after a
+//! visible pause.
 
 use super::{login, status};
 use crate::browser::{self, NoBrowser, Opener, SystemBrowser};
 use crate::cli::{DemoArgs, OutputFormat};
-use crate::error::Error;
+use crate::error::{Error, Exit};
 use crate::output::Printer;
 use crate::protocol::{VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH, ValidatorDecision, ValidatorView};
 use crate::server::{self, Config, Server};
@@ -37,22 +39,32 @@ pub async fn run(
         browser::no_browser_reason(env)
     };
     let attended = std::io::stdin().is_terminal();
-    let opener: Box<dyn Opener> = if args.auto_approve || (no_browser.is_some() && !attended) {
-        Box::new(AutoApprove { printer: *printer })
-    } else if no_browser.is_some() {
-        Box::new(NoBrowser)
-    } else {
-        Box::new(SystemBrowser)
+    let opener: Box<dyn Opener> = match no_browser {
+        _ if args.auto_approve => Box::new(AutoApprove {
+            printer: *printer,
+            why: "--auto-approve was given".into(),
+        }),
+        Some(why) if !attended => Box::new(AutoApprove {
+            printer: *printer,
+            why: format!("{why}, and no one is at a terminal to approve"),
+        }),
+        Some(why) if args.no_browser => Box::new(NoBrowser(why)),
+        Some(why) => Box::new(EnterApproves {
+            printer: *printer,
+            why,
+        }),
+        None => Box::new(SystemBrowser),
     };
     let user = env("USER")
         .or_else(|| env("USERNAME"))
+        .or_else(crate::settings::os_user)
         .unwrap_or_else(|| "demo".into());
     let settings = LoginSettings {
         common: common.clone(),
         server: Some(url),
         user: Some(user),
         open_browser: true,
-        timeout: Duration::from_secs(120),
+        timeout: Duration::from_secs(args.timeout),
         poll_interval: Duration::from_secs(1),
         allow_http: false,
         port: 0,
@@ -60,35 +72,78 @@ pub async fn run(
         with_token: false,
         flow: crate::cli::FlowChoice::Challenge,
         oidc: Default::default(),
+        demo: true,
     };
     let result = login::run(&settings, &*opener, printer).await;
     running.stop().await;
-    result?;
+    // The login's hints name `sesame login` and its flags; the demo takes neither.
+    result.map_err(|e| match e.exit {
+        Exit::LoginIncomplete => e.hint(
+            "Run `sesame demo` again (`sesame demo --timeout SECS` allows more time), or `sesame demo --auto-approve` to let the demo approve by itself.",
+        ),
+        _ => e,
+    })?;
 
     printer.info("");
     status::run(&common, OutputFormat::Text, env, printer)?;
     let p = &common.profile;
+    let (sesame, note) = invocation();
+    let line = |args: &str, what: &str| format!("  {sesame} {args}{what}\n");
     printer.info(&format!(
-        "\nTry next:\n  sesame token --profile {p}            # the JWT, for scripts\n  sesame status --profile {p} --output json\n  sesame logout --profile {p}\n\
-         The demo server has stopped, so this token is only good for looking at. For real use: `sesame login --server https://your-consoleme`."
+        "\nTry next{note}:\n{}{}{}\
+         The demo server has stopped, so this token is only good for looking at. For real use: `{sesame} login --server https://your-consoleme`.",
+        line(&format!("token --profile {p}"), "            # the JWT, for scripts"),
+        line(&format!("status --profile {p} --output json"), ""),
+        line(&format!("logout --profile {p}"), ""),
     ));
     Ok(())
+}
+
+/// How the person can run this same sesame: `sesame` when it is the one on PATH, the
+/// `cargo run` form when it runs from a checkout's target directory (the README's first
+/// command), else its full path; and a note on how to get it onto PATH.
+fn invocation() -> (String, String) {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return ("sesame".into(), String::new());
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::canonicalize(dir.join(if cfg!(windows) {
+                "sesame.exe"
+            } else {
+                "sesame"
+            }))
+            .is_ok_and(|p| p == me)
+        })
+    });
+    if on_path {
+        return ("sesame".into(), String::new());
+    }
+    let in_target = |profile: &str| {
+        me.parent()
+            .is_some_and(|d| d.ends_with(std::path::Path::new("target").join(profile)))
+    };
+    let install = " (sesame is not on your PATH; ./install.sh puts it there)".to_string();
+    if in_target("release") {
+        ("cargo run --release --".into(), install)
+    } else if in_target("debug") {
+        ("cargo run --".into(), install)
+    } else {
+        (me.display().to_string(), install)
+    }
 }
 
 /// Approves the way the page's Approve button would: view once for the nonce, then post it.
 struct AutoApprove {
     printer: Printer,
+    why: String,
 }
 
 impl Opener for AutoApprove {
     fn open(&self, url: &Url) -> Result<(), String> {
-        let api = Url::parse(
-            &url.as_str()
-                .replacen(VALIDATOR_PAGE_PATH, VALIDATOR_API_PATH, 1),
-        )
-        .map_err(|e| e.to_string())?;
+        let api = api_url(url)?;
         self.printer.info(&format!(
-            "Nobody can approve in a browser here, so the demo approves by itself in {}s through the validator API, as pressing Approve would.",
+            "The demo approves by itself in {}s through the validator API, as pressing Approve would.",
             AUTO_APPROVE_DELAY.as_secs()
         ));
         let printer = self.printer;
@@ -98,12 +153,69 @@ impl Opener for AutoApprove {
                 printer.warn(&format!("The demo could not approve: {e}"));
             }
         });
-        Err("the demo approves by itself".into())
+        Err(self.why.clone())
     }
 
     fn can_open(&self) -> bool {
         false
     }
+}
+
+/// No browser can open here, but a person is at the terminal: Enter approves, as the page's
+/// Approve button would.
+struct EnterApproves {
+    printer: Printer,
+    why: String,
+}
+
+impl Opener for EnterApproves {
+    fn open(&self, url: &Url) -> Result<(), String> {
+        let api = api_url(url)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A plain thread: a blocked read must not keep the runtime from shutting down when the
+        // login ends another way (the URL opened on this machine).
+        let _ = std::thread::Builder::new()
+            .name("demo-enter".into())
+            .spawn(move || {
+                let mut line = String::new();
+                if std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let _ = tx.send(());
+                }
+            });
+        let printer = self.printer;
+        tokio::spawn(async move {
+            if rx.await.is_err() {
+                return;
+            }
+            match approve(&api).await {
+                Ok(()) => printer.info(
+                    "Approved through the validator API (GET for the one-time nonce, then POST it), as the page's Approve button would.",
+                ),
+                Err(e) => printer.warn(&format!("The demo could not approve: {e}")),
+            }
+        });
+        Err(self.why.clone())
+    }
+
+    fn can_open(&self) -> bool {
+        false
+    }
+
+    fn prompt(&self) -> Option<String> {
+        Some(
+            "No browser can open here. Press Enter to approve this login here, as the page's Approve button would (or open the URL from this machine)."
+                .into(),
+        )
+    }
+}
+
+fn api_url(page: &Url) -> Result<Url, String> {
+    Url::parse(
+        &page
+            .as_str()
+            .replacen(VALIDATOR_PAGE_PATH, VALIDATOR_API_PATH, 1),
+    )
+    .map_err(|e| e.to_string())
 }
 
 async fn approve(api: &Url) -> Result<(), String> {

@@ -143,6 +143,7 @@ pub async fn run(
         refresh_token: None,
         id_token: None,
         oauth: None,
+        demo: settings.demo,
     };
     // The browser learns the outcome once the session is saved, so "Signed in" is true.
     let saved = save(&*opened.store, &session, settings, printer);
@@ -219,17 +220,19 @@ pub fn present(
     } else {
         Err("--no-browser was given".to_string())
     };
-    let (who, where_) = if any_device {
-        (
-            settings
-                .user
-                .as_ref()
-                .map(|u| format!(" as {u}"))
-                .unwrap_or_default(),
-            "a browser on any device",
-        )
+    let who = settings
+        .user
+        .as_ref()
+        .filter(|_| any_device)
+        .map(|u| format!(" as {u}"))
+        .unwrap_or_default();
+    // A loopback URL (a server on this machine) cannot be opened on a phone: no QR code, and
+    // say where it works.
+    let any_device = any_device && !http::is_loopback(url);
+    let where_ = if any_device {
+        "a browser on any device"
     } else {
-        (String::new(), "a browser on this machine")
+        "a browser on this machine"
     };
     match &opened {
         Ok(()) => printer.info(&format!(
@@ -257,6 +260,10 @@ pub fn present(
         // On stdout: it is for the eyes of whoever looks at the terminal, and
         // --qr/--no-qr decides on it by whether stdout is one.
         let _ = crate::output::stdout(&format!("{qr}\n"));
+    }
+    if let Some(prompt) = opener.prompt() {
+        printer.info(&prompt);
+        printer.info("");
     }
     opened.is_ok()
 }
@@ -343,6 +350,7 @@ fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> 
         refresh_token: None,
         id_token: None,
         oauth: None,
+        demo: settings.demo,
     };
     save(&*opened.store, &session, settings, printer)
 }

@@ -25,6 +25,12 @@ pub fn run(common: &Common, printer: &Printer) -> Result<(), Error> {
         "Removed the session for profile {} from {place}.",
         common.profile
     ));
+    if existing.as_ref().is_some_and(|s| s.demo) {
+        printer.info(
+            "It came from `sesame demo`, whose server has stopped and took its signing key with it: no server accepts that token any more.",
+        );
+        return Ok(());
+    }
     let until = existing
         .and_then(|s| s.expires_at)
         .map(|e| format!(" until {}", format_utc(e)))

@@ -1,7 +1,7 @@
 //! `sesame status`: who is logged in, where, how, and until when. Shows the token's claims,
 //! never the token.
 
-use super::token::login_hint;
+use super::token::{login_hint, session_hint};
 use super::{open_store_to_read, store_error};
 use crate::cli::OutputFormat;
 use crate::clock::{format_utc, human_duration, unix_seconds};
@@ -96,7 +96,10 @@ impl Report<'_> {
                 "The session for profile {} has expired.",
                 self.profile
             ))
-            .hint(login_hint(self.profile)))
+            .hint(match self.session {
+                Some(s) => session_hint(s),
+                None => login_hint(self.profile),
+            }))
         }
     }
 
@@ -130,6 +133,8 @@ impl Report<'_> {
                 "Server:",
                 if s.server.is_empty() {
                     "(none: saved with --with-token)".into()
+                } else if s.demo {
+                    format!("{} (sesame demo's throwaway server, now stopped)", s.server)
                 } else {
                     s.server.clone()
                 },

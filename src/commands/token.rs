@@ -26,6 +26,7 @@ pub fn run(common: &Common, id_token: bool, env: Env, printer: &Printer) -> Resu
         Err(e) => return Err(store_error(common.store, e)),
     };
     let expired_at = session.expires_at.unwrap_or_default();
+    let hint = session_hint(&session);
     let secret = client_secret(common, env);
     let Some(session) = refresh::ensure_fresh(
         &*opened.store,
@@ -41,7 +42,7 @@ pub fn run(common: &Common, id_token: bool, env: Env, printer: &Printer) -> Resu
             common.profile,
             format_utc(expired_at)
         ))
-        .hint(login_hint(&common.profile)));
+        .hint(hint));
     };
     if id_token {
         return match &session.id_token {
@@ -64,10 +65,26 @@ pub fn client_secret(common: &Common, env: Env) -> Option<Secret> {
 }
 
 pub fn login_hint(profile: &str) -> String {
-    if profile == "default" {
-        "Run `sesame login`.".into()
+    match profile {
+        "default" => "Run `sesame login`.".into(),
+        "demo" => "Run `sesame demo` (the demo's own profile).".into(),
+        _ => format!("Run `sesame login --profile {profile}`."),
+    }
+}
+
+/// What to run when this session is over: a demo session comes back only from the demo.
+pub fn session_hint(session: &crate::session::Session) -> String {
+    if session.demo {
+        let flag = if session.profile == "demo" {
+            String::new()
+        } else {
+            format!(" --profile {}", session.profile)
+        };
+        format!(
+            "This session came from `sesame demo`, whose server has stopped: run `sesame demo{flag}` again."
+        )
     } else {
-        format!("Run `sesame login --profile {profile}`.")
+        login_hint(&session.profile)
     }
 }
 

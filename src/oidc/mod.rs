@@ -377,5 +377,6 @@ pub fn session_from(
             jwks_uri: provider.jwks_uri.clone(),
             scopes: scopes.to_vec(),
         }),
+        demo: false,
     }
 }

@@ -596,9 +596,17 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incomin
                 return problem(
                     StatusCode::CONFLICT,
                     "Link already opened",
-                    "This approval link works once and was already opened. For your safety, run sesame login again to get a new one.",
+                    "This approval link works once and was already opened. If curl or a link preview opened it, the page it received holds the one-time form, with the curl command that approves from a terminal. Otherwise, for your safety, run sesame login again to get a new link.",
                 );
             };
+            let page_url = app
+                .base
+                .join(&format!(
+                    "{}{token}",
+                    VALIDATOR_PAGE_PATH.trim_start_matches('/')
+                ))
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             let page = pages::approval(&pages::Approval {
                 user: &view.user,
                 ip: &view.ip.to_string(),
@@ -606,6 +614,7 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incomin
                 user_code: &view.user_code,
                 nonce: &nonce,
                 action: req.uri().path(),
+                page_url: &page_url,
                 dev_mode: matches!(app.config.auth, Auth::Dev),
             });
             html(StatusCode::OK, page, view.redirect_uri.as_ref())

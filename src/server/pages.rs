@@ -28,7 +28,9 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem;margin:1.2rem 0}d
 .buttons{display:flex;gap:.8rem;margin-top:1.4rem}button{flex:1;font-size:1rem;padding:.75rem;border-radius:8px;border:1px solid #d0d5dd;cursor:pointer;background:#fff}\
 button.approve{background:#5b4bdb;border-color:#5b4bdb;color:#fff;font-weight:600}\
 .dev{background:#fff4e5;border:1px solid #f5b041;border-radius:8px;padding:.6rem .8rem;font-size:.9rem}\
-.ok{color:#067647}.bad{color:#b42318}.muted{color:#667085;font-size:.9rem}";
+.ok{color:#067647}.bad{color:#b42318}.muted{color:#667085;font-size:.9rem}\
+details{margin-top:1.4rem;font-size:.85rem;color:#475467}summary{cursor:pointer}\
+pre{white-space:pre-wrap;word-break:break-all;background:#f4f5f7;border-radius:6px;padding:.6rem;font-size:.8rem}";
 
 pub fn layout(title: &str, body: &str) -> String {
     format!(
@@ -48,6 +50,8 @@ pub struct Approval<'a> {
     pub user_code: &'a str,
     pub nonce: &'a str,
     pub action: &'a str,
+    /// The page's absolute URL, for the terminal instructions.
+    pub page_url: &'a str,
     pub dev_mode: bool,
 }
 
@@ -69,13 +73,19 @@ in your terminal. If it does not, or you did not start a login just now, press D
 <input type=\"hidden\" name=\"nonce\" value=\"{nonce}\">\
 <div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\">Deny</button>\
 <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\" id=\"approve\">Approve</button></div>\
-</form>",
+</form>\
+<details id=\"terminal\"><summary>Approve from a terminal, without a browser</summary>\
+<p>This link works once, and this page holds its one-time form. To approve from a terminal \
+(for example after fetching this page with curl), post the form:</p>\
+<pre>curl -d nonce={nonce} -d decision=approve {page_url}</pre>\
+<p>Use <code>decision=deny</code> to deny.</p></details>",
         user = escape(a.user),
         code = escape(a.user_code),
         ip = escape(a.ip),
         time = format_utc(a.created_unix),
         action = escape(a.action),
         nonce = escape(a.nonce),
+        page_url = escape(a.page_url),
     );
     layout("Approve sign-in", &body)
 }
@@ -135,6 +145,7 @@ mod tests {
             user_code: "BCDF-GHJK",
             nonce: "n\"once",
             action: "/challenge_validator/t",
+            page_url: "http://127.0.0.1:1/challenge_validator/t",
             dev_mode: true,
         });
         assert!(!html.contains("<script>"));
@@ -142,5 +153,9 @@ mod tests {
         assert!(html.contains("n&quot;once"));
         assert!(html.contains("BCDF-GHJK"));
         assert!(html.contains("Development mode"));
+        assert!(
+            html.contains("curl -d nonce=n&quot;once -d decision=approve http://127.0.0.1:1/challenge_validator/t"),
+            "the page says how to approve from a terminal"
+        );
     }
 }
