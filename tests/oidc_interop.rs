@@ -371,6 +371,12 @@ fn twenty_concurrent_token_calls_refresh_once_with_access_ttl(access_ttl: &str) 
         })
         .collect();
     let outs: Vec<Out> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let distinct: std::collections::HashSet<&str> = outs.iter().map(|o| o.stdout.trim()).collect();
+    eprintln!(
+        "figure: {N} concurrent `sesame token` on a stale session, {access_ttl} s access tokens: {} refresh grants, {} distinct tokens printed",
+        proxy.refreshes(),
+        distinct.len()
+    );
     for (i, out) in outs.iter().enumerate() {
         assert_exit(out, 0, &format!("concurrent token #{i}"));
     }
