@@ -2,6 +2,13 @@
 //! Secret Service on Linux and the BSDs. One entry per profile, service `sesame`, account =
 //! profile name, secret = the session as JSON.
 //!
+//! Windows Credential Manager refuses a secret over 2,560 bytes, and an OpenID Connect session
+//! (access, ID and refresh tokens) is larger. There the session is split: parts under accounts
+//! `PROFILE#GEN.I` (no profile name holds `#`), then the profile's own entry is replaced by a
+//! small manifest naming the generation `GEN`. That one write switches from the old session to
+//! the new, so a reader sees one or the other, never a mix; the old generation's parts are
+//! removed afterwards.
+//!
 //! Every call runs on its own thread with a deadline: a locked keychain can wait for an unlock
 //! prompt that nobody sees, and `sesame token` must never hang a script.
 
@@ -16,6 +23,40 @@ pub struct KeychainStore {
     inner: Arc<CredentialStore>,
     name: &'static str,
     timeout: Duration,
+    /// The largest secret one entry takes, in bytes of UTF-8 (the session is split above it).
+    max_entry: usize,
+}
+
+/// Windows Credential Manager: 2,560 bytes a secret (CRED_MAX_CREDENTIAL_BLOB_SIZE), which a
+/// store may spend as UTF-16; 1,200 bytes of UTF-8 are at most 2,400 bytes either way.
+pub const WINDOWS_MAX_ENTRY: usize = 1200;
+
+/// What the profile's entry holds when the session is split.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    sesame_parts: usize,
+    generation: String,
+    bytes: usize,
+}
+
+fn part_account(profile: &str, generation: &str, i: usize) -> String {
+    format!("{profile}#{generation}.{i}")
+}
+
+/// Splits `text` into pieces of at most `max` bytes, at character boundaries.
+fn split(text: &str, max: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max.max(4));
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (head, tail) = rest.split_at(end);
+        parts.push(head);
+        rest = tail;
+    }
+    parts
 }
 
 impl KeychainStore {
@@ -27,15 +68,71 @@ impl KeychainStore {
             inner,
             name,
             timeout,
+            max_entry: if cfg!(windows) {
+                WINDOWS_MAX_ENTRY
+            } else {
+                usize::MAX
+            },
         })
     }
 
-    /// Any keyring-core store; tests use `keyring_core::mock::Store`.
-    pub fn with_store(inner: Arc<CredentialStore>, name: &'static str) -> Self {
+    /// Any keyring-core store; tests use `keyring_core::mock::Store`. `max_entry` is the size
+    /// above which a session is split across entries.
+    pub fn with_store(inner: Arc<CredentialStore>, name: &'static str, max_entry: usize) -> Self {
         KeychainStore {
             inner,
             name,
             timeout: Duration::from_secs(10),
+            max_entry,
+        }
+    }
+
+    fn read(&self, account: &str) -> Result<String, StoreError> {
+        self.call("reading the session", account, |e| e.get_password())
+    }
+
+    fn write(&self, account: &str, text: String) -> Result<(), StoreError> {
+        self.call("saving the session", account, move |e| {
+            e.set_password(&text)
+        })
+    }
+
+    fn remove(&self, account: &str) -> Result<bool, StoreError> {
+        match self.call("deleting the session", account, |e| e.delete_credential()) {
+            Ok(()) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The manifest the profile's entry holds now, if the session there is split.
+    fn manifest(&self, profile: &str) -> Option<Manifest> {
+        self.read(profile)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+    }
+
+    fn remove_parts(&self, profile: &str, m: &Manifest) {
+        for i in 0..m.sesame_parts {
+            let _ = self.remove(&part_account(profile, &m.generation, i));
+        }
+    }
+
+    /// Reads a split session: every part of the manifest's generation, joined, and checked
+    /// against the manifest's length.
+    fn assemble(&self, profile: &str, m: &Manifest) -> Result<String, StoreError> {
+        let mut text = String::with_capacity(m.bytes);
+        for i in 0..m.sesame_parts {
+            text.push_str(&self.read(&part_account(profile, &m.generation, i))?);
+        }
+        if text.len() == m.bytes {
+            Ok(text)
+        } else {
+            Err(StoreError::Other(format!(
+                "the keychain entries for this profile are incomplete ({} of {} bytes); run `sesame logout` and log in again",
+                text.len(),
+                m.bytes
+            )))
         }
     }
 
@@ -154,7 +251,22 @@ impl TokenStore for KeychainStore {
     }
 
     fn load(&self, profile: &str) -> Result<Session, StoreError> {
-        let text = self.call("reading the session", profile, |e| e.get_password())?;
+        let mut text = self.read(profile)?;
+        // A writer may replace the session between our reading its manifest and its parts
+        // (and then remove those parts): read the manifest again, a few times.
+        for attempt in 0..3 {
+            let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
+                break;
+            };
+            match self.assemble(profile, &m) {
+                Ok(whole) => {
+                    text = whole;
+                    break;
+                }
+                Err(e) if attempt == 2 => return Err(e),
+                Err(_) => text = self.read(profile)?,
+            }
+        }
         Session::from_json(&text).map_err(|e| {
             StoreError::Other(format!(
                 "the keychain entry for this profile is not a sesame session ({e}); run `sesame logout` and log in again"
@@ -163,18 +275,53 @@ impl TokenStore for KeychainStore {
     }
 
     fn save(&self, session: &Session) -> Result<(), StoreError> {
+        let profile = &session.profile;
         let json = session.to_json();
-        self.call("saving the session", &session.profile, move |e| {
-            e.set_password(&json)
-        })
+        let old = self.manifest(profile);
+        if json.len() <= self.max_entry {
+            self.write(profile, json)?;
+        } else {
+            let mut generation = format!("{:08x}", rand::random::<u32>());
+            while old.as_ref().is_some_and(|o| o.generation == generation) {
+                generation = format!("{:08x}", rand::random::<u32>());
+            }
+            let parts = split(&json, self.max_entry);
+            let manifest = Manifest {
+                sesame_parts: parts.len(),
+                generation,
+                bytes: json.len(),
+            };
+            for (i, part) in parts.iter().enumerate() {
+                let written = self.write(
+                    &part_account(profile, &manifest.generation, i),
+                    part.to_string(),
+                );
+                if let Err(e) = written {
+                    // The previous session is untouched; leave no half-written generation.
+                    self.remove_parts(profile, &manifest);
+                    return Err(e);
+                }
+            }
+            let text =
+                serde_json::to_string(&manifest).map_err(|e| StoreError::Other(e.to_string()))?;
+            if let Err(e) = self.write(profile, text) {
+                self.remove_parts(profile, &manifest);
+                return Err(e);
+            }
+        }
+        if let Some(old) = old {
+            self.remove_parts(profile, &old);
+        }
+        Ok(())
     }
 
     fn delete(&self, profile: &str) -> Result<bool, StoreError> {
-        match self.call("deleting the session", profile, |e| e.delete_credential()) {
-            Ok(()) => Ok(true),
-            Err(StoreError::NotFound) => Ok(false),
-            Err(e) => Err(e),
+        let old = self.manifest(profile);
+        let removed = self.remove(profile)?;
+        if let Some(old) = old {
+            self.remove_parts(profile, &old);
         }
+        Ok(removed)
     }
 }
 
@@ -185,7 +332,7 @@ mod tests {
     use keyring_core::mock;
 
     fn store() -> KeychainStore {
-        KeychainStore::with_store(mock::Store::new().unwrap(), "the mock keychain")
+        KeychainStore::with_store(mock::Store::new().unwrap(), "the mock keychain", usize::MAX)
     }
 
     #[test]
@@ -224,5 +371,197 @@ mod tests {
         s.entry("p").unwrap().set_password("garbage").unwrap();
         let e = s.load("p").unwrap_err().to_string();
         assert!(e.contains("not a sesame session"), "{e}");
+    }
+
+    /// A keyring-core store that behaves as Windows Credential Manager does about size: it
+    /// refuses a secret over 2,560 bytes (counted as UTF-16, the worst case), and it can be told
+    /// to fail every write after the first `n`.
+    mod limited {
+        use keyring_core::api::{CredentialApi, CredentialStoreApi};
+        use keyring_core::{Credential, CredentialStore, Entry, Error, Result, mock};
+        use std::any::Any;
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        pub const LIMIT: usize = 2560;
+
+        #[derive(Debug)]
+        pub struct Store {
+            inner: Arc<CredentialStore>,
+            pub writes_left: Arc<AtomicUsize>,
+        }
+
+        impl Store {
+            pub fn new() -> Arc<Store> {
+                Arc::new(Store {
+                    inner: mock::Store::new().unwrap(),
+                    writes_left: Arc::new(AtomicUsize::new(usize::MAX)),
+                })
+            }
+        }
+
+        #[derive(Debug)]
+        struct Cred {
+            entry: Entry,
+            writes_left: Arc<AtomicUsize>,
+        }
+
+        impl CredentialApi for Cred {
+            fn set_secret(&self, secret: &[u8]) -> Result<()> {
+                let utf16 = String::from_utf8_lossy(secret).encode_utf16().count() * 2;
+                if utf16 > LIMIT {
+                    return Err(Error::TooLong("secret".into(), LIMIT as u32));
+                }
+                if self
+                    .writes_left
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_err()
+                {
+                    return Err(Error::PlatformFailure("injected write failure".into()));
+                }
+                self.entry.set_secret(secret)
+            }
+            fn get_secret(&self) -> Result<Vec<u8>> {
+                self.entry.get_secret()
+            }
+            fn delete_credential(&self) -> Result<()> {
+                self.entry.delete_credential()
+            }
+            fn get_credential(&self) -> Result<Option<Arc<Credential>>> {
+                Ok(None)
+            }
+            fn get_specifiers(&self) -> Option<(String, String)> {
+                self.entry.get_specifiers()
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+
+        impl CredentialStoreApi for Store {
+            fn vendor(&self) -> String {
+                "sesame test store with Windows' size limit".into()
+            }
+            fn id(&self) -> String {
+                "limited".into()
+            }
+            fn build(
+                &self,
+                service: &str,
+                user: &str,
+                mods: Option<&HashMap<&str, &str>>,
+            ) -> Result<Entry> {
+                let entry = self.inner.build(service, user, mods)?;
+                Ok(Entry::new_with_credential(Arc::new(Cred {
+                    entry,
+                    writes_left: self.writes_left.clone(),
+                })))
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+    }
+
+    fn big_session(profile: &str, fill: char) -> Session {
+        let mut s = sample(profile, &fill.to_string().repeat(6000), Some(2_000_000_000));
+        s.refresh_token = Some(crate::secret::Secret::new("r".repeat(5000)));
+        s.id_token = Some(crate::secret::Secret::new("i".repeat(5000)));
+        s.user = "Zoë 🚀 Ålesund".into();
+        s
+    }
+
+    fn windows_like() -> (KeychainStore, Arc<limited::Store>) {
+        let limited = limited::Store::new();
+        let store = KeychainStore::with_store(
+            limited.clone() as Arc<CredentialStore>,
+            "the limited keychain",
+            WINDOWS_MAX_ENTRY,
+        );
+        (store, limited)
+    }
+
+    fn raw(store: &KeychainStore, account: &str) -> Option<String> {
+        store.entry(account).unwrap().get_password().ok()
+    }
+
+    #[test]
+    fn a_16_kb_session_round_trips_under_windows_size_limit() {
+        let session = big_session("p", 'a');
+        assert!(session.to_json().len() > 16_000);
+        let (limited_unsplit, _) = {
+            let l = limited::Store::new();
+            (
+                KeychainStore::with_store(l.clone() as Arc<CredentialStore>, "x", usize::MAX),
+                l,
+            )
+        };
+        assert!(
+            limited_unsplit.save(&session).is_err(),
+            "the store really refuses a whole OIDC session"
+        );
+
+        let (store, _) = windows_like();
+        store.save(&session).unwrap();
+        let back = store.load("p").unwrap();
+        assert_eq!(
+            back.to_json(),
+            session.to_json(),
+            "reassembled byte for byte"
+        );
+        assert_eq!(back.user, "Zoë 🚀 Ålesund");
+        let manifest: Manifest = serde_json::from_str(&raw(&store, "p").unwrap()).unwrap();
+        assert!(
+            manifest.sesame_parts >= 14,
+            "{} parts",
+            manifest.sesame_parts
+        );
+    }
+
+    #[test]
+    fn replacing_a_split_session_switches_at_once_and_leaves_no_parts() {
+        let (store, _) = windows_like();
+        store.save(&big_session("p", 'a')).unwrap();
+        let first: Manifest = serde_json::from_str(&raw(&store, "p").unwrap()).unwrap();
+        store.save(&big_session("p", 'b')).unwrap();
+        assert!(store.load("p").unwrap().token.expose().starts_with('b'));
+        for i in 0..first.sesame_parts {
+            assert_eq!(raw(&store, &part_account("p", &first.generation, i)), None);
+        }
+        // A small session replaces a split one, and delete removes every part.
+        let second: Manifest = serde_json::from_str(&raw(&store, "p").unwrap()).unwrap();
+        store.save(&sample("p", "small", None)).unwrap();
+        assert_eq!(store.load("p").unwrap().token.expose(), "small");
+        assert_eq!(raw(&store, &part_account("p", &second.generation, 0)), None);
+        store.save(&big_session("p", 'c')).unwrap();
+        let third: Manifest = serde_json::from_str(&raw(&store, "p").unwrap()).unwrap();
+        assert!(store.delete("p").unwrap());
+        assert!(matches!(store.load("p"), Err(StoreError::NotFound)));
+        assert_eq!(raw(&store, &part_account("p", &third.generation, 0)), None);
+    }
+
+    #[test]
+    fn a_write_that_fails_midway_keeps_the_previous_session() {
+        let (store, limited) = windows_like();
+        store.save(&big_session("p", 'a')).unwrap();
+        limited
+            .writes_left
+            .store(3, std::sync::atomic::Ordering::SeqCst);
+        assert!(store.save(&big_session("p", 'b')).is_err());
+        let kept = store.load("p").unwrap();
+        assert!(
+            kept.token.expose().starts_with('a'),
+            "the old session is intact"
+        );
+    }
+
+    #[test]
+    fn split_cuts_at_character_boundaries() {
+        let text = "é".repeat(1000);
+        let parts = split(&text, 7);
+        assert!(parts.iter().all(|p| p.len() <= 7));
+        assert_eq!(parts.concat(), text);
+        assert!(split("", 5).is_empty());
     }
 }
