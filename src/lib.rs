@@ -21,6 +21,7 @@ pub mod interrupt;
 pub mod jwt;
 pub mod oidc;
 pub mod output;
+pub mod pending;
 pub mod protocol;
 pub mod refresh;
 pub mod secret;

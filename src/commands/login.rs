@@ -14,6 +14,7 @@ use crate::flows::challenge::{self, CallbackParams, PollSettings};
 use crate::http;
 use crate::jwt;
 use crate::output::{Printer, WaitDisplay, qr_code};
+use crate::pending::{self, Claim, Joining};
 use crate::secret::Secret;
 use crate::session::{FORMAT_VERSION, Flow, Session};
 use crate::settings::LoginSettings;
@@ -36,9 +37,93 @@ pub async fn run(
         return with_token(settings, printer);
     }
     let flow = choose_flow(settings, printer)?;
-    if flow != FlowChoice::Challenge {
-        return super::login_oauth::run(settings, flow, opener, printer).await;
+    let common = &settings.common;
+    let mut owner = match pending::claim(&common.paths.data_dir, &common.profile)? {
+        Claim::Owner(owner) => owner,
+        Claim::Busy(busy) => {
+            let mut ctrl_c = crate::interrupt::CtrlC::install();
+            let joining = tokio::select! {
+                j = busy.join() => j?,
+                _ = ctrl_c.wait() => return Err(Error::interrupted()),
+            };
+            match joining {
+                Joining::Owner(owner) => owner,
+                Joining::Joined(joined) => return join(settings, &joined, printer).await,
+            }
+        }
+    };
+    let result = if flow == FlowChoice::Challenge {
+        challenge_login(settings, opener, printer, &mut owner).await
+    } else {
+        super::login_oauth::run(settings, flow, opener, printer, &mut owner).await
+    };
+    owner.finish(&result);
+    result
+}
+
+/// Another login for this profile is waiting for approval: show what it shows, open no
+/// browser (one tab is enough), and end as it ends.
+async fn join(
+    settings: &LoginSettings,
+    joined: &pending::Joined,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
+    let info = &joined.info;
+    let profile = &settings.common.profile;
+    printer.info(&format!(
+        "Another sesame login for profile {profile} is already waiting for approval (process {}); joining it instead of starting a second one.",
+        info.pid
+    ));
+    if let Some(url) = &info.url {
+        printer.info("To approve, open this URL (unless you already have):");
+        printer.info("");
+        printer.info(url);
+        printer.info("");
     }
+    if let Some(code) = &info.code {
+        printer.info(&format!(
+            "Verification code: {}  (check that the page shows the same code)",
+            printer.bold(code)
+        ));
+        printer.info("");
+    }
+    let deadline = SystemTime::now() + settings.timeout;
+    let display = WaitDisplay::start(
+        printer,
+        "Waiting for the login it joined".to_string(),
+        deadline,
+    );
+    let outcome = tokio::select! {
+        r = joined.outcome() => r,
+        _ = tokio::time::sleep(settings.timeout) => Err(LoginError::TimedOut(settings.timeout).into()),
+        _ = ctrl_c.wait() => {
+            display.interrupted();
+            return Err(Error::interrupted());
+        }
+    };
+    display.finish();
+    outcome?;
+    let opened = super::open_store(&settings.common)?;
+    let session = opened
+        .store
+        .load(profile)
+        .map_err(|e| super::store_error(settings.common.store, e))?;
+    printer.success(&format!(
+        "Logged in as {} (profile {profile}, by the login this one joined); saved in {}.",
+        session.user,
+        opened.store.describe(profile)
+    ));
+    Ok(())
+}
+
+/// The challenge flow at the terminal.
+async fn challenge_login(
+    settings: &LoginSettings,
+    opener: &dyn Opener,
+    printer: &Printer,
+    owner: &mut pending::Owner,
+) -> Result<(), Error> {
     let server = settings.server.clone().ok_or_else(|| {
         Error::usage("The challenge flow needs a server.")
             .hint("Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.")
@@ -74,6 +159,7 @@ pub async fn run(
         &challenge.challenge_url,
         challenge.user_code.as_deref(),
         true,
+        owner,
     );
 
     let deadline = clock.now() + settings.timeout;
@@ -214,7 +300,13 @@ pub fn present(
     url: &Url,
     code: Option<&str>,
     any_device: bool,
+    owner: &mut pending::Owner,
 ) -> bool {
+    owner.publish(
+        url,
+        code,
+        unix_seconds(SystemTime::now()).saturating_add(settings.timeout.as_secs() as i64),
+    );
     let opened = if settings.open_browser {
         opener.open(url)
     } else {

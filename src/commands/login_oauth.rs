@@ -23,6 +23,7 @@ pub async fn run(
     flow: FlowChoice,
     opener: &dyn Opener,
     printer: &Printer,
+    owner: &mut crate::pending::Owner,
 ) -> Result<(), Error> {
     let o = &settings.oidc;
     let issuer = o.issuer.clone().ok_or_else(|| {
@@ -52,7 +53,7 @@ pub async fn run(
                 Some(callback.redirect_uri()),
             )?;
             let req = browser::authorization_url(&oauth, callback.state(), &o.scopes, &o.extra)?;
-            let browser_opened = present(settings, printer, opener, &req.url, None, false);
+            let browser_opened = present(settings, printer, opener, &req.url, None, false, owner);
             let display = WaitDisplay::start(
                 printer,
                 "Waiting for you to sign in in the browser".into(),
@@ -106,7 +107,7 @@ pub async fn run(
                     LoginError::Refused("the verification URL is not http(s)".into()).into(),
                 );
             }
-            present(settings, printer, opener, &url, Some(&code), true);
+            present(settings, printer, opener, &url, Some(&code), true, owner);
             if url.as_str() != plain {
                 printer.info(&format!("(Or open {plain} and enter the code.)"));
             }

@@ -128,6 +128,7 @@ struct ProxyState {
     poll_client: reqwest::Client,
     polls: AtomicUsize,
     requests: AtomicUsize,
+    challenges: AtomicUsize,
 }
 
 pub struct Proxy {
@@ -145,6 +146,11 @@ impl Proxy {
     /// All requests seen so far.
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Challenge generator requests seen so far.
+    pub fn challenges(&self) -> usize {
+        self.state.challenges.load(Ordering::SeqCst)
     }
 }
 
@@ -198,6 +204,7 @@ fn start_proxy(
         poll_client: poll_client.build().unwrap(),
         options,
         polls: AtomicUsize::new(0),
+        challenges: AtomicUsize::new(0),
         requests: AtomicUsize::new(0),
     });
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -237,6 +244,13 @@ async fn forward(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    if req
+        .uri()
+        .path()
+        .starts_with("/noauth/v1/challenge_generator/")
+    {
+        state.challenges.fetch_add(1, Ordering::SeqCst);
+    }
     let is_poll = req.uri().path().starts_with(POLLER_PREFIX);
     if is_poll {
         let n = state.polls.fetch_add(1, Ordering::SeqCst);
