@@ -20,6 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+echo "== module graph: no import cycles (docs/architecture.md)"
+python3 scripts/module-graph.py
+
 echo "== npm packages for the OIDC provider (tests/oidc)"
 (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -4,7 +4,7 @@
 
 use crate::clock::human_duration;
 use crate::error::Error;
-use crate::flows::{Events, Progress};
+use crate::events::{Events, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -192,8 +192,8 @@ impl Events for WaitDisplay {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.retrying = match p {
-            Progress::Retrying { reason, .. } => Some(reason.to_string()),
-            Progress::Waiting { .. } => None,
+            Progress::Retrying { reason } => Some(reason.to_string()),
+            Progress::Waiting => None,
         };
         if self.bar.is_none() {
             let due = s.last_line.is_none_or(|t| t.elapsed() >= PLAIN_EVERY);

@@ -14,9 +14,6 @@ use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Refresh when less than this is left (seconds); `SESAME_REFRESH_SKEW` overrides.
-pub const DEFAULT_SKEW: i64 = 60;
-
 /// The skew for this session: the configured one, but never more than half the token's
 /// lifetime, so that a token that lives less than the skew (providers with 1-minute access
 /// tokens) is not refreshed the moment it arrives, by every caller (dex #1976).
@@ -82,7 +79,7 @@ pub async fn refresh(
     cache_dir: &Path,
     now: i64,
 ) -> Result<Session, Error> {
-    let login_again = crate::commands::token::login_hint(&session.profile);
+    let login_again = crate::hints::login_hint(&session.profile);
     let (Some(info), Some(refresh)) = (&session.oauth, &session.refresh_token) else {
         return Err(Error::no_session(format!(
             "The session of profile {} cannot be refreshed: it has no refresh token.",
@@ -169,6 +166,22 @@ pub async fn refresh(
     Ok(new)
 }
 
+/// A session fit to use, and what the caller should tell the person about it.
+pub struct Fresh {
+    pub session: Session,
+    /// Set when the refresh failed but the current token still works.
+    pub warning: Option<String>,
+}
+
+impl From<Session> for Fresh {
+    fn from(session: Session) -> Fresh {
+        Fresh {
+            session,
+            warning: None,
+        }
+    }
+}
+
 /// The valid session for `profile`, refreshing (under the lock) if it is within `skew` seconds
 /// of expiry and can be refreshed. `None` when it is stale and cannot be refreshed.
 pub fn ensure_fresh(
@@ -178,7 +191,7 @@ pub fn ensure_fresh(
     client_secret: Option<&Secret>,
     skew: i64,
     force: bool,
-) -> Result<Option<Session>, Error> {
+) -> Result<Option<Fresh>, Error> {
     let unix_now = || crate::clock::unix_seconds(std::time::SystemTime::now());
     let now = unix_now();
     let refreshable = session.refresh_token.is_some() && session.oauth.is_some();
@@ -188,7 +201,7 @@ pub fn ensure_fresh(
         0
     };
     if !force && session.is_valid_at(now, first_skew) {
-        return Ok(Some(session));
+        return Ok(Some(session.into()));
     }
     if !refreshable {
         return Ok(None);
@@ -198,15 +211,15 @@ pub fn ensure_fresh(
     let now = unix_now();
     let current = store
         .load(&session.profile)
-        .map_err(|e| crate::commands::store_error(crate::store::StoreKind::Auto, e))?;
+        .map_err(|e| e.into_error(crate::store::StoreKind::Auto))?;
     // A caller that waited while another refreshed uses that caller's token: it is newer than
     // the one found stale, and refreshing again would spend a rotated refresh token twice.
     let replaced = current.token != session.token || current.refresh_token != session.refresh_token;
     if replaced && current.is_valid_at(now, 0) {
-        return Ok(Some(current));
+        return Ok(Some(current.into()));
     }
     if !force && current.is_valid_at(now, effective_skew(&current, skew)) {
-        return Ok(Some(current));
+        return Ok(Some(current.into()));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -222,19 +235,22 @@ pub fn ensure_fresh(
         // A provider that cannot be reached does not make a token that still works useless:
         // hand it out and say so; the next call tries again.
         Err(e) if e.exit != Exit::NoSession && current.is_valid_at(now, 0) && !force => {
-            eprintln!(
-                "warning: could not refresh the session of profile {} ({}); using the current token, which expires in {}s.",
+            let warning = format!(
+                "Could not refresh the session of profile {} ({}); using the current token, which expires in {}s.",
                 current.profile,
                 e.message,
                 current.expires_at.unwrap_or_default().saturating_sub(now)
             );
-            return Ok(Some(current));
+            return Ok(Some(Fresh {
+                session: current,
+                warning: Some(warning),
+            }));
         }
         Err(e) => return Err(e),
     };
     store.save(&new).map_err(|e| {
-        crate::commands::store_error(crate::store::StoreKind::Auto, e)
+        e.into_error(crate::store::StoreKind::Auto)
             .hint("The refresh worked but the new session could not be saved.")
     })?;
-    Ok(Some(new))
+    Ok(Some(new.into()))
 }

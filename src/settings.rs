@@ -144,10 +144,13 @@ fn keychain_timeout(env: Env) -> Result<Duration, Error> {
     }
 }
 
+/// Refresh when less than this is left (seconds); `SESAME_REFRESH_SKEW` overrides.
+pub const DEFAULT_REFRESH_SKEW: i64 = 60;
+
 fn refresh_skew(env: Env) -> Result<i64, Error> {
     let (lo, hi) = limits::REFRESH_SKEW_SECS;
     match env("SESAME_REFRESH_SKEW") {
-        None => Ok(crate::refresh::DEFAULT_SKEW),
+        None => Ok(DEFAULT_REFRESH_SKEW),
         Some(text) => match text.trim().parse::<i64>() {
             Ok(v) if (lo..=hi).contains(&v) => Ok(v),
             _ => Err(out_of_range(
@@ -192,6 +195,22 @@ impl Common {
             keychain_timeout: keychain_timeout(env)?,
             refresh_skew: refresh_skew(env)?,
         })
+    }
+}
+
+impl Common {
+    /// Opens the store these settings name, turning failures into advice.
+    pub fn open_store(&self) -> Result<crate::store::Opened, Error> {
+        crate::store::open(self.store, &self.paths.data_dir, self.keychain_timeout)
+            .map_err(|e| e.into_error(self.store))
+    }
+
+    /// A confidential client's secret, for refreshing: from the environment or the config
+    /// file, never from the session store.
+    pub fn client_secret(&self, env: Env) -> Option<Secret> {
+        env("SESAME_CLIENT_SECRET")
+            .map(Secret::new)
+            .or_else(|| self.config.client_secret.clone())
     }
 }
 

@@ -3,8 +3,9 @@
 
 use serde_json::json;
 use sesame::clock::{Clock, FakeClock};
+use sesame::events::{Events, Progress};
 use sesame::flows::challenge::{self, Challenge, PollSettings};
-use sesame::flows::{Events, LoginError, Progress};
+use sesame::login_error::LoginError;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -46,10 +47,10 @@ struct Recorder {
 impl Events for Recorder {
     fn progress(&self, p: Progress<'_>) {
         match p {
-            Progress::Waiting { .. } => {
+            Progress::Waiting => {
                 self.waiting.fetch_add(1, Ordering::SeqCst);
             }
-            Progress::Retrying { reason, .. } => self.retrying.lock().unwrap().push(reason.into()),
+            Progress::Retrying { reason } => self.retrying.lock().unwrap().push(reason.into()),
         }
     }
 }

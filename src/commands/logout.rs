@@ -1,6 +1,6 @@
 //! `sesame logout`: forget the session locally. Nothing is revoked on the server.
 
-use super::{open_store, store_error};
+use super::open_store;
 use crate::clock::format_utc;
 use crate::error::Error;
 use crate::output::Printer;
@@ -13,7 +13,7 @@ pub fn run(common: &Common, printer: &Printer) -> Result<(), Error> {
     let removed = opened
         .store
         .delete(&common.profile)
-        .map_err(|e| store_error(common.store, e))?;
+        .map_err(|e| e.into_error(common.store))?;
     if !removed {
         printer.info(&format!(
             "No session for profile {}: nothing to remove.",

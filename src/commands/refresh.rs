@@ -1,9 +1,9 @@
 //! `sesame refresh`: refresh an OpenID Connect session now, rotating its tokens.
 
-use super::token::{client_secret, login_hint};
-use super::{open_store_to_read, store_error};
+use super::open_store_to_read;
 use crate::clock::{format_utc, human_duration, unix_seconds};
 use crate::error::Error;
+use crate::hints::login_hint;
 use crate::output::Printer;
 use crate::refresh;
 use crate::settings::{Common, Env};
@@ -14,7 +14,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
     let session = opened
         .store
         .load(&common.profile)
-        .map_err(|e| store_error(common.store, e).hint(login_hint(&common.profile)))?;
+        .map_err(|e| e.into_error(common.store).hint(login_hint(&common.profile)))?;
     if session.refresh_token.is_none() || session.oauth.is_none() {
         return Err(Error::usage(format!(
             "The session of profile {} has no refresh token ({} login), so it cannot be refreshed.",
@@ -22,7 +22,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         ))
         .hint(login_hint(&common.profile)));
     }
-    let secret = client_secret(common, env);
+    let secret = common.client_secret(env);
     let new = refresh::ensure_fresh(
         &*opened.store,
         session,
@@ -37,7 +37,8 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
             common.profile
         ))
         .hint(login_hint(&common.profile))
-    })?;
+    })?
+    .session;
     let left = new
         .expires_at
         .map(|e| {

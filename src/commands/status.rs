@@ -1,11 +1,11 @@
 //! `sesame status`: who is logged in, where, how, and until when. Shows the token's claims,
 //! never the token.
 
-use super::token::{login_hint, session_hint};
-use super::{open_store_to_read, store_error};
+use super::open_store_to_read;
 use crate::cli::OutputFormat;
 use crate::clock::{format_utc, human_duration, unix_seconds};
 use crate::error::Error;
+use crate::hints::{login_hint, session_hint};
 use crate::jwt;
 use crate::output::stdout;
 use crate::session::Session;
@@ -49,7 +49,7 @@ pub fn run(
                     .hint(login_hint(&common.profile)),
             );
         }
-        Err(e) => return Err(store_error(common.store, e)),
+        Err(e) => return Err(e.into_error(common.store)),
     };
     let claims = jwt::claims(session.token.expose()).unwrap_or_default();
     let report = Report {

@@ -2,8 +2,8 @@
 //! protocol half. The caller runs the [`callback`](super::callback) server, opens the URL and
 //! hands back what the browser brought.
 
-use super::LoginError;
 use super::callback::Params;
+use crate::login_error::LoginError;
 use crate::oidc::{HttpAdapter, OAuthClient, TokenResp, request_error};
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope};
 use url::Url;

@@ -217,7 +217,7 @@ async fn respond(
     conn_valid: &AtomicBool,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    use crate::server::pages;
+    use crate::pages;
     let host = req
         .headers()
         .get(header::HOST)

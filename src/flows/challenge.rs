@@ -5,9 +5,10 @@
 //! the wait at once; transient failures (connection refused or reset, timeouts, HTTP 5xx or
 //! 429) are retried with backoff until the deadline.
 
-use super::{Events, LoginError, Progress};
 use crate::clock::Clock;
+use crate::events::{Events, Progress};
 use crate::http::{self, FetchError};
+use crate::login_error::LoginError;
 use crate::protocol::{
     Approval, EXT_CALLBACK, EXT_LONG_POLL, GeneratorResponse, MAX_LONG_POLL_SECS, PollResponse,
     PollStatus,
@@ -147,7 +148,7 @@ pub async fn wait(
         let long_poll_secs = (challenge.long_poll && remaining.as_secs() >= 1)
             .then(|| remaining.as_secs().min(MAX_LONG_POLL_SECS));
         if retrying.is_none() {
-            events.progress(Progress::Waiting { remaining });
+            events.progress(Progress::Waiting);
         }
         let mut url = challenge.polling_url.clone();
         if let Some(secs) = long_poll_secs {
@@ -177,10 +178,7 @@ pub async fn wait(
             Outcome::Status(PollStatus::Unauthorized) => return Err(LoginError::Unauthorized),
             Outcome::Status(PollStatus::Denied) => return Err(LoginError::Denied),
             Outcome::Retry(reason) => {
-                events.progress(Progress::Retrying {
-                    reason: &reason,
-                    remaining,
-                });
+                events.progress(Progress::Retrying { reason: &reason });
                 retrying = Some(reason);
                 let b = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);

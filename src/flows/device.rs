@@ -3,8 +3,9 @@
 //! `access_denied` and `expired_token` ending it. The deadline is the code's `expires_in`, or the
 //! caller's timeout if shorter. Time is injected: polling sleeps through the [`Clock`].
 
-use super::{Events, LoginError};
 use crate::clock::Clock;
+use crate::events::Events;
+use crate::login_error::LoginError;
 use crate::oidc::{HttpAdapter, OAuthClient, TokenResp, request_error};
 use oauth2::{Scope, StandardDeviceAuthorizationResponse};
 use std::time::{Duration, UNIX_EPOCH};

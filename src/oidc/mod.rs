@@ -5,9 +5,9 @@
 pub mod idtoken;
 
 use crate::error::Error;
-use crate::flows::LoginError;
 use crate::http;
 use crate::jwt;
+use crate::login_error::LoginError;
 use crate::secret::Secret;
 use crate::session::{FORMAT_VERSION, Flow, OAuthInfo, Session};
 use oauth2::basic::{
@@ -209,7 +209,7 @@ pub struct HttpAdapter<'a> {
     pub client: &'a reqwest::Client,
     pub retry_server_errors: bool,
     /// Told about retried failures, for the spinner.
-    pub events: Option<&'a dyn crate::flows::Events>,
+    pub events: Option<&'a dyn crate::events::Events>,
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
@@ -230,10 +230,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
                 .map_err(|e| {
                     let reason = http::describe(&e);
                     if let Some(ev) = self.events {
-                        ev.progress(crate::flows::Progress::Retrying {
-                            reason: &reason,
-                            remaining: Duration::ZERO,
-                        });
+                        ev.progress(crate::events::Progress::Retrying { reason: &reason });
                     }
                     TransportError(reason)
                 })?;
@@ -241,10 +238,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
             if self.retry_server_errors && (status.is_server_error() || status.as_u16() == 429) {
                 let reason = format!("the provider answered HTTP {}", status.as_u16());
                 if let Some(ev) = self.events {
-                    ev.progress(crate::flows::Progress::Retrying {
-                        reason: &reason,
-                        remaining: Duration::ZERO,
-                    });
+                    ev.progress(crate::events::Progress::Retrying { reason: &reason });
                 }
                 return Err(TransportError(reason));
             }

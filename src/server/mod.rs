@@ -3,7 +3,7 @@
 //! It is the embedded default behind `sesame demo`, the fixture of the test suite, and can run
 //! behind an SSO reverse proxy that sets a user header.
 
-pub(crate) mod pages;
+use crate::pages;
 mod state;
 mod token;
 

@@ -11,6 +11,7 @@ pub use file::FileStore;
 pub use keychain::KeychainStore;
 pub use memory::MemoryStore;
 
+use crate::error::Error;
 use crate::session::Session;
 use serde::Deserialize;
 use std::fmt;
@@ -29,6 +30,23 @@ pub enum StoreError {
     Unavailable(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl StoreError {
+    /// What the person is told, for a store opened as `kind`.
+    pub fn into_error(self, kind: StoreKind) -> Error {
+        match self {
+        StoreError::Unavailable(why) if kind == StoreKind::Keychain => {
+            Error::other(format!("The OS keychain is not available: {why}."))
+                .hint("Unlock or start your keychain (on Linux, a Secret Service such as gnome-keyring), or use --store file.")
+        }
+        StoreError::Unavailable(why) => Error::other(format!("The session store is not available: {why}."))
+            .hint("Unlock the keychain and try again, or use --store file."),
+        StoreError::NotFound => Error::no_session("No session is stored for this profile.")
+            .hint("Run `sesame login`."),
+        StoreError::Other(m) => Error::other(format!("Session store error: {m}.")),
+    }
+    }
 }
 
 pub trait TokenStore: Send + Sync {

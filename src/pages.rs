@@ -1,4 +1,5 @@
-//! The server-rendered pages a person sees: the approval page and the outcome pages. Plain HTML
+//! The pages a person sees in the browser: the reference server's approval and outcome pages and
+//! the loopback callback's result page, sharing one layout. Plain HTML
 //! and a little CSS; no script, so it works in any browser and under a strict CSP.
 
 use crate::clock::format_utc;

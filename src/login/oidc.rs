@@ -2,15 +2,16 @@
 //! the loopback callback) and the device flow, ending in the same keychain session as the
 //! challenge flow.
 
-use super::login::{LINGER, linger, present, save};
-use super::open_store_for_saving;
+use super::display::{LINGER, linger, present};
+use super::save::{open_for_saving, save};
 use crate::browser::Opener;
 use crate::cli::FlowChoice;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::Error;
 use crate::flows::callback::{Callback, Page};
-use crate::flows::{LoginError, browser, device};
+use crate::flows::{browser, device};
 use crate::http;
+use crate::login_error::LoginError;
 use crate::oidc::{self, TokenResp, idtoken};
 use crate::output::{Printer, WaitDisplay};
 use crate::session::Flow;
@@ -18,7 +19,7 @@ use crate::settings::LoginSettings;
 use oauth2::TokenResponse;
 use url::Url;
 
-pub async fn run(
+pub(super) async fn run(
     settings: &LoginSettings,
     flow: FlowChoice,
     opener: &dyn Opener,
@@ -35,7 +36,7 @@ pub async fn run(
         Error::usage("An OpenID Connect login needs a client ID.")
             .hint("Pass --client-id ID, set SESAME_CLIENT_ID, or set `client-id` in the profile's config.")
     })?;
-    let opened = open_store_for_saving(&settings.common, printer)?;
+    let opened = open_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&issuer)?;
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;

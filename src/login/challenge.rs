@@ -1,0 +1,157 @@
+//! The ConsoleMe/Weep challenge flow at the terminal: request the challenge, show the URL, code
+//! and QR, open the browser, wait with a spinner (the loopback callback cutting the wait short),
+//! and save the session. The previous session is replaced only by a new one: failure or Ctrl-C
+//! leaves it as it was.
+
+use super::display::{linger, present};
+use super::save::{open_for_saving, save};
+use crate::browser::Opener;
+use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::error::Error;
+use crate::flows::callback::{Callback, Page};
+use crate::flows::challenge::{self, CallbackParams, PollSettings};
+use crate::http;
+use crate::jwt;
+use crate::login_error::LoginError;
+use crate::output::{Printer, WaitDisplay};
+use crate::pending;
+use crate::session::{FORMAT_VERSION, Flow, Session};
+use crate::settings::LoginSettings;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The challenge flow at the terminal.
+pub(super) async fn run(
+    settings: &LoginSettings,
+    opener: &dyn Opener,
+    printer: &Printer,
+    owner: &mut pending::Owner,
+) -> Result<(), Error> {
+    let server = settings.server.clone().ok_or_else(|| {
+        Error::usage("The challenge flow needs a server.")
+            .hint("Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.")
+    })?;
+    let user = settings.user.clone().ok_or_else(|| {
+        Error::usage("Could not tell which user to log in as.")
+            .hint("Pass --user NAME, or set `user` in the profile's config.")
+    })?;
+    let opened = open_for_saving(&settings.common, printer)?;
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
+    let client = http::client_for(&server)?;
+    let clock = SystemClock;
+
+    // The loopback callback only helps a browser on this machine: a URL opened on a phone
+    // cannot reach it, so then the server shows its own outcome page instead.
+    let mut callback = if settings.open_browser && opener.can_open() {
+        Some(Callback::bind(settings.port).await?)
+    } else {
+        None
+    };
+    let params = callback.as_ref().map(|cb| CallbackParams {
+        redirect_uri: cb.redirect_uri().clone(),
+        state: cb.state().to_string(),
+    });
+    let challenge = tokio::select! {
+        r = challenge::request(&client, &server, &user, params.as_ref()) => r?,
+        _ = ctrl_c.wait() => return Err(Error::interrupted()),
+    };
+    let browser_opened = present(
+        settings,
+        printer,
+        opener,
+        &challenge.challenge_url,
+        challenge.user_code.as_deref(),
+        true,
+        owner,
+    );
+
+    let deadline = clock.now() + settings.timeout;
+    let display = WaitDisplay::start(
+        printer,
+        format!("Waiting for {user} to approve in the browser"),
+        deadline,
+    );
+    let poll = PollSettings {
+        deadline,
+        interval: settings.poll_interval,
+    };
+    let wake = Arc::new(Notify::new());
+    // The callback only wakes the poller: whichever of the two sees the decision first wins,
+    // and against a server that does not redirect (ConsoleMe) polling alone completes.
+    let forward = async {
+        if let Some(cb) = callback.as_mut() {
+            while cb.next().await.is_some() {
+                wake.notify_one();
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    let outcome = tokio::select! {
+        r = challenge::wait(&client, &clock, &display, &challenge, poll, Some(&wake)) => r,
+        _ = forward => unreachable!("forwarding never ends"),
+        _ = ctrl_c.wait() => {
+            display.interrupted();
+            finish(&callback, Page::Failed { message: "The login was interrupted in the terminal.".into() }, false).await;
+            return Err(Error::interrupted());
+        }
+    };
+    display.finish();
+    let outcome = outcome.map_err(|e| match e {
+        LoginError::TimedOut(_) => LoginError::TimedOut(settings.timeout),
+        other => other,
+    });
+    let browser_expected = browser_opened && challenge.callback;
+    let approval = match outcome {
+        Ok(a) => a,
+        Err(e) => {
+            let page = match &e {
+                LoginError::Denied => Page::Denied,
+                other => Page::Failed {
+                    message: Error::from(other.clone()).message,
+                },
+            };
+            finish(&callback, page, browser_expected).await;
+            return Err(e.into());
+        }
+    };
+
+    let now = unix_seconds(clock.now());
+    let expires_at = approval
+        .expiration
+        .or_else(|| jwt::expiry(approval.jwt.expose()));
+    let session = Session {
+        version: FORMAT_VERSION,
+        profile: settings.common.profile.clone(),
+        server: server.to_string(),
+        user: approval.user.clone().unwrap_or_else(|| user.clone()),
+        flow: Flow::Challenge,
+        token: approval.jwt,
+        cookie_name: approval.cookie_name,
+        expires_at,
+        obtained_at: now,
+        refresh_token: None,
+        id_token: None,
+        oauth: None,
+        demo: settings.demo,
+    };
+    // The browser learns the outcome once the session is saved, so "Signed in" is true.
+    let saved = save(&*opened.store, &session, settings, printer);
+    let page = match &saved {
+        Ok(()) => Page::SignedIn {
+            user: session.user.clone(),
+        },
+        Err(e) => Page::Failed {
+            message: e.message.clone(),
+        },
+    };
+    finish(&callback, page, browser_expected).await;
+    saved
+}
+
+/// Gives the browser its page, waiting a little for one that is on its way back.
+async fn finish(callback: &Option<Callback>, page: Page, browser_expected: bool) {
+    if let Some(cb) = callback {
+        cb.finish(page);
+        linger(cb, browser_expected).await;
+    }
+}

@@ -1,0 +1,141 @@
+//! The login driver: what every flow shares. It makes this login the profile's one pending
+//! login (or joins the one under way), chooses the flow, and hands it the terminal; the flows
+//! ([`challenge`], [`oidc`]) turn settings into a saved session, showing the URL and code and
+//! saving through [`display`] and [`save`].
+//!
+//! Dependencies run one way: `commands` → `login` → `flows` → `oidc`/`protocol`/`http`/`store`.
+
+mod challenge;
+mod display;
+mod oidc;
+mod save;
+
+use crate::browser::{self, Opener};
+use crate::cli::FlowChoice;
+use crate::error::Error;
+use crate::login_error::LoginError;
+use crate::output::{Printer, WaitDisplay};
+use crate::pending::{self, Claim, Joining};
+use crate::settings::LoginSettings;
+use std::time::SystemTime;
+
+pub async fn run(
+    settings: &LoginSettings,
+    opener: &dyn Opener,
+    printer: &Printer,
+) -> Result<(), Error> {
+    if settings.with_token {
+        return save::with_token(settings, printer);
+    }
+    let flow = choose_flow(settings, printer)?;
+    let common = &settings.common;
+    let mut owner = match pending::claim(&common.paths.data_dir, &common.profile)? {
+        Claim::Owner(owner) => owner,
+        Claim::Busy(busy) => {
+            let mut ctrl_c = crate::interrupt::CtrlC::install();
+            let joining = tokio::select! {
+                j = busy.join() => j?,
+                _ = ctrl_c.wait() => return Err(Error::interrupted()),
+            };
+            match joining {
+                Joining::Owner(owner) => owner,
+                Joining::Joined(joined) => return join(settings, &joined, printer).await,
+            }
+        }
+    };
+    let result = if flow == FlowChoice::Challenge {
+        challenge::run(settings, opener, printer, &mut owner).await
+    } else {
+        oidc::run(settings, flow, opener, printer, &mut owner).await
+    };
+    owner.finish(&result);
+    result
+}
+
+/// Another login for this profile is waiting for approval: show what it shows, open no
+/// browser (one tab is enough), and end as it ends.
+async fn join(
+    settings: &LoginSettings,
+    joined: &pending::Joined,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
+    let info = &joined.info;
+    let profile = &settings.common.profile;
+    printer.info(&format!(
+        "Another sesame login for profile {profile} is already waiting for approval (process {}); joining it instead of starting a second one.",
+        info.pid
+    ));
+    if let Some(url) = &info.url {
+        printer.info("To approve, open this URL (unless you already have):");
+        printer.info("");
+        printer.info(url);
+        printer.info("");
+    }
+    if let Some(code) = &info.code {
+        printer.info(&format!(
+            "Verification code: {}  (check that the page shows the same code)",
+            printer.bold(code)
+        ));
+        printer.info("");
+    }
+    let deadline = SystemTime::now() + settings.timeout;
+    let display = WaitDisplay::start(
+        printer,
+        "Waiting for the login it joined".to_string(),
+        deadline,
+    );
+    let outcome = tokio::select! {
+        r = joined.outcome() => r,
+        _ = tokio::time::sleep(settings.timeout) => Err(LoginError::TimedOut(settings.timeout).into()),
+        _ = ctrl_c.wait() => {
+            display.interrupted();
+            return Err(Error::interrupted());
+        }
+    };
+    display.finish();
+    outcome?;
+    let opened = settings.common.open_store()?;
+    let session = opened
+        .store
+        .load(profile)
+        .map_err(|e| e.into_error(settings.common.store))?;
+    printer.success(&format!(
+        "Logged in as {} (profile {profile}, by the login this one joined); saved in {}.",
+        session.user,
+        opened.store.describe(profile)
+    ));
+    Ok(())
+}
+
+/// `auto`: challenge when the profile names a challenge server; for an issuer, the browser flow
+/// when a browser can be opened, else the device flow, saying which and why.
+fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<FlowChoice, Error> {
+    let has_oidc = settings.oidc.issuer.is_some();
+    match settings.flow {
+        FlowChoice::Auto if settings.server.is_some() => Ok(FlowChoice::Challenge),
+        FlowChoice::Auto if has_oidc => {
+            let reason = if settings.open_browser {
+                browser::no_browser_reason(&crate::settings::process_env)
+            } else {
+                Some("--no-browser was given".into())
+            };
+            Ok(match reason {
+                None => {
+                    printer.info("Using the browser flow (a browser can be opened here; --flow device for a code to enter elsewhere).");
+                    FlowChoice::Browser
+                }
+                Some(why) => {
+                    printer.info(&format!(
+                        "Using the device flow: {why}, so the browser flow's redirect to this machine could not complete."
+                    ));
+                    FlowChoice::Device
+                }
+            })
+        }
+        FlowChoice::Auto => Err(Error::usage("No server or issuer to log in to.").hint(
+            "Pass --server URL (a ConsoleMe-style challenge server) or --issuer URL --client-id ID (OpenID Connect), or set them in the profile's config. To see sesame work locally, run `sesame demo`.",
+        )),
+        other => Ok(other),
+    }
+}

@@ -1,0 +1,110 @@
+//! Saving the session a flow obtained, and `--with-token`, which saves one from stdin.
+
+use crate::clock::{human_duration, unix_seconds};
+use crate::error::Error;
+use crate::jwt;
+use crate::output::Printer;
+use crate::secret::Secret;
+use crate::session::{FORMAT_VERSION, Flow, Session};
+use crate::settings::{Common, LoginSettings};
+use crate::store::{Opened, TokenStore};
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+use url::Url;
+
+/// Opens the store a login will save into, before anyone approves anything (so a missing
+/// keychain is known first), showing `auto`'s fallback warning once.
+pub(super) fn open_for_saving(common: &Common, printer: &Printer) -> Result<Opened, Error> {
+    let opened = common.open_store()?;
+    if let Some(w) = &opened.warning {
+        printer.warn(w);
+    }
+    Ok(opened)
+}
+
+pub(super) fn save(
+    store: &dyn TokenStore,
+    session: &Session,
+    settings: &LoginSettings,
+    printer: &Printer,
+) -> Result<(), Error> {
+    store.save(session).map_err(|e| {
+        e.into_error(settings.common.store)
+            .hint("The login succeeded but the session could not be saved; the previous session, if any, is unchanged. Fix the store (or pick another with --store) and log in again.")
+    })?;
+    let expiry = match session.expires_at {
+        Some(e) => format!(
+            "expires in {}",
+            human_duration(Duration::from_secs(
+                e.saturating_sub(unix_seconds(SystemTime::now())).max(0) as u64
+            ))
+        ),
+        None => "expiry unknown".into(),
+    };
+    let server = if session.server.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", session.server)
+    };
+    printer.success(&format!(
+        "Logged in as {}{server} (profile {}, {expiry}); saved in {}.",
+        session.user,
+        session.profile,
+        store.describe(&session.profile)
+    ));
+    Ok(())
+}
+
+/// `--with-token`: a token from stdin becomes the profile's session, for CI and for servers that
+/// hand out tokens another way. Never from argv, where other users can read it.
+pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
+    let opened = open_for_saving(&settings.common, printer)?;
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        printer.info("Paste the token, then press Enter and Ctrl-D:");
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .take(1024 * 1024)
+        .read_to_string(&mut input)
+        .map_err(|e| Error::other(format!("Could not read the token from stdin: {e}")))?;
+    let token = input.trim();
+    if token.is_empty() {
+        return Err(Error::usage("No token on stdin.")
+            .hint("Pipe it in: `printf %s \"$TOKEN\" | sesame login --with-token`."));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::usage(
+            "The token on stdin contains spaces or line breaks; expected a single token.",
+        ));
+    }
+    let now = unix_seconds(SystemTime::now());
+    let expires_at = jwt::expiry(token);
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(
+            Error::usage("That token has already expired (its `exp` is in the past).")
+                .hint("Get a fresh token, or run `sesame login`."),
+        );
+    }
+    let session = Session {
+        version: FORMAT_VERSION,
+        profile: settings.common.profile.clone(),
+        server: settings
+            .server
+            .as_ref()
+            .map(Url::to_string)
+            .unwrap_or_default(),
+        user: jwt::subject(token)
+            .or_else(|| settings.user.clone())
+            .unwrap_or_default(),
+        flow: Flow::WithToken,
+        token: Secret::new(token),
+        cookie_name: None,
+        expires_at,
+        obtained_at: now,
+        refresh_token: None,
+        id_token: None,
+        oauth: None,
+        demo: settings.demo,
+    };
+    save(&*opened.store, &session, settings, printer)
+}

@@ -1,0 +1,72 @@
+//! Why a login did not complete, as the flows and the OAuth plumbing report it, and what the
+//! person is told: the message, the next step and the exit code.
+
+use crate::error::Error;
+use std::time::Duration;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoginError {
+    #[error("the login request expired before it was approved")]
+    Expired,
+    #[error("the server does not know this login request")]
+    Unknown,
+    #[error("the server saw the poll come from another address than the request")]
+    Unauthorized,
+    #[error("the login request was denied in the browser")]
+    Denied,
+    #[error("timed out")]
+    TimedOut(Duration),
+    #[error("could not reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{0}")]
+    Server(String),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<LoginError> for Error {
+    fn from(e: LoginError) -> Error {
+        let again = "Run `sesame login` again.";
+        match e {
+            LoginError::Expired => Error::incomplete(
+                "The login request expired before it was approved (the server keeps it for a few minutes).",
+            )
+            .hint(format!("{again} Approve it in the browser within the time shown.")),
+            LoginError::Unknown => Error::incomplete(
+                "The server no longer knows this login request: it was never issued there, or its token was already collected.",
+            )
+            .hint(format!("{again} If this repeats, check that nothing else polls the same URL.")),
+            LoginError::Unauthorized => Error::incomplete(
+                "The server refused the poll: it came from a different network address than the login request (a VPN, proxy or network change?).",
+            )
+            .hint(format!("{again} Stay on one network until it completes.")),
+            LoginError::Denied => Error::incomplete("The login request was denied in the browser.")
+                .hint("If that was not you, tell your security team; otherwise run `sesame login` again."),
+            LoginError::TimedOut(after) => Error::incomplete(format!(
+                "Timed out after {} waiting for approval.",
+                crate::clock::human_duration(after)
+            ))
+            .hint(format!("{again} Allow more time with --timeout SECS.")),
+            LoginError::Unreachable { url, reason } => {
+                Error::other(format!("Could not reach the login server at {url}: {reason}."))
+                    .hint("Check the server URL (--server) and your network, then run `sesame login` again.")
+            }
+            LoginError::Server(m) => Error::other(format!("{}.", capitalize(&m)))
+                .hint("Check that --server points at a ConsoleMe-compatible server."),
+            LoginError::Protocol(m) => Error::other(format!("{}.", capitalize(&m)))
+                .hint("The server's reply did not follow the protocol; nothing was saved. Report this to the server's operators."),
+            LoginError::Refused(m) => Error::other(format!("{}.", capitalize(&m)))
+                .hint("Nothing was saved. Check the server URL, or report this to the server's operators."),
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
