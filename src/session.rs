@@ -68,6 +68,32 @@ pub struct OAuthInfo {
 }
 
 impl Session {
+    /// A session with what every login knows; the flow sets the rest.
+    pub fn new(
+        profile: &str,
+        server: String,
+        user: String,
+        flow: Flow,
+        token: Secret,
+        obtained_at: i64,
+    ) -> Session {
+        Session {
+            version: FORMAT_VERSION,
+            profile: profile.to_string(),
+            server,
+            user,
+            flow,
+            token,
+            cookie_name: None,
+            expires_at: None,
+            obtained_at,
+            refresh_token: None,
+            id_token: None,
+            oauth: None,
+            demo: false,
+        }
+    }
+
     /// True while the token has more than `skew_secs` to live (or no known expiry).
     pub fn is_valid_at(&self, now: i64, skew_secs: i64) -> bool {
         self.expires_at

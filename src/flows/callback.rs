@@ -199,6 +199,60 @@ fn host_is_loopback(host: &str, port: u16) -> bool {
         .any(|h| host.eq_ignore_ascii_case(&format!("{h}:{port}")))
 }
 
+/// A request to the callback, as far as the checks go (untrusted input: anything on this
+/// machine, a browser tab included, can send it).
+pub struct CallbackRequest<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub get: bool,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+/// Why a callback request is turned away.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// The `Host` is not a loopback name with our port (DNS rebinding).
+    Host,
+    NotFound,
+    /// The `state` is missing or not ours (compared in constant time).
+    State,
+}
+
+/// Checks a callback request and reads its parameters.
+pub fn read_request(req: &CallbackRequest<'_>, expected_state: &str) -> Result<Params, Rejected> {
+    if !host_is_loopback(req.host, req.port) {
+        return Err(Rejected::Host);
+    }
+    if req.path != "/callback" || !req.get {
+        return Err(Rejected::NotFound);
+    }
+    let mut params = Params::default();
+    let mut state = None;
+    if let Some(q) = req.query {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            let v = Some(v.into_owned());
+            match &*k {
+                "state" => state = v,
+                "code" => params.code = v,
+                "error" => params.error = v,
+                "error_description" => params.error_description = v,
+                "iss" => params.iss = v,
+                _ => {}
+            }
+        }
+    }
+    let state_ok = state.is_some_and(|s| {
+        use subtle::ConstantTimeEq;
+        bool::from(s.as_bytes().ct_eq(expected_state.as_bytes()))
+    });
+    if state_ok {
+        Ok(params)
+    } else {
+        Err(Rejected::State)
+    }
+}
+
 async fn handle(
     shared: &Shared,
     conn_valid: &AtomicBool,
@@ -223,46 +277,37 @@ async fn respond(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    if !host_is_loopback(host, shared.port) {
-        return page_response(
-            StatusCode::BAD_REQUEST,
-            pages::problem("Bad request", "This address only answers to 127.0.0.1."),
-        );
-    }
-    if req.uri().path() != "/callback" || req.method() != hyper::Method::GET {
-        return page_response(
-            StatusCode::NOT_FOUND,
-            pages::problem("Not found", "There is nothing at this address."),
-        );
-    }
-    let mut params = Params::default();
-    let mut state = None;
-    if let Some(q) = req.uri().query() {
-        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
-            let v = Some(v.into_owned());
-            match &*k {
-                "state" => state = v,
-                "code" => params.code = v,
-                "error" => params.error = v,
-                "error_description" => params.error_description = v,
-                "iss" => params.iss = v,
-                _ => {}
-            }
+    let request = CallbackRequest {
+        host,
+        port: shared.port,
+        get: req.method() == hyper::Method::GET,
+        path: req.uri().path(),
+        query: req.uri().query(),
+    };
+    let params = match read_request(&request, &shared.state) {
+        Ok(p) => p,
+        Err(Rejected::Host) => {
+            return page_response(
+                StatusCode::BAD_REQUEST,
+                pages::problem("Bad request", "This address only answers to 127.0.0.1."),
+            );
         }
-    }
-    let state_ok = state.is_some_and(|s| {
-        use subtle::ConstantTimeEq;
-        bool::from(s.as_bytes().ct_eq(shared.state.as_bytes()))
-    });
-    if !state_ok {
-        return page_response(
-            StatusCode::BAD_REQUEST,
-            pages::problem(
-                "Not your login",
-                "This sign-in response does not belong to the login waiting in your terminal (its state does not match). Nothing was done; the terminal keeps waiting.",
-            ),
-        );
-    }
+        Err(Rejected::NotFound) => {
+            return page_response(
+                StatusCode::NOT_FOUND,
+                pages::problem("Not found", "There is nothing at this address."),
+            );
+        }
+        Err(Rejected::State) => {
+            return page_response(
+                StatusCode::BAD_REQUEST,
+                pages::problem(
+                    "Not your login",
+                    "This sign-in response does not belong to the login waiting in your terminal (its state does not match). Nothing was done; the terminal keeps waiting.",
+                ),
+            );
+        }
+    };
     shared.received.store(true, Ordering::SeqCst);
     conn_valid.store(true, Ordering::SeqCst);
     let _ = shared.tx.try_send(params);

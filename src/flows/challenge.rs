@@ -75,7 +75,17 @@ pub async fn request(
                 LoginError::Protocol("the server's challenge reply is too large".into())
             }
         })?;
-    let reply: GeneratorResponse = serde_json::from_slice(&body).map_err(|e| {
+    parse_challenge(server, &body, callback.is_some())
+}
+
+/// Makes sense of the generator's reply (untrusted input): both URLs resolved against the
+/// server, the challenge URL http(s) only, the polling URL on the server's own origin.
+pub fn parse_challenge(
+    server: &Url,
+    body: &[u8],
+    asked_for_callback: bool,
+) -> Result<Challenge, LoginError> {
+    let reply: GeneratorResponse = serde_json::from_slice(body).map_err(|e| {
         LoginError::Protocol(format!(
             "the server's challenge reply is not the expected JSON ({e})"
         ))
@@ -104,7 +114,7 @@ pub async fn request(
         polling_url,
         user_code: reply.user_code.filter(|c| !c.is_empty() && c.len() <= 32),
         long_poll: reply.extensions.iter().any(|e| e == EXT_LONG_POLL),
-        callback: callback.is_some() && reply.extensions.iter().any(|e| e == EXT_CALLBACK),
+        callback: asked_for_callback && reply.extensions.iter().any(|e| e == EXT_CALLBACK),
     })
 }
 

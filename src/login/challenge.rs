@@ -15,10 +15,12 @@ use crate::jwt;
 use crate::login_error::LoginError;
 use crate::output::{Printer, WaitDisplay};
 use crate::pending;
-use crate::session::{FORMAT_VERSION, Flow, Session};
+use crate::protocol::Approval;
+use crate::session::{Flow, Session};
 use crate::settings::LoginSettings;
 use std::sync::Arc;
 use tokio::sync::Notify;
+use url::Url;
 
 /// The challenge flow at the terminal.
 pub(super) async fn run(
@@ -27,14 +29,7 @@ pub(super) async fn run(
     printer: &Printer,
     owner: &mut pending::Owner,
 ) -> Result<(), Error> {
-    let server = settings.server.clone().ok_or_else(|| {
-        Error::usage("The challenge flow needs a server.")
-            .hint("Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.")
-    })?;
-    let user = settings.user.clone().ok_or_else(|| {
-        Error::usage("Could not tell which user to log in as.")
-            .hint("Pass --user NAME, or set `user` in the profile's config.")
-    })?;
+    let (server, user) = target(settings)?;
     let opened = open_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&server)?;
@@ -55,55 +50,22 @@ pub(super) async fn run(
         r = challenge::request(&client, &server, &user, params.as_ref()) => r?,
         _ = ctrl_c.wait() => return Err(Error::interrupted()),
     };
-    let browser_opened = present(
+    let url = &challenge.challenge_url;
+    let code = challenge.user_code.as_deref();
+    let browser_opened = present(settings, printer, opener, url, code, true, owner);
+    let browser_expected = browser_opened && challenge.callback;
+
+    let waiting = Waiting {
+        client: &client,
+        clock: &clock,
+        challenge: &challenge,
         settings,
         printer,
-        opener,
-        &challenge.challenge_url,
-        challenge.user_code.as_deref(),
-        true,
-        owner,
-    );
-
-    let deadline = clock.now() + settings.timeout;
-    let display = WaitDisplay::start(
-        printer,
-        format!("Waiting for {user} to approve in the browser"),
-        deadline,
-    );
-    let poll = PollSettings {
-        deadline,
-        interval: settings.poll_interval,
     };
-    let wake = Arc::new(Notify::new());
-    // The callback only wakes the poller: whichever of the two sees the decision first wins,
-    // and against a server that does not redirect (ConsoleMe) polling alone completes.
-    let forward = async {
-        if let Some(cb) = callback.as_mut() {
-            while cb.next().await.is_some() {
-                wake.notify_one();
-            }
-        }
-        std::future::pending::<()>().await
-    };
-    let outcome = tokio::select! {
-        r = challenge::wait(&client, &clock, &display, &challenge, poll, Some(&wake)) => r,
-        _ = forward => unreachable!("forwarding never ends"),
-        _ = ctrl_c.wait() => {
-            display.interrupted();
-            finish(&callback, Page::Failed { message: "The login was interrupted in the terminal.".into() }, false).await;
-            return Err(Error::interrupted());
-        }
-    };
-    display.finish();
-    let outcome = outcome.map_err(|e| match e {
-        LoginError::TimedOut(_) => LoginError::TimedOut(settings.timeout),
-        other => other,
-    });
-    let browser_expected = browser_opened && challenge.callback;
-    let approval = match outcome {
+    let approval = match waiting.wait(&mut callback, &mut ctrl_c, &user).await {
         Ok(a) => a,
-        Err(e) => {
+        Err(Ended::Interrupted) => return Err(Error::interrupted()),
+        Err(Ended::Failed(e)) => {
             let page = match &e {
                 LoginError::Denied => Page::Denied,
                 other => Page::Failed {
@@ -115,25 +77,13 @@ pub(super) async fn run(
         }
     };
 
-    let now = unix_seconds(clock.now());
-    let expires_at = approval
-        .expiration
-        .or_else(|| jwt::expiry(approval.jwt.expose()));
-    let session = Session {
-        version: FORMAT_VERSION,
-        profile: settings.common.profile.clone(),
-        server: server.to_string(),
-        user: approval.user.clone().unwrap_or_else(|| user.clone()),
-        flow: Flow::Challenge,
-        token: approval.jwt,
-        cookie_name: approval.cookie_name,
-        expires_at,
-        obtained_at: now,
-        refresh_token: None,
-        id_token: None,
-        oauth: None,
-        demo: settings.demo,
-    };
+    let session = session_from(
+        approval,
+        settings,
+        &server,
+        &user,
+        unix_seconds(clock.now()),
+    );
     // The browser learns the outcome once the session is saved, so "Signed in" is true.
     let saved = save(&*opened.store, &session, settings, printer);
     let page = match &saved {
@@ -146,6 +96,109 @@ pub(super) async fn run(
     };
     finish(&callback, page, browser_expected).await;
     saved
+}
+
+/// The server and the user to log in as.
+fn target(settings: &LoginSettings) -> Result<(Url, String), Error> {
+    let server = settings.server.clone().ok_or_else(|| {
+        Error::usage("The challenge flow needs a server.")
+            .hint("Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.")
+    })?;
+    let user = settings.user.clone().ok_or_else(|| {
+        Error::usage("Could not tell which user to log in as.")
+            .hint("Pass --user NAME, or set `user` in the profile's config.")
+    })?;
+    Ok((server, user))
+}
+
+/// How the wait for a decision ended, when not with an approval.
+enum Ended {
+    Interrupted,
+    Failed(LoginError),
+}
+
+/// What the wait for a decision needs.
+struct Waiting<'a> {
+    client: &'a reqwest::Client,
+    clock: &'a SystemClock,
+    challenge: &'a challenge::Challenge,
+    settings: &'a LoginSettings,
+    printer: &'a Printer,
+}
+
+impl Waiting<'_> {
+    /// Polls (long-polling where the server offers it) with a spinner until a decision, the
+    /// deadline or Ctrl-C. The callback only wakes the poller: whichever of the two sees the
+    /// decision first wins, and against a server that does not redirect (ConsoleMe) polling
+    /// alone completes.
+    async fn wait(
+        &self,
+        callback: &mut Option<Callback>,
+        ctrl_c: &mut crate::interrupt::CtrlC,
+        user: &str,
+    ) -> Result<Approval, Ended> {
+        let timeout = self.settings.timeout;
+        let deadline = self.clock.now() + timeout;
+        let display = WaitDisplay::start(
+            self.printer,
+            format!("Waiting for {user} to approve in the browser"),
+            deadline,
+        );
+        let poll = PollSettings {
+            deadline,
+            interval: self.settings.poll_interval,
+        };
+        let wake = Arc::new(Notify::new());
+        let forward = async {
+            if let Some(cb) = callback.as_mut() {
+                while cb.next().await.is_some() {
+                    wake.notify_one();
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let (client, clock, challenge) = (self.client, self.clock, self.challenge);
+        let outcome = tokio::select! {
+            r = challenge::wait(client, clock, &display, challenge, poll, Some(&wake)) => r,
+            () = forward => Err(LoginError::Protocol("the callback stopped".into())),
+            _ = ctrl_c.wait() => {
+                display.interrupted();
+                return Err(Ended::Interrupted);
+            }
+        };
+        display.finish();
+        outcome.map_err(|e| {
+            Ended::Failed(match e {
+                LoginError::TimedOut(_) => LoginError::TimedOut(timeout),
+                other => other,
+            })
+        })
+    }
+}
+
+fn session_from(
+    approval: Approval,
+    settings: &LoginSettings,
+    server: &Url,
+    user: &str,
+    now: i64,
+) -> Session {
+    let expires_at = approval
+        .expiration
+        .or_else(|| jwt::expiry(approval.jwt.expose()));
+    Session {
+        cookie_name: approval.cookie_name,
+        expires_at,
+        demo: settings.demo,
+        ..Session::new(
+            &settings.common.profile,
+            server.to_string(),
+            approval.user.unwrap_or_else(|| user.to_string()),
+            Flow::Challenge,
+            approval.jwt,
+            now,
+        )
+    }
 }
 
 /// Gives the browser its page, waiting a little for one that is on its way back.

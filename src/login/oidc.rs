@@ -42,92 +42,19 @@ pub(super) async fn run(
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
     let cache_dir = settings.common.paths.data_dir.join("cache");
     let clock = SystemClock;
-    let deadline = clock.now() + settings.timeout;
-
+    let ctx = Ctx {
+        settings,
+        printer,
+        opener,
+        provider: &provider,
+        client: &client,
+        client_id: &client_id,
+        clock: &clock,
+        deadline: clock.now() + settings.timeout,
+    };
     let (resp, nonce, callback) = match flow {
-        FlowChoice::Browser => {
-            let mut callback = Callback::bind(settings.port).await?;
-            let oauth = oidc::oauth_client(
-                &provider,
-                &client_id,
-                o.client_secret.as_ref(),
-                Some(callback.redirect_uri()),
-            )?;
-            let req = browser::authorization_url(&oauth, callback.state(), &o.scopes, &o.extra)?;
-            let browser_opened = present(settings, printer, opener, &req.url, None, false, owner);
-            let display = WaitDisplay::start(
-                printer,
-                "Waiting for you to sign in in the browser".into(),
-                deadline,
-            );
-            let remaining = deadline.duration_since(clock.now()).unwrap_or_default();
-            let params = tokio::select! {
-                p = callback.next() => p,
-                _ = clock.sleep(remaining) => None,
-                _ = ctrl_c.wait() => {
-                    display.interrupted();
-                    return Err(Error::interrupted());
-                }
-            };
-            display.finish();
-            let Some(params) = params else {
-                return Err(LoginError::TimedOut(settings.timeout).into());
-            };
-            let result = match browser::code_from(&params, &provider.issuer) {
-                Ok(code) => browser::exchange(&oauth, &client, code, req.verifier).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(resp) => (resp, Some(req.nonce), Some(callback)),
-                Err(e) => {
-                    callback.finish(match &e {
-                        LoginError::Denied => Page::Denied,
-                        other => Page::Failed {
-                            message: Error::from(other.clone()).message,
-                        },
-                    });
-                    linger(&callback, browser_opened).await;
-                    return Err(e.into());
-                }
-            }
-        }
-        _ => {
-            let oauth = oidc::oauth_client(&provider, &client_id, o.client_secret.as_ref(), None)?;
-            let details = device::start(&oauth, &client, &o.scopes, &o.extra).await?;
-            let code = details.user_code().secret().clone();
-            let plain = details.verification_uri().to_string();
-            let url = details
-                .verification_uri_complete()
-                .map(|c| c.secret().clone())
-                .unwrap_or_else(|| plain.clone());
-            let url = Url::parse(&url).map_err(|e| {
-                LoginError::Protocol(format!("the verification URL is not a URL ({e})"))
-            })?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(
-                    LoginError::Refused("the verification URL is not http(s)".into()).into(),
-                );
-            }
-            present(settings, printer, opener, &url, Some(&code), true, owner);
-            if url.as_str() != plain {
-                printer.info(&format!("(Or open {plain} and enter the code.)"));
-            }
-            let timeout = deadline.duration_since(clock.now()).unwrap_or_default();
-            let display = WaitDisplay::start(
-                printer,
-                format!("Waiting for code {code} to be entered"),
-                clock.now() + timeout.min(details.expires_in()),
-            );
-            let result = tokio::select! {
-                r = device::wait(&oauth, &client, &clock, &display, &details, timeout) => r,
-                _ = ctrl_c.wait() => {
-                    display.interrupted();
-                    return Err(Error::interrupted());
-                }
-            };
-            display.finish();
-            (result?, None, None)
-        }
+        FlowChoice::Browser => browser_flow(&ctx, owner, &mut ctrl_c).await?,
+        _ => (device_flow(&ctx, owner, &mut ctrl_c).await?, None, None),
     };
 
     let session = match finish(
@@ -166,6 +93,137 @@ pub(super) async fn run(
         linger(cb, true).await;
     }
     saved
+}
+
+/// What both flows need from the login.
+struct Ctx<'a> {
+    settings: &'a LoginSettings,
+    printer: &'a Printer,
+    opener: &'a dyn Opener,
+    provider: &'a oidc::Provider,
+    client: &'a reqwest::Client,
+    client_id: &'a str,
+    clock: &'a SystemClock,
+    deadline: std::time::SystemTime,
+}
+
+/// Authorization code with PKCE: open the authorization URL, wait for the loopback callback,
+/// exchange the code. Returns the tokens, the nonce sent, and the callback (its page is shown
+/// once the session is saved).
+async fn browser_flow(
+    ctx: &Ctx<'_>,
+    owner: &mut crate::pending::Owner,
+    ctrl_c: &mut crate::interrupt::CtrlC,
+) -> Result<(TokenResp, Option<String>, Option<Callback>), Error> {
+    let (settings, o) = (ctx.settings, &ctx.settings.oidc);
+    let mut callback = Callback::bind(settings.port).await?;
+    let oauth = oidc::oauth_client(
+        ctx.provider,
+        ctx.client_id,
+        o.client_secret.as_ref(),
+        Some(callback.redirect_uri()),
+    )?;
+    let req = browser::authorization_url(&oauth, callback.state(), &o.scopes, &o.extra)?;
+    let browser_opened = present(
+        settings,
+        ctx.printer,
+        ctx.opener,
+        &req.url,
+        None,
+        false,
+        owner,
+    );
+    let display = WaitDisplay::start(
+        ctx.printer,
+        "Waiting for you to sign in in the browser".into(),
+        ctx.deadline,
+    );
+    let remaining = ctx
+        .deadline
+        .duration_since(ctx.clock.now())
+        .unwrap_or_default();
+    let params = tokio::select! {
+        p = callback.next() => p,
+        _ = ctx.clock.sleep(remaining) => None,
+        _ = ctrl_c.wait() => {
+            display.interrupted();
+            return Err(Error::interrupted());
+        }
+    };
+    display.finish();
+    let Some(params) = params else {
+        return Err(LoginError::TimedOut(settings.timeout).into());
+    };
+    let result = match browser::code_from(&params, &ctx.provider.issuer) {
+        Ok(code) => browser::exchange(&oauth, ctx.client, code, req.verifier).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(resp) => Ok((resp, Some(req.nonce), Some(callback))),
+        Err(e) => {
+            callback.finish(match &e {
+                LoginError::Denied => Page::Denied,
+                other => Page::Failed {
+                    message: Error::from(other.clone()).message,
+                },
+            });
+            linger(&callback, browser_opened).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// The device flow (RFC 8628): show the code and URL, poll the token endpoint.
+async fn device_flow(
+    ctx: &Ctx<'_>,
+    owner: &mut crate::pending::Owner,
+    ctrl_c: &mut crate::interrupt::CtrlC,
+) -> Result<TokenResp, Error> {
+    let o = &ctx.settings.oidc;
+    let oauth = oidc::oauth_client(ctx.provider, ctx.client_id, o.client_secret.as_ref(), None)?;
+    let details = device::start(&oauth, ctx.client, &o.scopes, &o.extra).await?;
+    let code = details.user_code().secret().clone();
+    let plain = details.verification_uri().to_string();
+    let url = details
+        .verification_uri_complete()
+        .map(|c| c.secret().clone())
+        .unwrap_or_else(|| plain.clone());
+    let url = Url::parse(&url)
+        .map_err(|e| LoginError::Protocol(format!("the verification URL is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(LoginError::Refused("the verification URL is not http(s)".into()).into());
+    }
+    present(
+        ctx.settings,
+        ctx.printer,
+        ctx.opener,
+        &url,
+        Some(&code),
+        true,
+        owner,
+    );
+    if url.as_str() != plain {
+        ctx.printer
+            .info(&format!("(Or open {plain} and enter the code.)"));
+    }
+    let timeout = ctx
+        .deadline
+        .duration_since(ctx.clock.now())
+        .unwrap_or_default();
+    let display = WaitDisplay::start(
+        ctx.printer,
+        format!("Waiting for code {code} to be entered"),
+        ctx.clock.now() + timeout.min(details.expires_in()),
+    );
+    let result = tokio::select! {
+        r = device::wait(&oauth, ctx.client, ctx.clock, &display, &details, timeout) => r,
+        _ = ctrl_c.wait() => {
+            display.interrupted();
+            return Err(Error::interrupted());
+        }
+    };
+    display.finish();
+    Ok(result?)
 }
 
 fn flow_name(flow: FlowChoice) -> &'static str {

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::jwt;
 use crate::output::Printer;
 use crate::secret::Secret;
-use crate::session::{FORMAT_VERSION, Flow, Session};
+use crate::session::{Flow, Session};
 use crate::settings::{Common, LoginSettings};
 use crate::store::{Opened, TokenStore};
 use std::io::Read;
@@ -86,25 +86,21 @@ pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<
         );
     }
     let session = Session {
-        version: FORMAT_VERSION,
-        profile: settings.common.profile.clone(),
-        server: settings
-            .server
-            .as_ref()
-            .map(Url::to_string)
-            .unwrap_or_default(),
-        user: jwt::subject(token)
-            .or_else(|| settings.user.clone())
-            .unwrap_or_default(),
-        flow: Flow::WithToken,
-        token: Secret::new(token),
-        cookie_name: None,
         expires_at,
-        obtained_at: now,
-        refresh_token: None,
-        id_token: None,
-        oauth: None,
-        demo: settings.demo,
+        ..Session::new(
+            &settings.common.profile,
+            settings
+                .server
+                .as_ref()
+                .map(Url::to_string)
+                .unwrap_or_default(),
+            jwt::subject(token)
+                .or_else(|| settings.user.clone())
+                .unwrap_or_default(),
+            Flow::WithToken,
+            Secret::new(token),
+            now,
+        )
     };
     save(&*opened.store, &session, settings, printer)
 }

@@ -9,7 +9,7 @@ use crate::http;
 use crate::jwt;
 use crate::login_error::LoginError;
 use crate::secret::Secret;
-use crate::session::{FORMAT_VERSION, Flow, OAuthInfo, Session};
+use crate::session::{Flow, OAuthInfo, Session};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -349,15 +349,7 @@ pub fn session_from(
         .or_else(|| jwt::subject(&access))
         .unwrap_or_else(|| fallback_user.to_string());
     Session {
-        version: FORMAT_VERSION,
-        profile: profile.to_string(),
-        server: provider.issuer.clone(),
-        user,
-        flow,
-        token: Secret::new(access),
-        cookie_name: None,
         expires_at,
-        obtained_at: now,
         // Without rotation the provider sends no new refresh token: keep the old one.
         refresh_token: resp
             .refresh_token()
@@ -371,6 +363,13 @@ pub fn session_from(
             jwks_uri: provider.jwks_uri.clone(),
             scopes: scopes.to_vec(),
         }),
-        demo: false,
+        ..Session::new(
+            profile,
+            provider.issuer.clone(),
+            user,
+            flow,
+            Secret::new(access),
+            now,
+        )
     }
 }
