@@ -108,7 +108,7 @@ async fn setup(poller: impl Respond + 'static) -> (MockServer, Challenge) {
         .mount(&server)
         .await;
     let base = Url::parse(&server.uri()).unwrap();
-    let challenge = challenge::request(&client(), &base, "alice", None)
+    let challenge = challenge::request(&client(), &base, "alice", None, Duration::from_secs(15))
         .await
         .expect("the challenge request succeeds");
     assert_eq!(
@@ -303,7 +303,7 @@ async fn request_refuses_a_polling_url_on_another_origin() {
         .mount(&server)
         .await;
     let base = Url::parse(&server.uri()).unwrap();
-    let err = challenge::request(&client(), &base, "alice", None)
+    let err = challenge::request(&client(), &base, "alice", None, Duration::from_secs(15))
         .await
         .expect_err("a foreign polling URL is refused");
     assert!(matches!(err, LoginError::Refused(_)), "{err:?}");

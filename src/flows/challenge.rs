@@ -59,9 +59,10 @@ pub async fn request(
     server: &Url,
     user: &str,
     callback: Option<&CallbackParams>,
+    timeout: Duration,
 ) -> Result<Challenge, LoginError> {
     let url = generator_url(server, user, callback);
-    let body = http::get_limited(client, &url, Duration::from_secs(15))
+    let body = http::get_limited(client, &url, timeout.min(Duration::from_secs(15)))
         .await
         .map_err(|e| match e {
             FetchError::Transient(reason) => LoginError::Unreachable {
@@ -164,7 +165,9 @@ pub async fn wait(
         if let Some(secs) = long_poll_secs {
             url.query_pairs_mut().append_pair("wait", &secs.to_string());
         }
-        let timeout = Duration::from_secs(long_poll_secs.unwrap_or(0) + 15);
+        // A reply that trickles in must not keep the login past its deadline.
+        let timeout = Duration::from_secs(long_poll_secs.unwrap_or(0) + 15)
+            .min(remaining + Duration::from_secs(2));
         let sent = Instant::now();
         // An in-flight poll is never cancelled, not even by the callback: the server hands the
         // token out once, and a dropped reply would lose it ("unknown" on the next poll). A

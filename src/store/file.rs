@@ -37,7 +37,9 @@ impl FileStore {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))?;
+            if fs::metadata(&self.dir)?.permissions().mode() & 0o777 != 0o700 {
+                fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))?;
+            }
         }
         Ok(())
     }

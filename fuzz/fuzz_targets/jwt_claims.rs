@@ -1,0 +1,12 @@
+//! A JWT's claims, read (not verified) for display, expiry and the user name.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let token = String::from_utf8_lossy(data);
+    let _ = sesame::jwt::claims(&token);
+    if let Some(exp) = sesame::jwt::expiry(&token) {
+        let _ = sesame::clock::format_utc(exp);
+    }
+    let _ = sesame::jwt::subject(&token);
+});

@@ -1,0 +1,29 @@
+//! The token endpoint's reply, and the session made from it.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use sesame::oidc::{Grant, Provider, TokenResp, session_from};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(resp) = serde_json::from_slice::<TokenResp>(data) else {
+        return;
+    };
+    let provider = Provider {
+        issuer: "https://sso.example.com".into(),
+        authorization_endpoint: None,
+        token_endpoint: "https://sso.example.com/token".into(),
+        device_authorization_endpoint: None,
+        jwks_uri: None,
+    };
+    let grant = Grant {
+        profile: "p",
+        provider: &provider,
+        client_id: "cli",
+        scopes: &[],
+        flow: sesame::session::Flow::Browser,
+    };
+    let session = session_from(&grant, &resp, None, "fallback", 1_800_000_000);
+    // The session must store and load back.
+    let again = sesame::session::Session::from_json(&session.to_json()).unwrap();
+    assert_eq!(again.expires_at, session.expires_at);
+    let _ = session.is_valid_at(1_800_000_000, 60);
+});
