@@ -29,7 +29,6 @@ echo "== npm packages for the OIDC provider (tests/oidc)"
 echo "== OIDC provider self-test"
 (cd tests/oidc && node selftest.mjs)
 
-export SESAME_REQUIRE_SECRET_SERVICE=1 SESAME_REQUIRE_BROWSER=1 SESAME_REQUIRE_OIDC=1
 export SESAME_TEST_SECRET_SERVICE=1
 # gnome-keyring keeps its keyrings under XDG_DATA_HOME: a fresh one per run.
 keyring_home=$(mktemp -d)
@@ -39,5 +38,5 @@ echo "== cargo test (under a private D-Bus session with gnome-keyring unlocked)"
 XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c '
   set -euo pipefail
   printf %s sesame-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  cargo test --all-targets --locked -- --test-threads=2
+  cargo test --all-targets --locked -- --include-ignored --test-threads=2
 '

@@ -29,11 +29,13 @@ pub fn client_for(url: &Url) -> Result<reqwest::Client, Error> {
     })
 }
 
+/// Whether `url` names this machine: `localhost` or a loopback address (an IPv4-mapped one
+/// included). The one loopback rule of the client, the callback and the reference server.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Ipv4(ip)) => is_loopback_ip(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => is_loopback_ip(IpAddr::V6(ip)),
         None => false,
     }
 }
@@ -149,21 +151,38 @@ pub async fn get_with_headers(
             url: redact(url),
         });
     }
+    match read_body(&mut resp).await {
+        Ok(body) => Ok((body, headers)),
+        Err(BodyError::TooLarge) => Err(FetchError::TooLarge {
+            url: redact(url),
+            limit: MAX_BODY,
+        }),
+        Err(BodyError::Read(reason)) => Err(FetchError::Transient(reason)),
+    }
+}
+
+/// Why a reply's body could not be read.
+pub enum BodyError {
+    /// Over [`MAX_BODY`]: no protocol message here is near it.
+    TooLarge,
+    /// The connection failed mid-body.
+    Read(String),
+}
+
+/// Reads a reply's body, refusing one over [`MAX_BODY`] before it is all in memory.
+pub async fn read_body(resp: &mut reqwest::Response) -> Result<Vec<u8>, BodyError> {
     let mut body = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| FetchError::Transient(describe(&e)))?
+        .map_err(|e| BodyError::Read(describe(&e)))?
     {
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(FetchError::TooLarge {
-                url: redact(url),
-                limit: MAX_BODY,
-            });
+            return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok((body, headers))
+    Ok(body)
 }
 
 /// A URL fit for a message or a log: path segments longer than 16 characters (tokens) and the

@@ -26,12 +26,8 @@ impl Printer {
         }
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+    fn paint(&self, style: console::Style, text: &str) -> String {
+        style.force_styling(self.color).apply_to(text).to_string()
     }
 
     // Talk goes to stderr and is best effort: a closed stderr must not end the command (or
@@ -41,21 +37,34 @@ impl Printer {
     }
 
     pub fn bold(&self, text: &str) -> String {
-        self.paint("1", text)
+        self.paint(console::Style::new().bold(), text)
     }
 
     pub fn success(&self, text: &str) {
-        self.info(&format!("{} {text}", self.paint("32", "✓")));
+        self.info(&format!(
+            "{} {text}",
+            self.paint(console::Style::new().green(), "✓")
+        ));
     }
 
     pub fn warn(&self, text: &str) {
-        self.info(&format!("{} {text}", self.paint("33", "warning:")));
+        self.info(&format!(
+            "{} {text}",
+            self.paint(console::Style::new().yellow(), "warning:")
+        ));
     }
 
     pub fn error(&self, e: &Error) {
-        self.info(&format!("{} {}", self.paint("31", "error:"), e.message));
+        self.info(&format!(
+            "{} {}",
+            self.paint(console::Style::new().red(), "error:"),
+            e.message
+        ));
         if let Some(h) = &e.hint {
-            self.info(&format!("\n{} {h}", self.paint("36", "hint:")));
+            self.info(&format!(
+                "\n{} {h}",
+                self.paint(console::Style::new().cyan(), "hint:")
+            ));
         }
     }
 }
@@ -174,7 +183,9 @@ impl WaitDisplay {
     pub fn interrupted(&self) {
         self.finish();
         if self.bar.is_some() {
-            eprint!("\x1b[1A\x1b[2K\r");
+            let term = console::Term::stderr();
+            let _ = term.move_cursor_up(1);
+            let _ = term.clear_line();
         }
     }
 }

@@ -3,15 +3,15 @@
 //! and against wiremock for what a real provider will not do (bad ID tokens, `slow_down`,
 //! `expired_token`, 5xx, malformed JSON).
 //!
-//! The provider tests need node; without it they print "SKIPPED: node not installed" and pass,
-//! unless SESAME_REQUIRE_OIDC=1.
+//! The provider tests need node and are `#[ignore]`d: `scripts/test-all.sh` runs them
+//! (`--include-ignored`), failing if node or oidc-provider is missing.
 
 #[path = "oidc_support/mod.rs"]
 mod oidc_support;
 
 use oidc_support::{
-    CLIENT_ID, CountingProxy, OidcProvider, Out, Sandbox, Script, jwt_part, keys,
-    node_fixture_available, now,
+    CLIENT_ID, CountingProxy, OidcProvider, Out, Sandbox, Script, jwt_part, keys, now,
+    require_node_fixture,
 };
 use serde_json::{Value, json};
 use std::sync::{Arc, Barrier};
@@ -60,10 +60,9 @@ fn token(sb: &Sandbox, env: &[(&str, &str)]) -> Out {
 // ------------------------------------------------------------- real provider ---
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn browser_flow_end_to_end() {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let p = OidcProvider::start(&[]);
     let sb = Sandbox::new();
     let started = now();
@@ -138,10 +137,9 @@ fn browser_flow_end_to_end() {
 }
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn device_flow_end_to_end() {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let p = OidcProvider::start(&[]);
     let sb = Sandbox::new();
     let out = sb.login(&p.issuer, "device", &[], &[]);
@@ -160,10 +158,9 @@ fn device_flow_end_to_end() {
 }
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn denied_login_exits_4_in_both_flows() {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let p = OidcProvider::start(&[]);
     for flow in ["browser", "device"] {
         let sb = Sandbox::new();
@@ -178,10 +175,9 @@ fn denied_login_exits_4_in_both_flows() {
 }
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn stale_access_token_is_refreshed_and_rotation_kept() {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     // Access tokens live 30 s, less than the default refresh skew of 60 s, so the skew is half
     // their life (15 s): a token 20 s into its life (10 s left) is stale and is refreshed.
     let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", "30")]);
@@ -235,10 +231,9 @@ fn stale_access_token_is_refreshed_and_rotation_kept() {
 }
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn reused_refresh_token_exits_3_and_session_survives() {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let p = OidcProvider::start(&[]);
     let sb = Sandbox::new();
     let out = sb.login(&p.issuer, "browser", &[], &[]);
@@ -286,6 +281,7 @@ fn reused_refresh_token_exits_3_and_session_survives() {
 }
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn twenty_concurrent_token_calls_refresh_once() {
     twenty_concurrent_token_calls_refresh_once_with_access_ttl("3600");
 }
@@ -293,15 +289,15 @@ fn twenty_concurrent_token_calls_refresh_once() {
 /// dex #1976: with an access token that lives less than the refresh skew (60 s), every caller
 /// refreshed, and 20 concurrent calls made 20 grants and printed 20 tokens.
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn twenty_concurrent_token_calls_refresh_once_with_a_3s_access_token() {
     twenty_concurrent_token_calls_refresh_once_with_access_ttl("3");
 }
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn a_fresh_short_lived_token_is_not_refreshed_at_once() {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", "20")]);
     let proxy = CountingProxy::start(p.addr);
     let sb = Sandbox::new();
@@ -331,9 +327,7 @@ fn a_fresh_short_lived_token_is_not_refreshed_at_once() {
 }
 
 fn twenty_concurrent_token_calls_refresh_once_with_access_ttl(access_ttl: &str) {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", access_ttl)]);
     let proxy = CountingProxy::start(p.addr);
     let sb = Sandbox::new();
@@ -408,10 +402,9 @@ fn twenty_concurrent_token_calls_refresh_once_with_access_ttl(access_ttl: &str) 
 }
 
 #[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn forged_callback_state_is_rejected_and_login_still_succeeds() {
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let p = OidcProvider::start(&[]);
     let mut sb = Sandbox::new();
     let result = sb.path().join("forge-result.txt");
@@ -787,9 +780,7 @@ async fn discovery_with_another_issuer_is_refused() {
 async fn browser_flow_checks_nonce_pkce_and_callback_issuer() {
     use oidc_support::{CodeExchange, Nonce};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    if !node_fixture_available() {
-        return;
-    }
+    require_node_fixture();
     let fake_browser = oidc_support::support_dir().join("fake_browser.mjs");
     let cases = [
         (

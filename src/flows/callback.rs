@@ -177,20 +177,7 @@ impl Callback {
 }
 
 fn page_response(status: StatusCode, html: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(html)));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-    );
-    r
+    crate::pages::response(status, html, crate::pages::STRICT_CSP)
 }
 
 fn host_is_loopback(host: &str, port: u16) -> bool {

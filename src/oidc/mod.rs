@@ -243,17 +243,10 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
                 return Err(TransportError(reason));
             }
             let headers = resp.headers().clone();
-            let mut body = Vec::new();
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| TransportError(http::describe(&e)))?
-            {
-                if body.len() + chunk.len() > http::MAX_BODY {
-                    return Err(TransportError("the reply is too large".into()));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = http::read_body(&mut resp).await.map_err(|e| match e {
+                http::BodyError::TooLarge => TransportError("the reply is too large".into()),
+                http::BodyError::Read(reason) => TransportError(reason),
+            })?;
             let mut out = HttpResponse::new(body);
             *out.status_mut() = status;
             *out.headers_mut() = headers;

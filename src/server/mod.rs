@@ -8,7 +8,6 @@ mod state;
 mod token;
 
 use crate::clock::unix_seconds;
-use crate::http::is_loopback_ip;
 use crate::protocol::{
     EXT_CALLBACK, EXT_DENY, EXT_LONG_POLL, EXT_USER_CODE, GENERATOR_PATH, GeneratorResponse,
     MAX_LONG_POLL_SECS, POLLER_PATH, PollResponse, VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH,
@@ -236,22 +235,18 @@ fn message(status: StatusCode, text: &str) -> Resp {
 }
 
 fn html(status: StatusCode, page: String, form_target: Option<&Url>) -> Resp {
-    let mut r = respond(status, "text/html; charset=utf-8", page);
     // Chrome applies form-action to the redirect that follows a form post, so the loopback
     // callback must be allowed explicitly.
     let extra = form_target
         .map(|u| format!(" {}", u.origin().ascii_serialization()))
         .unwrap_or_default();
-    let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
-    );
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    r
+    pages::response(
+        status,
+        page,
+        &format!(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    )
 }
 
 fn problem(status: StatusCode, title: &str, detail: &str) -> Resp {
@@ -351,13 +346,8 @@ fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
 /// is sent there after the decision, and anything else would be an open redirect.
 fn loopback_redirect(text: &str) -> Option<Url> {
     let url = Url::parse(text).ok()?;
-    let host_ok = match url.host()? {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => is_loopback_ip(IpAddr::V4(ip)),
-        url::Host::Ipv6(ip) => is_loopback_ip(IpAddr::V6(ip)),
-    };
     (url.scheme() == "http"
-        && host_ok
+        && crate::http::is_loopback(&url)
         && url.port().is_some()
         && url.username().is_empty()
         && url.password().is_none()
@@ -396,7 +386,7 @@ fn generator(app: &App, ip: IpAddr, raw_user: &str, req: &Request<Incoming>) -> 
         },
         app.config.max_pending,
     );
-    let Ok((token, code)) = created else {
+    let Some((token, code)) = created else {
         return message(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many login requests are pending; try again in a minute",

@@ -61,11 +61,6 @@ pub enum Poll {
     Collected { user: String },
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum TooMany {
-    Full,
-}
-
 /// How long an expired or decided challenge is kept so that polls see `expired` or `denied`
 /// rather than `unknown`.
 const GRACE: Duration = Duration::from_secs(300);
@@ -117,8 +112,9 @@ impl Challenges {
             .is_empty()
     }
 
-    /// Creates a challenge; returns its token and user code.
-    pub fn create(&self, new: NewChallenge, cap: usize) -> Result<(String, String), TooMany> {
+    /// Creates a challenge; returns its token and user code, or `None` when `cap` challenges
+    /// are pending already.
+    pub fn create(&self, new: NewChallenge, cap: usize) -> Option<(String, String)> {
         let mut map = self
             .map
             .lock()
@@ -126,7 +122,7 @@ impl Challenges {
         if map.len() >= cap {
             Self::purge_locked(&mut map, new.now);
             if map.len() >= cap {
-                return Err(TooMany::Full);
+                return None;
             }
         }
         let token = random_token();
@@ -147,7 +143,7 @@ impl Challenges {
                 changed,
             },
         );
-        Ok((token, code))
+        Some((token, code))
     }
 
     pub fn view(&self, token: &str, now: SystemTime) -> Option<View> {
@@ -313,10 +309,10 @@ mod tests {
         let now = SystemTime::now();
         s.create(new(now), 2).unwrap();
         s.create(new(now), 2).unwrap();
-        assert_eq!(s.create(new(now), 2), Err(TooMany::Full));
+        assert_eq!(s.create(new(now), 2), None);
         let much_later = now + Duration::from_secs(1000);
         assert!(
-            s.create(new(much_later), 2).is_ok(),
+            s.create(new(much_later), 2).is_some(),
             "expired ones make room"
         );
         assert_eq!(s.purge(much_later + Duration::from_secs(1000)), 1);

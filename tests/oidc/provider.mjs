@@ -247,8 +247,6 @@ server.removeAllListeners('error');
 server.on('error', (err) => console.error('http server error', err));
 server.on('request', provider.callback());
 
-process.stdout.write(`${JSON.stringify({ issuer })}\n`);
-
 let stopping = false;
 function stop(reason, code = 0) {
   if (stopping) return;
@@ -263,6 +261,10 @@ function stop(reason, code = 0) {
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGHUP', () => stop('SIGHUP'));
+
+// Announce the issuer only once the signal handlers are in place: a parent that reads this
+// line and stops the provider at once must see it exit cleanly, not die of the signal.
+process.stdout.write(`${JSON.stringify({ issuer })}\n`);
 
 if (process.env.OIDC_EXIT_ON_STDIN_EOF === '1') {
   process.stdin.on('end', () => stop('stdin EOF'));
