@@ -6,6 +6,9 @@
 #   SECONDS_EACH=5 benches/fuzz.sh  # brief, as CI runs it
 #   RUNS=10000000 benches/fuzz.sh   # a fixed number of executions per target
 #   benches/fuzz.sh poll_reply      # only the named targets
+#   FUZZ_BUILD=--dev SECONDS_EACH=3 KEEP_CORPUS=1 benches/fuzz.sh
+#                                   # what CI runs: a quicker debug build, and new inputs go to
+#                                   # a scratch directory, so the committed corpus is untouched
 #
 # The corpus grows in fuzz/corpus/TARGET; a crash is saved in fuzz/artifacts/TARGET and fails
 # the script. Installs cargo-fuzz if it is missing.
@@ -23,14 +26,20 @@ if [ -n "${RUNS:-}" ]; then
   limit=(-runs="$RUNS")
 fi
 
-cargo fuzz build -s none -O >/dev/null 2>&1 || cargo fuzz build -s none -O
+read -r -a build <<<"${FUZZ_BUILD:--O}"
+cargo fuzz build -s none "${build[@]}" >/dev/null 2>&1 || cargo fuzz build -s none "${build[@]}"
 
 printf '%-18s %12s %8s %10s %s\n' target executions seconds exec/s result
 failed=0
 for t in "${targets[@]}"; do
   log=$(mktemp)
+  corpus=()
+  if [ -n "${KEEP_CORPUS:-}" ]; then
+    scratch=$(mktemp -d)
+    corpus=("$scratch" "fuzz/corpus/$t")
+  fi
   start=$(date +%s.%N)
-  if cargo fuzz run -s none -O "$t" -- "${limit[@]}" -print_final_stats=1 >"$log" 2>&1; then
+  if cargo fuzz run -s none "${build[@]}" "$t" "${corpus[@]}" -- "${limit[@]}" -print_final_stats=1 >"$log" 2>&1; then
     result=ok
   else
     result="CRASH (see fuzz/artifacts/$t)"
@@ -45,5 +54,6 @@ for t in "${targets[@]}"; do
     tail -30 "$log"
   fi
   rm -f "$log"
+  [ -n "${KEEP_CORPUS:-}" ] && rm -rf "$scratch"
 done
 exit $failed

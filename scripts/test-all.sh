@@ -40,3 +40,6 @@ XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c '
   printf %s sesame-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   cargo test --all-targets --locked -- --include-ignored --test-threads=2
 '
+
+echo "== fuzz targets, a few seconds each (benches/fuzz.sh; figures in docs/reliability.md)"
+FUZZ_BUILD=--dev SECONDS_EACH=3 KEEP_CORPUS=1 benches/fuzz.sh
