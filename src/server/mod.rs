@@ -2,6 +2,10 @@
 //! one-time semantics, plus sesame's extensions (deny, loopback callback, long-poll, user code).
 //! It is the embedded default behind `sesame demo`, the fixture of the test suite, and can run
 //! behind an SSO reverse proxy that sets a user header.
+//!
+//! Routing is axum's (one handler per endpoint); connections are served by hyper-util's HTTP/1
+//! builder, which gives the header-read timeout (idle sockets are dropped after 10 s) and the
+//! graceful shutdown that `axum::serve` does not expose.
 
 use crate::pages;
 mod state;
@@ -14,17 +18,19 @@ use crate::protocol::{
     ValidatorDecision, ValidatorView,
 };
 use crate::secret::Secret;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::middleware::Next;
+use axum::routing::{any, get};
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{HeaderMap, Method, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use state::{Challenges, NewChallenge, Poll, Status};
-use std::convert::Infallible;
 use std::future::Future;
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -171,6 +177,7 @@ impl Server {
                 }
             })
         };
+        let router = router(self.app.clone());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -183,8 +190,12 @@ impl Server {
                             continue;
                         }
                     };
-                    let app = self.app.clone();
-                    let svc = service_fn(move |req| handle(app.clone(), peer, req));
+                    // The peer address, for the handlers' IP checks and the log.
+                    let svc = tower::ServiceExt::map_request(router.clone(), move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    });
+                    let svc = TowerToHyperService::new(svc);
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(Duration::from_secs(10))
@@ -207,10 +218,10 @@ impl Server {
     }
 }
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<Body>;
 
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Resp {
+    let mut r = Response::new(body.into());
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -247,84 +258,162 @@ fn html(status: StatusCode, page: String, form_target: Option<&Url>) -> Resp {
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
         ),
     )
+    .map(Body::new)
 }
 
 fn problem(status: StatusCode, title: &str, detail: &str) -> Resp {
     html(status, pages::problem(title, detail), None)
 }
 
-fn decode_segment(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
+/// One route per endpoint. Bodies are capped, every request has a deadline longer than the
+/// longest long-poll, and each request is logged by its route template, never its path (paths
+/// carry challenge tokens).
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(&format!("{GENERATOR_PATH}{{user}}"), any(generator_route))
+        .route(&format!("{POLLER_PATH}{{token}}"), any(poller_route))
+        .route(
+            &format!("{VALIDATOR_API_PATH}{{token}}"),
+            any(validator_api_route),
+        )
+        .route(
+            &format!("{VALIDATOR_PAGE_PATH}{{token}}"),
+            any(validator_page_route),
+        )
+        .route(
+            "/healthz",
+            get(|| async { respond(StatusCode::OK, "text/plain", "ok\n") }),
+        )
+        .route("/", get(home))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            log_request,
+        ))
+        .fallback(not_found)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_REQUEST_BODY,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(MAX_LONG_POLL_SECS + 15),
+        ))
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ),
+        )
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                HeaderName::from_static("x-content-type-options"),
+                HeaderValue::from_static("nosniff"),
+            ),
+        )
+        .with_state(app)
 }
 
-async fn handle(
-    app: Arc<App>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Result<Resp, Infallible> {
-    let ip = client_ip(&app.config, peer, &req);
-    let path = req.uri().path().to_string();
+type Peer = ConnectInfo<SocketAddr>;
+
+async fn generator_route(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): Peer,
+    Path(user): Path<String>,
+    req: Request,
+) -> Resp {
+    let ip = client_ip(&app.config, peer, req.headers());
+    generator(&app, ip, &user, &req)
+}
+
+async fn poller_route(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): Peer,
+    Path(token): Path<String>,
+    req: Request,
+) -> Resp {
+    let ip = client_ip(&app.config, peer, req.headers());
+    let wait = query_param(&req, "wait")
+        .and_then(|w| w.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(MAX_LONG_POLL_SECS);
+    poller(&app, ip, &token, wait).await
+}
+
+async fn validator_api_route(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): Peer,
+    Path(token): Path<String>,
+    req: Request,
+) -> Resp {
+    let ip = client_ip(&app.config, peer, req.headers());
+    validator_api(&app, ip, &token, req).await
+}
+
+async fn validator_page_route(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): Peer,
+    Path(token): Path<String>,
+    req: Request,
+) -> Resp {
+    let ip = client_ip(&app.config, peer, req.headers());
+    validator_page(&app, ip, &token, req).await
+}
+
+async fn home() -> Resp {
+    html(
+        StatusCode::OK,
+        pages::layout(
+            "Reference server",
+            "<h1>sesame reference server</h1><p>This server issues login challenges for <code>sesame login</code>.</p>",
+        ),
+        None,
+    )
+}
+
+async fn not_found(State(app): State<Arc<App>>, ConnectInfo(peer): Peer, req: Request) -> Resp {
+    let resp = problem(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is nothing at this address.",
+    );
+    let ip = client_ip(&app.config, peer, req.headers());
+    log_line(&app, ip, req.method(), "other", resp.status());
+    resp
+}
+
+async fn log_request(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): Peer,
+    route: MatchedPath,
+    req: Request,
+    next: Next,
+) -> Resp {
+    let ip = client_ip(&app.config, peer, req.headers());
     let method = req.method().clone();
-    let (route, resp) = if let Some(user) = path.strip_prefix(GENERATOR_PATH) {
-        (
-            "challenge_generator/{user}",
-            generator(&app, ip, user, &req),
-        )
-    } else if let Some(t) = path.strip_prefix(POLLER_PATH) {
-        ("challenge_poller/{token}", poller(&app, ip, t, &req).await)
-    } else if let Some(t) = path.strip_prefix(VALIDATOR_API_PATH) {
-        let t = t.to_string();
-        (
-            "api/v2/challenge_validator/{token}",
-            validator_api(&app, ip, &t, req).await,
-        )
-    } else if let Some(t) = path.strip_prefix(VALIDATOR_PAGE_PATH) {
-        let t = t.to_string();
-        (
-            "challenge_validator/{token}",
-            validator_page(&app, ip, &t, req).await,
-        )
-    } else if path == "/healthz" {
-        ("healthz", respond(StatusCode::OK, "text/plain", "ok\n"))
-    } else if path == "/" {
-        (
-            "/",
-            html(
-                StatusCode::OK,
-                pages::layout(
-                    "Reference server",
-                    "<h1>sesame reference server</h1><p>This server issues login challenges for <code>sesame login</code>.</p>",
-                ),
-                None,
-            ),
-        )
-    } else {
-        (
-            "other",
-            problem(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "There is nothing at this address.",
-            ),
-        )
-    };
+    let resp = next.run(req).await;
+    log_line(
+        &app,
+        ip,
+        &method,
+        route.as_str().trim_start_matches('/'),
+        resp.status(),
+    );
+    resp
+}
+
+fn log_line(app: &App, ip: IpAddr, method: &Method, route: &str, status: StatusCode) {
     if app.config.log {
-        // The route template, never the path: paths carry challenge tokens.
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "{} {ip} {method} {route} {}",
             crate::clock::format_utc(unix_seconds(SystemTime::now())),
-            resp.status().as_u16()
+            status.as_u16()
         );
     }
-    Ok(resp)
 }
 
-fn client_ip(config: &Config, peer: SocketAddr, req: &Request<Incoming>) -> IpAddr {
+fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     let from_header = config.trusted_proxy_header.as_ref().and_then(|h| {
-        let v = req.headers().get(h)?.to_str().ok()?;
+        let v = headers.get(h)?.to_str().ok()?;
         // A proxy appends the address it saw: the last entry is the one it vouches for.
         v.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
     });
@@ -335,7 +424,7 @@ fn client_ip(config: &Config, peer: SocketAddr, req: &Request<Incoming>) -> IpAd
     }
 }
 
-fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+fn query_param(req: &Request, name: &str) -> Option<String> {
     let q = req.uri().query()?;
     url::form_urlencoded::parse(q.as_bytes())
         .find(|(k, _)| k == name)
@@ -355,13 +444,11 @@ fn loopback_redirect(text: &str) -> Option<Url> {
     .then_some(url)
 }
 
-fn generator(app: &App, ip: IpAddr, raw_user: &str, req: &Request<Incoming>) -> Resp {
+fn generator(app: &App, ip: IpAddr, user: &str, req: &Request) -> Resp {
     if req.method() != Method::GET {
         return message(StatusCode::METHOD_NOT_ALLOWED, "use GET");
     }
-    let Some(user) = decode_segment(raw_user) else {
-        return message(StatusCode::BAD_REQUEST, "the user name is not valid UTF-8");
-    };
+    let user = user.to_string();
     if user.trim().is_empty()
         || user.len() > MAX_USER_LEN
         || user.contains('/')
@@ -419,11 +506,8 @@ fn status_only(s: &str) -> PollResponse {
     }
 }
 
-async fn poller(app: &App, ip: IpAddr, token: &str, req: &Request<Incoming>) -> Resp {
-    let wait = query_param(req, "wait")
-        .and_then(|w| w.parse::<u64>().ok())
-        .unwrap_or(0)
-        .min(MAX_LONG_POLL_SECS);
+/// `wait`: seconds to hold a pending poll open (the long-poll extension), already capped.
+async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
     let wait_until = tokio::time::Instant::now() + Duration::from_secs(wait);
     let check_ip = app.config.ip_check.then_some(ip);
     loop {
@@ -481,7 +565,7 @@ async fn poller(app: &App, ip: IpAddr, token: &str, req: &Request<Incoming>) -> 
 /// Who is approving: the requested user in dev mode, the proxy's header otherwise.
 fn approver(
     app: &App,
-    req_headers: &hyper::HeaderMap,
+    req_headers: &HeaderMap,
     requested: &str,
 ) -> Result<String, (StatusCode, String)> {
     match &app.config.auth {
@@ -514,7 +598,7 @@ fn check_challenge(
     app: &App,
     ip: IpAddr,
     token: &str,
-    headers: &hyper::HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<state::View, (StatusCode, &'static str, String)> {
     let now = SystemTime::now();
     let view = app.challenges.view(token, now).ok_or((
@@ -550,12 +634,9 @@ fn check_challenge(
     Ok(view)
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
-    match Limited::new(req.into_body(), MAX_REQUEST_BODY)
-        .collect()
-        .await
-    {
-        Ok(c) => Ok(c.to_bytes()),
+async fn read_body(req: Request) -> Result<Bytes, Resp> {
+    match axum::body::to_bytes(req.into_body(), MAX_REQUEST_BODY).await {
+        Ok(b) => Ok(b),
         Err(_) => Err(message(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request body too large or unreadable",
@@ -575,7 +656,7 @@ fn log_decision(app: &App, approved: bool, view: &state::View) {
     }
 }
 
-async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incoming>) -> Resp {
+async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
     let view = match check_challenge(app, ip, token, req.headers()) {
         Ok(v) => v,
         Err((s, title, detail)) => return problem(s, title, &detail),
@@ -672,7 +753,7 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request<Incomin
     }
 }
 
-async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request<Incoming>) -> Resp {
+async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
     let view = match check_challenge(app, ip, token, req.headers()) {
         Ok(v) => v,
         Err((s, _, detail)) => return message(s, &detail),
