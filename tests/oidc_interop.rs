@@ -6,6 +6,7 @@
 //! The provider tests need node and are `#[ignore]`d: `scripts/test-all.sh` runs them
 //! (`--include-ignored`), failing if node or oidc-provider is missing.
 
+mod common;
 #[path = "oidc_support/mod.rs"]
 mod oidc_support;
 
@@ -21,7 +22,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn assert_exit(out: &Out, code: i32, what: &str) {
     assert_eq!(
-        out.code,
+        out.code(),
         Some(code),
         "{what}: expected exit {code}; {out:?}"
     );
@@ -34,7 +35,7 @@ fn assert_exit(out: &Out, code: i32, what: &str) {
 /// Asserts a login exit code, with the provider's and the driver's logs on failure.
 fn assert_login(out: &Out, code: i32, what: &str, p: &OidcProvider, sb: &Sandbox) {
     assert!(
-        out.code == Some(code) && !out.stderr.contains("panicked"),
+        out.code() == Some(code) && !out.stderr.contains("panicked"),
         "{what}: expected exit {code}; {out:?}\n--- drive.mjs log ---\n{}\n--- provider log ---\n{}",
         sb.drive_log(),
         p.log()
@@ -871,7 +872,7 @@ async fn refresh_refuses_an_id_token_for_another_subject() {
     let before = std::fs::read(sb.session_path()).unwrap();
     let out = sb.run(&["refresh", "--store", "file"]);
     assert_eq!(
-        out.code,
+        out.code(),
         Some(1),
         "a refresh for another subject fails; {out:?}"
     );

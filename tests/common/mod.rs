@@ -464,6 +464,20 @@ fn wait_child(
     }
 }
 
+/// Runs `cmd` with no stdin to completion, killing it (and failing the test) after `limit`.
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Out {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("the command starts");
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
+    wait_child(&mut child, started, limit, stdout, move || {
+        stderr.join().unwrap_or_default()
+    })
+}
+
 fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     std::thread::spawn(move || {
         let mut s = String::new();
@@ -479,6 +493,8 @@ pub struct Sandbox {
     pub home: PathBuf,
     pub config_home: PathBuf,
     pub data_home: PathBuf,
+    /// Variables every later run gets (after the sandbox's own), set with [`Sandbox::set`].
+    env: Vec<(String, String)>,
 }
 
 impl Default for Sandbox {
@@ -493,6 +509,16 @@ impl Sandbox {
         let home = dir.path().join("home");
         let config_home = dir.path().join("config");
         let data_home = dir.path().join("data");
+        let mut env = Vec::new();
+        for (var, sub) in [
+            ("XDG_CACHE_HOME", "cache"),
+            ("XDG_RUNTIME_DIR", "runtime"),
+            ("TMPDIR", "tmp"),
+        ] {
+            let d = dir.path().join(sub);
+            std::fs::create_dir_all(&d).unwrap();
+            env.push((var.to_string(), d.to_string_lossy().into_owned()));
+        }
         for d in [&home, &config_home, &data_home] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -501,7 +527,29 @@ impl Sandbox {
             home,
             config_home,
             data_home,
+            env,
         }
+    }
+
+    /// Sets (or replaces) a variable for every later run.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.into()));
+    }
+
+    /// `sesame ARGS` with the sandbox's environment and `extra_env`, not started.
+    pub fn command(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Command {
+        let mut cmd = self.sesame();
+        cmd.args(args);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `sesame ARGS` (exactly those: no `--store file` added) to completion.
+    pub fn run_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Out {
+        run_with_limit(self.command(args, extra_env), COMMAND_LIMIT)
     }
 
     /// `sesame` with a clean environment pointing at this sandbox. Nothing else is inherited.
@@ -515,6 +563,9 @@ impl Sandbox {
             .current_dir(&self.home);
         if let Some(p) = std::env::var_os("PATH") {
             cmd.env("PATH", p);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         cmd
     }

@@ -1,5 +1,5 @@
-//! Support for `tests/oidc_interop.rs`: the `tests/oidc` provider fixture (node), an isolated
-//! environment per test for the `sesame` binary, a counting proxy for the token endpoint, RSA
+//! Support for `tests/oidc_interop.rs`: the `tests/oidc` provider fixture (node), the shared
+//! sandbox of `tests/common` set up for OIDC logins, a counting proxy for the token endpoint, RSA
 //! keys and JWTs for fake providers, and a scripted wiremock responder.
 //!
 //! Every process started here is killed when its handle is dropped (also on panic); the provider
@@ -21,9 +21,6 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const CLIENT_ID: &str = "sesame-cli";
-
-/// Longest any single `sesame` invocation may take before the test kills it and fails.
-pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 pub fn sesame_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sesame")
@@ -212,143 +209,37 @@ impl Drop for OidcProvider {
 
 // ------------------------------------------------------------- sesame sandbox ---
 
-/// What a `sesame` run did.
-pub struct Out {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use super::common::{Out, run_with_limit};
 
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
+/// The tests' one sandbox ([`super::common::Sandbox`]: isolated HOME and XDG directories, no
+/// host environment, runs killed past their limit), with `$BROWSER` set to the drive script and
+/// the OIDC helpers below. Its `run` adds nothing to the arguments.
+pub struct Sandbox(super::common::Sandbox);
+
+impl std::ops::Deref for Sandbox {
+    type Target = super::common::Sandbox;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-/// Kills a child that is still running when dropped (a timed-out or abandoned run).
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
+impl std::ops::DerefMut for Sandbox {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
-}
-
-/// Runs `cmd` to completion, killing it (and failing) after `limit`.
-pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Out {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = Reaper(cmd.spawn().expect("spawn sesame"));
-    let mut stdout = child.0.stdout.take().expect("stdout");
-    let mut stderr = child.0.stderr.take().expect("stderr");
-    let out_t = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_t = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait for sesame") {
-            break Some(status);
-        }
-        if start.elapsed() > limit {
-            let _ = child.0.kill();
-            let _ = child.0.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let out = Out {
-        code: status.and_then(|s| s.code()),
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    };
-    assert!(
-        status.is_some(),
-        "sesame ran longer than {limit:?} and was killed: {out:?}"
-    );
-    out
-}
-
-/// An isolated HOME / XDG configuration for `sesame`: nothing from the developer's environment
-/// (no SESAME_*, no DISPLAY) leaks in.
-pub struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let p = |s: &str| {
-            let d = dir.path().join(s);
-            std::fs::create_dir_all(&d).expect("sandbox dir");
-            d.to_string_lossy().into_owned()
-        };
-        let mut env = vec![
-            ("HOME".to_string(), p("home")),
-            ("XDG_CONFIG_HOME".to_string(), p("config")),
-            ("XDG_DATA_HOME".to_string(), p("data")),
-            ("XDG_CACHE_HOME".to_string(), p("cache")),
-            ("XDG_RUNTIME_DIR".to_string(), p("runtime")),
-            ("TMPDIR".to_string(), p("tmp")),
-            ("NO_COLOR".to_string(), "1".to_string()),
-            (
-                "BROWSER".to_string(),
-                drive_script().to_string_lossy().into_owned(),
-            ),
-            (
-                "OIDC_DRIVE_LOG".to_string(),
-                dir.path().join("drive.log").to_string_lossy().into_owned(),
-            ),
-        ];
-        if let Ok(path) = std::env::var("PATH") {
-            env.push(("PATH".to_string(), path));
-        }
-        Sandbox { dir, env }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Sets (or replaces) a variable for every later run.
-    pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.env.retain(|(k, _)| k != key);
-        self.env.push((key.to_string(), value.into()));
-    }
-
-    pub fn command(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(sesame_bin());
-        cmd.env_clear().args(args).current_dir(self.dir.path());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    pub fn run_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Out {
-        run_with_limit(self.command(args, extra_env), RUN_LIMIT)
+        let mut sb = super::common::Sandbox::new();
+        sb.set("BROWSER", drive_script().to_string_lossy());
+        let log = sb.path().join("drive.log");
+        sb.set("OIDC_DRIVE_LOG", log.to_string_lossy());
+        Sandbox(sb)
     }
 
     pub fn run(&self, args: &[&str]) -> Out {
-        self.run_env(args, &[])
+        self.0.run_env(args, &[])
     }
 
     /// `sesame login` with the file store and a 30 s timeout.
@@ -374,11 +265,11 @@ impl Sandbox {
             "--no-qr",
         ];
         args.extend_from_slice(more);
-        self.run_env(&args, extra_env)
+        self.0.run_env(&args, extra_env)
     }
 
     pub fn session_path(&self) -> PathBuf {
-        self.dir.path().join("data/sesame/sessions/default.json")
+        self.0.session_file("default")
     }
 
     pub fn session(&self) -> Value {
@@ -395,7 +286,7 @@ impl Sandbox {
 
     /// What drive.mjs logged, for failure messages.
     pub fn drive_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("drive.log")).unwrap_or_default()
+        std::fs::read_to_string(self.path().join("drive.log")).unwrap_or_default()
     }
 }
 
