@@ -43,10 +43,9 @@ pub async fn run(
             }
         }
     };
-    let result = if flow == FlowChoice::Challenge {
-        challenge::run(settings, opener, printer, &mut owner).await
-    } else {
-        oidc::run(settings, flow, opener, printer, &mut owner).await
+    let result = match flow {
+        Flow::Challenge => challenge::run(settings, opener, printer, &mut owner).await,
+        Flow::Oidc(f) => oidc::run(settings, f, opener, printer, &mut owner).await,
     };
     owner.finish(&result);
     result
@@ -110,10 +109,13 @@ async fn join(
 
 /// `auto`: challenge when the profile names a challenge server; for an issuer, the browser flow
 /// when a browser can be opened, else the device flow, saying which and why.
-fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<FlowChoice, Error> {
+fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<Flow, Error> {
     let has_oidc = settings.oidc.issuer.is_some();
     match settings.flow {
-        FlowChoice::Auto if settings.server.is_some() => Ok(FlowChoice::Challenge),
+        FlowChoice::Challenge => Ok(Flow::Challenge),
+        FlowChoice::Browser => Ok(Flow::Oidc(OidcFlow::Browser)),
+        FlowChoice::Device => Ok(Flow::Oidc(OidcFlow::Device)),
+        FlowChoice::Auto if settings.server.is_some() => Ok(Flow::Challenge),
         FlowChoice::Auto if has_oidc => {
             let reason = if settings.open_browser {
                 browser::no_browser_reason(&crate::settings::process_env)
@@ -123,19 +125,34 @@ fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<FlowChoice
             Ok(match reason {
                 None => {
                     printer.info("Using the browser flow (a browser can be opened here; --flow device for a code to enter elsewhere).");
-                    FlowChoice::Browser
+                    Flow::Oidc(OidcFlow::Browser)
                 }
                 Some(why) => {
                     printer.info(&format!(
                         "Using the device flow: {why}, so the browser flow's redirect to this machine could not complete."
                     ));
-                    FlowChoice::Device
+                    Flow::Oidc(OidcFlow::Device)
                 }
             })
         }
         FlowChoice::Auto => Err(Error::usage("No server or issuer to log in to.").hint(
             "Pass --server URL (a ConsoleMe-style challenge server) or --issuer URL --client-id ID (OpenID Connect), or set them in the profile's config. To see sesame work locally, run `sesame demo`.",
         )),
-        other => Ok(other),
     }
+}
+
+/// The flow a login runs: `--flow` with `auto` resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Challenge,
+    Oidc(OidcFlow),
+}
+
+/// The two OpenID Connect flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OidcFlow {
+    /// Authorization code with PKCE on the loopback redirect.
+    Browser,
+    /// Device authorization (RFC 8628).
+    Device,
 }

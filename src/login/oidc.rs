@@ -2,10 +2,10 @@
 //! the loopback callback) and the device flow, ending in the same keychain session as the
 //! challenge flow.
 
+use super::OidcFlow;
 use super::display::{LINGER, linger, present};
 use super::save::{open_for_saving, save};
 use crate::browser::Opener;
-use crate::cli::FlowChoice;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::Error;
 use crate::flows::callback::{Callback, Page};
@@ -21,7 +21,7 @@ use url::Url;
 
 pub(super) async fn run(
     settings: &LoginSettings,
-    flow: FlowChoice,
+    flow: OidcFlow,
     opener: &dyn Opener,
     printer: &Printer,
     owner: &mut crate::pending::Owner,
@@ -53,8 +53,8 @@ pub(super) async fn run(
         deadline: clock.now() + settings.timeout,
     };
     let (resp, nonce, callback) = match flow {
-        FlowChoice::Browser => browser_flow(&ctx, owner, &mut ctrl_c).await?,
-        _ => (device_flow(&ctx, owner, &mut ctrl_c).await?, None, None),
+        OidcFlow::Browser => browser_flow(&ctx, owner, &mut ctrl_c).await?,
+        OidcFlow::Device => (device_flow(&ctx, owner, &mut ctrl_c).await?, None, None),
     };
 
     let session = match finish(
@@ -226,10 +226,10 @@ async fn device_flow(
     Ok(result?)
 }
 
-fn flow_name(flow: FlowChoice) -> &'static str {
+fn flow_name(flow: OidcFlow) -> &'static str {
     match flow {
-        FlowChoice::Device => "device",
-        _ => "browser",
+        OidcFlow::Device => "device",
+        OidcFlow::Browser => "browser",
     }
 }
 
@@ -242,7 +242,7 @@ async fn finish(
     nonce: Option<&str>,
     client: &reqwest::Client,
     cache_dir: &std::path::Path,
-    flow: FlowChoice,
+    flow: OidcFlow,
 ) -> Result<crate::session::Session, Error> {
     match &resp.extra_fields().id_token {
         Some(id) => {
@@ -275,10 +275,9 @@ async fn finish(
         provider,
         client_id,
         scopes: &settings.oidc.scopes,
-        flow: if flow == FlowChoice::Device {
-            Flow::Device
-        } else {
-            Flow::Browser
+        flow: match flow {
+            OidcFlow::Device => Flow::Device,
+            OidcFlow::Browser => Flow::Browser,
         },
     };
     Ok(oidc::session_from(
