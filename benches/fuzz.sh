@@ -33,6 +33,8 @@ printf '%-18s %12s %8s %10s %s\n' target executions seconds exec/s result
 failed=0
 for t in "${targets[@]}"; do
   log=$(mktemp)
+  mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  artifacts_before=$(ls "fuzz/artifacts/$t" | wc -l)
   corpus=()
   if [ -n "${KEEP_CORPUS:-}" ]; then
     scratch=$(mktemp -d)
@@ -41,8 +43,11 @@ for t in "${targets[@]}"; do
   start=$(date +%s.%N)
   if cargo fuzz run -s none "${build[@]}" "$t" "${corpus[@]}" -- "${limit[@]}" -print_final_stats=1 >"$log" 2>&1; then
     result=ok
-  else
+  elif [ "$(ls "fuzz/artifacts/$t" | wc -l)" -gt "$artifacts_before" ]; then
     result="CRASH (see fuzz/artifacts/$t)"
+    failed=1
+  else
+    result="FAILED to run (log below)"
     failed=1
   fi
   end=$(date +%s.%N)
