@@ -314,23 +314,42 @@ fn router(app: Arc<App>) -> Router {
 
 type Peer = ConnectInfo<SocketAddr>;
 
+/// The client's address as the checks see it: the TCP peer, or the trusted proxy's header.
+struct ClientIp(IpAddr);
+
+impl axum::extract::FromRequestParts<Arc<App>> for ClientIp {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(
+        parts: &mut hyper::http::request::Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        // The connection loop inserts the peer address into every request; without it the IP
+        // check could not be made, so refuse rather than guess.
+        let peer = parts
+            .extensions
+            .get::<Peer>()
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?
+            .0;
+        Ok(ClientIp(client_ip(&app.config, peer, &parts.headers)))
+    }
+}
+
 async fn generator_route(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): Peer,
+    ClientIp(ip): ClientIp,
     Path(user): Path<String>,
     req: Request,
 ) -> Resp {
-    let ip = client_ip(&app.config, peer, req.headers());
     generator(&app, ip, &user, &req)
 }
 
 async fn poller_route(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): Peer,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     req: Request,
 ) -> Resp {
-    let ip = client_ip(&app.config, peer, req.headers());
     let wait = query_param(&req, "wait")
         .and_then(|w| w.parse::<u64>().ok())
         .unwrap_or(0)
@@ -340,21 +359,19 @@ async fn poller_route(
 
 async fn validator_api_route(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): Peer,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     req: Request,
 ) -> Resp {
-    let ip = client_ip(&app.config, peer, req.headers());
     validator_api(&app, ip, &token, req).await
 }
 
 async fn validator_page_route(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): Peer,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     req: Request,
 ) -> Resp {
-    let ip = client_ip(&app.config, peer, req.headers());
     validator_page(&app, ip, &token, req).await
 }
 
@@ -369,25 +386,23 @@ async fn home() -> Resp {
     )
 }
 
-async fn not_found(State(app): State<Arc<App>>, ConnectInfo(peer): Peer, req: Request) -> Resp {
+async fn not_found(State(app): State<Arc<App>>, ClientIp(ip): ClientIp, req: Request) -> Resp {
     let resp = problem(
         StatusCode::NOT_FOUND,
         "Not found",
         "There is nothing at this address.",
     );
-    let ip = client_ip(&app.config, peer, req.headers());
     log_line(&app, ip, req.method(), "other", resp.status());
     resp
 }
 
 async fn log_request(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): Peer,
+    ClientIp(ip): ClientIp,
     route: MatchedPath,
     req: Request,
     next: Next,
 ) -> Resp {
-    let ip = client_ip(&app.config, peer, req.headers());
     let method = req.method().clone();
     let resp = next.run(req).await;
     log_line(
