@@ -41,7 +41,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Delete the saved session (the token is not revoked on the server)
     Logout,
-    /// Refresh an OpenID Connect session now, with its refresh token
+    /// Get the session's next token now (refresh token, or a new client-credentials grant)
     Refresh,
     /// Run the reference challenge server (ConsoleMe-compatible endpoints)
     Serve(ServeArgs),
@@ -76,8 +76,21 @@ pub struct LoginArgs {
     pub allow_http: bool,
 
     /// Read a token from stdin and save it as the session, without a login flow
-    #[arg(long)]
+    #[arg(long, conflicts_with = "api_key")]
     pub with_token: bool,
+
+    /// Read an API key (stdin's first line, or a prompt that does not echo) and save it as the session
+    #[arg(long, help_heading = "Direct credentials")]
+    pub api_key: bool,
+
+    /// Read the password from stdin's first line (a one-time code, if asked for, from the next) instead of prompting
+    #[arg(long, help_heading = "Direct credentials")]
+    pub password_stdin: bool,
+
+    /// How the credential is presented: bearer, basic, cookie:NAME, query:NAME or header:NAME
+    /// [env: SESAME_USE_AS] [default: the flow's: bearer; cookie for challenge; header:X-API-Key for --api-key]
+    #[arg(long, value_name = "HOW", value_parser = parse_use_as, help_heading = "Direct credentials")]
+    pub use_as: Option<crate::present::UseAs>,
 
     /// Port of the local callback server, 0 for any free port [env: SESAME_PORT] [default: 0]
     #[arg(long, value_name = "N")]
@@ -91,8 +104,8 @@ pub struct LoginArgs {
     #[arg(long)]
     pub no_qr: bool,
 
-    /// How to log in [env: SESAME_FLOW] [default: auto: challenge for a --server, else browser
-    /// when one can be opened, else device]
+    /// How to log in [env: SESAME_FLOW] [default: auto: challenge for a --server, password for a
+    /// `login-url`, else browser when one can be opened, else device]
     #[arg(long, value_enum, help_heading = "OpenID Connect")]
     pub flow: Option<FlowChoice>,
 
@@ -137,8 +150,12 @@ pub struct LoginArgs {
     pub jwks_uri: Option<String>,
 }
 
+fn parse_use_as(text: &str) -> Result<crate::present::UseAs, String> {
+    text.parse()
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum FlowChoice {
     /// Choose: challenge for a challenge server; for an issuer, browser if one can be opened, else device
     Auto,
@@ -148,6 +165,12 @@ pub enum FlowChoice {
     Browser,
     /// OAuth device authorization (RFC 8628), for machines without a browser
     Device,
+    /// User name and password (and a one-time code if asked): a JSON login API (`login-url`) or the OAuth password grant
+    Password,
+    /// OAuth client credentials, for CI and service accounts
+    ClientCredentials,
+    /// Keep a user name and password for HTTP Basic
+    Basic,
 }
 
 #[derive(Debug, Args, Default)]
@@ -167,8 +190,13 @@ pub enum OutputFormat {
 #[derive(Debug, Args, Default)]
 pub struct StatusArgs {
     /// Output format
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// Also ask the server who the credential belongs to (the profile's `whoami-url`, the OIDC
+    /// userinfo endpoint, or the challenge server's user profile)
+    #[arg(long)]
+    pub remote: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -42,6 +42,23 @@ pub struct ProfileConfig {
     pub token_endpoint: Option<String>,
     pub device_endpoint: Option<String>,
     pub jwks_uri: Option<String>,
+    /// How the credential is presented: bearer, basic, cookie:NAME, query:NAME, header:NAME.
+    pub use_as: Option<crate::present::UseAs>,
+    /// Where `status --remote` asks who the credential belongs to.
+    pub whoami_url: Option<String>,
+    // A JSON login API (docs/direct-login.md).
+    pub login_url: Option<String>,
+    pub login_body: Option<serde_json::Value>,
+    pub token_pointer: Option<String>,
+    pub refresh_token_pointer: Option<String>,
+    pub expires_in_pointer: Option<String>,
+    pub expires_at_pointer: Option<String>,
+    pub error_pointer: Option<String>,
+    pub mfa_pointer: Option<String>,
+    pub mfa_url: Option<String>,
+    pub mfa_body: Option<serde_json::Value>,
+    pub refresh_url: Option<String>,
+    pub refresh_body: Option<serde_json::Value>,
 }
 
 impl ConfigFile {
@@ -86,6 +103,28 @@ mod tests {
         assert_eq!(w.server.as_deref(), Some("https://c.example"));
         assert_eq!(w.store, Some(StoreKind::File));
         assert_eq!(w.poll_interval, Some(3));
+    }
+
+    #[test]
+    fn parses_a_json_login_profile() {
+        let c = ConfigFile::parse(
+            r#"[profiles.konekt]
+flow = "password"
+login-url = "https://dashboard.konekt.example/api/1/auth/session"
+login-body = { email = "{user}", password = "{password}", remember = true }
+token-pointer = "/data/sesskey"
+use-as = "query:sesskey"
+"#,
+        )
+        .unwrap();
+        let k = &c.profiles["konekt"];
+        assert_eq!(k.flow, Some(crate::cli::FlowChoice::Password));
+        assert_eq!(k.login_body.as_ref().unwrap()["remember"], true);
+        assert_eq!(
+            k.use_as,
+            Some(crate::present::UseAs::Query("sesskey".into()))
+        );
+        assert!(ConfigFile::parse("[profiles.a]\nuse-as = \"cookie\"\n").is_err());
     }
 
     #[test]

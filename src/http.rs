@@ -2,6 +2,7 @@
 //! machine (or the user said `--allow-http`), no redirects, bounded bodies.
 
 use crate::error::Error;
+use crate::login_error::LoginError;
 use std::net::IpAddr;
 use std::time::Duration;
 use url::{Host, Url};
@@ -159,6 +160,92 @@ pub async fn get_with_headers(
         }),
         Err(BodyError::Read(reason)) => Err(FetchError::Transient(reason)),
     }
+}
+
+/// A JSON reply, read within the rules.
+#[derive(Debug)]
+pub struct JsonAnswer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// `Null` for an empty body.
+    pub json: serde_json::Value,
+}
+
+/// Sends a request that carries credentials and reads its JSON reply, whatever the status.
+/// Refused: a redirect (it would take the credentials elsewhere; sesame follows none), an HTML
+/// page (a web login page is not an API), a body over [`MAX_BODY`], and anything not JSON.
+/// `what` names the step for messages ("login", "token request").
+pub async fn send_for_json(
+    request: reqwest::RequestBuilder,
+    url: &Url,
+    what: &str,
+) -> Result<JsonAnswer, LoginError> {
+    let shown = redact(url);
+    let mut resp = request
+        .header("Accept", "application/json")
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| LoginError::Unreachable {
+            url: shown.clone(),
+            reason: describe(&e),
+        })?;
+    let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        let to = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| url.join(l).ok());
+        let target = match &to {
+            Some(t) if t.host_str() != url.host_str() => {
+                format!("another host, {}", t.host_str().unwrap_or("?"))
+            }
+            Some(t) => redact(t),
+            None => "somewhere it did not say".into(),
+        };
+        return Err(LoginError::Protocol(format!(
+            "the {what} URL {shown} redirected (HTTP {status}) to {target}; sesame does not follow redirects with credentials. Set the URL to where the API really is"
+        )));
+    }
+    let headers = resp.headers().clone();
+    let html = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.to_ascii_lowercase().contains("html"));
+    let bytes = read_body(&mut resp).await.map_err(|e| match e {
+        BodyError::TooLarge => LoginError::Protocol(format!(
+            "the reply to the {what} from {shown} is larger than {} KiB; that is not a login API's answer",
+            MAX_BODY / 1024
+        )),
+        BodyError::Read(reason) => LoginError::Unreachable {
+            url: shown.clone(),
+            reason,
+        },
+    })?;
+    let looks_html = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<');
+    if html || looks_html {
+        return Err(LoginError::Protocol(format!(
+            "the {what} URL {shown} answered with an HTML page (HTTP {status}), not JSON: is it the API endpoint rather than a web login page?"
+        )));
+    }
+    let json = if bytes.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            LoginError::Protocol(format!(
+                "the reply to the {what} from {shown} (HTTP {status}) is not JSON ({e})"
+            ))
+        })?
+    };
+    Ok(JsonAnswer {
+        status,
+        headers,
+        json,
+    })
 }
 
 /// Why a reply's body could not be read.

@@ -24,6 +24,9 @@ pub enum LoginError {
     Protocol(String),
     #[error("{0}")]
     Refused(String),
+    /// The server turned down the credentials themselves: a wrong password or one-time code.
+    #[error("{0}")]
+    Credentials(String),
 }
 
 impl From<LoginError> for Error {
@@ -57,6 +60,8 @@ impl From<LoginError> for Error {
                 .hint("Check that --server points at a ConsoleMe-compatible server."),
             LoginError::Protocol(m) => Error::other(format!("{}.", capitalize(&m)))
                 .hint("The server's reply did not follow the protocol; nothing was saved. Report this to the server's operators."),
+            LoginError::Credentials(m) => Error::incomplete(format!("{}.", capitalize(&m)))
+                .hint("Nothing was saved; the previous session, if any, is unchanged. Check the user name, password and code, then run `sesame login` again."),
             LoginError::Refused(m) => Error::other(format!("{}.", capitalize(&m)))
                 .hint("Nothing was saved. Check the server URL, or report this to the server's operators."),
         }

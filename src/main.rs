@@ -47,7 +47,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         }
         Command::Status(args) => {
             let common = Common::resolve(cli.profile, cli.store, env)?;
-            commands::status::run(&common, args.output, env, printer)
+            commands::status::run(&common, args.output, args.remote, env, printer)
         }
         Command::Logout => {
             let common = Common::resolve(cli.profile, cli.store, env)?;

@@ -10,6 +10,10 @@ pub const GENERATOR_PATH: &str = "/noauth/v1/challenge_generator/";
 pub const POLLER_PATH: &str = "/noauth/v1/challenge_poller/";
 pub const VALIDATOR_PAGE_PATH: &str = "/challenge_validator/";
 pub const VALIDATOR_API_PATH: &str = "/api/v2/challenge_validator/";
+/// Who the session's cookie belongs to (ConsoleMe's user profile endpoint).
+pub const WHOAMI_PATH: &str = "/api/v2/user_profile";
+/// The cookie ConsoleMe sends its JWT in, when the poll reply names none.
+pub const DEFAULT_COOKIE_NAME: &str = "consoleme_auth";
 
 /// Server-side extensions a generator reply may advertise.
 pub const EXT_CALLBACK: &str = "callback";

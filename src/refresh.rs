@@ -5,9 +5,11 @@
 //! and finds it fresh.
 
 use crate::error::{Error, Exit};
+use crate::json_api::JsonApi;
+use crate::login_error::LoginError;
 use crate::oidc::{self, HttpAdapter, Provider, idtoken};
 use crate::secret::Secret;
-use crate::session::Session;
+use crate::session::{Flow, Session};
 use crate::store::TokenStore;
 use oauth2::RefreshToken;
 use std::fs::File;
@@ -71,9 +73,127 @@ impl ProfileLock {
     }
 }
 
-/// Exchanges the session's refresh token for new tokens and returns the new session (not yet
-/// saved). `invalid_grant` means the SSO session is over: exit 3 with "log in again".
+/// Gets the session's next token and returns the new session (not yet saved): with the
+/// refresh token (OAuth, or a JSON login API's `refresh-url`), or, for client credentials, a
+/// new grant. A refusal means the session is over: exit 3 with "log in again".
 pub async fn refresh(
+    session: &Session,
+    client_secret: Option<&Secret>,
+    cache_dir: &Path,
+    now: i64,
+) -> Result<Session, Error> {
+    if session.flow == Flow::ClientCredentials {
+        return renew_client_credentials(session, client_secret, now).await;
+    }
+    if let Some(api) = &session.json_api {
+        return refresh_json(session, api, now).await;
+    }
+    refresh_oauth(session, client_secret, cache_dir, now).await
+}
+
+/// A JSON login API's refresh: `refresh-body` to `refresh-url`, the reply read with the
+/// login's pointers.
+async fn refresh_json(session: &Session, api: &JsonApi, now: i64) -> Result<Session, Error> {
+    let login_again = crate::hints::login_hint(&session.profile);
+    let Some(refresh_token) = &session.refresh_token else {
+        return Err(Error::no_session(format!(
+            "The session of profile {} cannot be refreshed: it has no refresh token.",
+            session.profile
+        ))
+        .hint(login_again));
+    };
+    let url = api.refresh_url.as_deref().unwrap_or_default();
+    let url = url::Url::parse(url).map_err(|e| {
+        Error::other(format!("The saved refresh URL is not a URL ({e}).")).hint(login_again.clone())
+    })?;
+    let client = crate::http::client_for(&url)?;
+    let tokens = crate::json_api::refresh(&client, api, &session.user, refresh_token, now)
+        .await
+        .map_err(|e| match e {
+            LoginError::Credentials(m) => Error::no_session(format!(
+                "Your session for profile {} has ended: {m}.",
+                session.profile
+            ))
+            .hint(login_again.clone()),
+            other => Error::from(other)
+                .hint("The saved session is unchanged; try again, or log in again."),
+        })?;
+    Ok(Session {
+        token: tokens.token,
+        refresh_token: tokens.refresh_token,
+        expires_at: tokens.expires_at,
+        obtained_at: now,
+        ..session.clone()
+    })
+}
+
+/// Client credentials have no refresh token: the client asks again with its secret (the one
+/// in the environment or config if set, else the one kept with the session).
+async fn renew_client_credentials(
+    session: &Session,
+    client_secret: Option<&Secret>,
+    now: i64,
+) -> Result<Session, Error> {
+    let login_again = crate::hints::login_hint(&session.profile);
+    let (Some(info), Some(secret)) = (
+        &session.oauth,
+        client_secret.or(session.client_secret.as_ref()),
+    ) else {
+        return Err(Error::no_session(format!(
+            "The client-credentials session of profile {} has no client secret to get a new token with.",
+            session.profile
+        ))
+        .hint(login_again));
+    };
+    let endpoint = url::Url::parse(&info.token_endpoint).map_err(|e| {
+        Error::other(format!("The saved token endpoint is not a URL ({e})."))
+            .hint(login_again.clone())
+    })?;
+    let client = crate::http::client_for(&endpoint)?;
+    let tc = crate::oidc::grants::TokenClient {
+        http: &client,
+        endpoint: &endpoint,
+        client_id: &info.client_id,
+        client_secret: Some(secret),
+    };
+    let resp = tc
+        .client_credentials(&info.scopes, &info.extra)
+        .await
+        .map_err(|e| match e {
+            LoginError::Credentials(m) | LoginError::Refused(m) => Error::no_session(format!(
+                "The provider no longer gives profile {} a token: {m}.",
+                session.profile
+            ))
+            .hint(login_again.clone()),
+            other => Error::from(other).hint("The saved session is unchanged; try again."),
+        })?;
+    let provider = Provider {
+        issuer: info.issuer.clone(),
+        authorization_endpoint: None,
+        token_endpoint: info.token_endpoint.clone(),
+        device_authorization_endpoint: None,
+        jwks_uri: info.jwks_uri.clone(),
+        userinfo_endpoint: info.userinfo_endpoint.clone(),
+    };
+    let grant = oidc::Grant {
+        profile: &session.profile,
+        provider: &provider,
+        client_id: &info.client_id,
+        scopes: &info.scopes,
+        flow: Flow::ClientCredentials,
+    };
+    let new = oidc::session_from(&grant, &resp, None, &session.user, now);
+    Ok(Session {
+        token: new.token,
+        expires_at: new.expires_at,
+        obtained_at: now,
+        ..session.clone()
+    })
+}
+
+/// Exchanges an OAuth session's refresh token (RFC 6749 §6). `invalid_grant` means the SSO
+/// session is over.
+async fn refresh_oauth(
     session: &Session,
     client_secret: Option<&Secret>,
     cache_dir: &Path,
@@ -93,6 +213,7 @@ pub async fn refresh(
         token_endpoint: info.token_endpoint.clone(),
         device_authorization_endpoint: None,
         jwks_uri: info.jwks_uri.clone(),
+        userinfo_endpoint: info.userinfo_endpoint.clone(),
     };
     let oauth = oidc::oauth_client(&provider, &info.client_id, client_secret, None)?;
     let endpoint = url::Url::parse(&info.token_endpoint).map_err(|e| {
@@ -163,6 +284,15 @@ pub async fn refresh(
         new.id_token = session.id_token.clone();
     }
     new.user = session.user.clone();
+    new.use_as = session.use_as.clone();
+    new.whoami_url = session.whoami_url.clone();
+    if let Some(info) = &mut new.oauth {
+        info.extra = session
+            .oauth
+            .as_ref()
+            .map(|i| i.extra.clone())
+            .unwrap_or_default();
+    }
     Ok(new)
 }
 
@@ -194,7 +324,7 @@ pub fn ensure_fresh(
 ) -> Result<Option<Fresh>, Error> {
     let unix_now = || crate::clock::unix_seconds(std::time::SystemTime::now());
     let now = unix_now();
-    let refreshable = session.refresh_token.is_some() && session.oauth.is_some();
+    let refreshable = session.renewable();
     let first_skew = if refreshable {
         effective_skew(&session, skew)
     } else {

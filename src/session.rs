@@ -1,6 +1,8 @@
 //! A saved login: what every store keeps for a profile, and the questions asked of it
 //! (is it still valid, when does it end).
 
+use crate::json_api::JsonApi;
+use crate::present::UseAs;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -13,6 +15,15 @@ pub enum Flow {
     WithToken,
     Browser,
     Device,
+    /// A user name and password (and maybe a one-time code): a JSON login API, or the OAuth
+    /// password grant.
+    Password,
+    /// OAuth client credentials (RFC 6749 §4.4), for service accounts.
+    ClientCredentials,
+    /// A static API key.
+    ApiKey,
+    /// A user name and password kept for HTTP Basic.
+    Basic,
 }
 
 impl fmt::Display for Flow {
@@ -22,6 +33,10 @@ impl fmt::Display for Flow {
             Flow::WithToken => "with-token",
             Flow::Browser => "browser",
             Flow::Device => "device",
+            Flow::Password => "password",
+            Flow::ClientCredentials => "client-credentials",
+            Flow::ApiKey => "api-key",
+            Flow::Basic => "basic",
         })
     }
 }
@@ -52,6 +67,19 @@ pub struct Session {
     /// From `sesame demo`: its server (and the key that signed the token) is gone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub demo: bool,
+    /// How the credential is presented; `None`: the flow's default ([`Session::use_as`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_as: Option<UseAs>,
+    /// A JSON login API's refresh recipe (templates and pointers, no secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_api: Option<JsonApi>,
+    /// The client secret of a client-credentials session, kept (in the store, with the
+    /// token) so that `sesame token` can get a new token when this one expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    /// Where `status --remote` asks who the credential belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whoami_url: Option<String>,
 }
 
 /// What a refresh needs to know about the provider, kept with the session so that
@@ -65,6 +93,12 @@ pub struct OAuthInfo {
     pub jwks_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
+    /// Extra token request parameters (`audience`, `resource`) a client-credentials grant
+    /// repeats when it gets a new token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<(String, String)>,
 }
 
 impl Session {
@@ -91,6 +125,36 @@ impl Session {
             id_token: None,
             oauth: None,
             demo: false,
+            use_as: None,
+            json_api: None,
+            client_secret: None,
+            whoami_url: None,
+        }
+    }
+
+    /// How the credential is presented: as saved, else the flow's default (a cookie for
+    /// challenge sessions, a header for API keys, Basic for basic, else a bearer token).
+    pub fn use_as(&self) -> UseAs {
+        if let Some(u) = &self.use_as {
+            return u.clone();
+        }
+        match self.flow {
+            Flow::Challenge => UseAs::Cookie(
+                self.cookie_name
+                    .clone()
+                    .unwrap_or_else(|| crate::protocol::DEFAULT_COOKIE_NAME.to_string()),
+            ),
+            Flow::ApiKey => UseAs::Header(crate::present::DEFAULT_API_KEY_HEADER.into()),
+            Flow::Basic => UseAs::Basic,
+            _ => UseAs::Bearer,
+        }
+    }
+
+    /// Whether `sesame token` can get a new token when this one runs out.
+    pub fn renewable(&self) -> bool {
+        match self.flow {
+            Flow::ClientCredentials => self.oauth.is_some() && self.client_secret.is_some(),
+            _ => self.refresh_token.is_some() && (self.oauth.is_some() || self.json_api.is_some()),
         }
     }
 
@@ -129,6 +193,10 @@ pub(crate) fn sample(profile: &str, token: &str, expires_at: Option<i64>) -> Ses
         id_token: None,
         oauth: None,
         demo: false,
+        use_as: None,
+        json_api: None,
+        client_secret: None,
+        whoami_url: None,
     }
 }
 

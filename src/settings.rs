@@ -6,7 +6,9 @@ use crate::cli::{FlowChoice, LoginArgs};
 use crate::config::{ConfigFile, ProfileConfig};
 use crate::error::Error;
 use crate::http;
+use crate::json_api::{self, JsonApi};
 use crate::oidc::Endpoints;
+use crate::present::UseAs;
 use crate::secret::Secret;
 use crate::store::StoreKind;
 use std::path::PathBuf;
@@ -246,6 +248,7 @@ pub struct LoginSettings {
     pub with_token: bool,
     pub flow: FlowChoice,
     pub oidc: OidcSettings,
+    pub direct: DirectSettings,
     /// A `sesame demo` login: the session is marked so that later hints fit it.
     pub demo: bool,
 }
@@ -259,6 +262,91 @@ pub struct OidcSettings {
     /// Extra authorization parameters: `audience`, `resource`.
     pub extra: Vec<(String, String)>,
     pub endpoints: Endpoints,
+}
+
+/// Direct credentials: a JSON login API, API keys, Basic, and how a credential is presented.
+#[derive(Debug, Clone, Default)]
+pub struct DirectSettings {
+    /// Set when the profile has a `login-url`.
+    pub json_api: Option<JsonApi>,
+    pub password_stdin: bool,
+    pub api_key: bool,
+    pub use_as: Option<UseAs>,
+    pub whoami_url: Option<Url>,
+}
+
+impl DirectSettings {
+    pub fn resolve(
+        args: &LoginArgs,
+        cfg: &ProfileConfig,
+        env: Env,
+        allow_http: bool,
+    ) -> Result<DirectSettings, Error> {
+        let use_as = match (&args.use_as, env("SESAME_USE_AS")) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(text)) => Some(
+                text.parse()
+                    .map_err(|e: String| Error::usage(format!("SESAME_USE_AS: {e}.")))?,
+            ),
+            (None, None) => cfg.use_as.clone(),
+        };
+        let json_api = match &cfg.login_url {
+            None => None,
+            Some(login_url) => {
+                let url = |key: &str, v: &Option<String>| -> Result<Option<String>, Error> {
+                    v.as_deref()
+                        .map(|u| {
+                            http::check_server_url(u, allow_http)
+                                .map(|u| u.to_string())
+                                .map_err(|e| {
+                                    Error::usage(format!("`{key}` in the profile: {}", e.message))
+                                        .hint(e.hint.unwrap_or_default())
+                                })
+                        })
+                        .transpose()
+                };
+                let api = JsonApi {
+                    login_url: url("login-url", &Some(login_url.clone()))?.unwrap_or_default(),
+                    login_body: cfg
+                        .login_body
+                        .clone()
+                        .unwrap_or_else(json_api::default_login_body),
+                    token_pointer: cfg.token_pointer.clone(),
+                    refresh_token_pointer: cfg.refresh_token_pointer.clone(),
+                    expires_in_pointer: cfg.expires_in_pointer.clone(),
+                    expires_at_pointer: cfg.expires_at_pointer.clone(),
+                    error_pointer: cfg.error_pointer.clone(),
+                    mfa_pointer: cfg.mfa_pointer.clone(),
+                    mfa_url: url("mfa-url", &cfg.mfa_url)?,
+                    mfa_body: cfg
+                        .mfa_body
+                        .clone()
+                        .unwrap_or_else(json_api::default_mfa_body),
+                    refresh_url: url("refresh-url", &cfg.refresh_url)?,
+                    refresh_body: cfg
+                        .refresh_body
+                        .clone()
+                        .unwrap_or_else(json_api::default_refresh_body),
+                    cookie: match &use_as {
+                        Some(UseAs::Cookie(name)) => Some(name.clone()),
+                        _ => None,
+                    },
+                };
+                api.check().map_err(|e| {
+                    Error::usage(format!("The profile's JSON login is misconfigured: {e}."))
+                        .hint("See docs/direct-login.md for the keys and how to find the pointers.")
+                })?;
+                Some(api)
+            }
+        };
+        Ok(DirectSettings {
+            json_api,
+            password_stdin: args.password_stdin,
+            api_key: args.api_key,
+            use_as,
+            whoami_url: url_opt(cfg.whoami_url.clone(), allow_http)?,
+        })
+    }
 }
 
 fn url_opt(value: Option<String>, allow_http: bool) -> Result<Option<Url>, Error> {
@@ -432,16 +520,18 @@ impl LoginSettings {
             None => match env("SESAME_FLOW") {
                 Some(v) => <FlowChoice as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
                     Error::usage(format!(
-                        "SESAME_FLOW={v:?}: expected auto, challenge, browser or device."
+                        "SESAME_FLOW={v:?}: expected auto, challenge, browser, device, password, client-credentials or basic."
                     ))
                 })?,
                 None => cfg.flow.unwrap_or(FlowChoice::Auto),
             },
         };
         let oidc = OidcSettings::resolve(args, &cfg, env, allow_http)?;
+        let direct = DirectSettings::resolve(args, &cfg, env, allow_http)?;
         Ok(LoginSettings {
             flow,
             oidc,
+            direct,
             common,
             server,
             user,

@@ -72,6 +72,7 @@ pub async fn run(
         with_token: false,
         flow: crate::cli::FlowChoice::Challenge,
         oidc: Default::default(),
+        direct: Default::default(),
         demo: true,
     };
     let result = login::run(&settings, &*opener, printer).await;
@@ -85,7 +86,7 @@ pub async fn run(
     })?;
 
     printer.info("");
-    status::run(&common, OutputFormat::Text, env, printer)?;
+    status::run(&common, OutputFormat::Text, false, env, printer)?;
     let p = &common.profile;
     let (sesame, note) = invocation();
     let line = |args: &str, what: &str| format!("  {sesame} {args}{what}\n");

@@ -1,4 +1,5 @@
-//! `sesame refresh`: refresh an OpenID Connect session now, rotating its tokens.
+//! `sesame refresh`: get a session's next token now: with its refresh token (OpenID Connect,
+//! or a JSON login API's `refresh-url`), or a new client-credentials grant.
 
 use super::open_store_to_read;
 use crate::clock::{format_utc, human_duration, unix_seconds};
@@ -15,7 +16,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         .store
         .load(&common.profile)
         .map_err(|e| e.into_error(common.store).hint(login_hint(&common.profile)))?;
-    if session.refresh_token.is_none() || session.oauth.is_none() {
+    if !session.renewable() {
         return Err(Error::usage(format!(
             "The session of profile {} has no refresh token ({} login), so it cannot be refreshed.",
             common.profile, session.flow

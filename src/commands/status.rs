@@ -6,22 +6,33 @@ use crate::cli::OutputFormat;
 use crate::clock::{format_utc, human_duration, unix_seconds};
 use crate::error::Error;
 use crate::hints::{login_hint, session_hint};
+use crate::http;
 use crate::jwt;
+use crate::login_error::LoginError;
 use crate::output::stdout;
-use crate::session::Session;
+use crate::refresh;
+use crate::session::{Flow, Session};
 use crate::settings::{Common, Env};
 use crate::store::StoreError;
+use crate::whoami::{self, Answer};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, SystemTime};
 
 pub fn run(
     common: &Common,
     format: OutputFormat,
+    remote: bool,
     env: Env,
     printer: &crate::output::Printer,
 ) -> Result<(), Error> {
     let now = unix_seconds(SystemTime::now());
     if let Some(token) = env("SESAME_TOKEN") {
+        if remote {
+            return Err(Error::usage(
+                "status --remote checks a saved session; SESAME_TOKEN is set, so there is none in use.",
+            )
+            .hint("Unset SESAME_TOKEN to check the profile's saved session."));
+        }
         let claims = jwt::claims(&token).unwrap_or_default();
         let exp = claims.get("exp").and_then(Value::as_i64);
         let report = Report {
@@ -31,6 +42,7 @@ pub fn run(
             claims,
             expires_at: exp,
             now,
+            remote: None,
         };
         return report.print(format);
     }
@@ -51,6 +63,37 @@ pub fn run(
         }
         Err(e) => return Err(e.into_error(common.store)),
     };
+    let session = if remote {
+        // Ask with the token `sesame token` would hand out, refreshed if it is due.
+        let secret = common.client_secret(env);
+        match refresh::ensure_fresh(
+            &*opened.store,
+            session.clone(),
+            &common.paths.data_dir,
+            secret.as_ref(),
+            common.refresh_skew,
+            false,
+        ) {
+            Ok(Some(fresh)) => {
+                if let Some(w) = &fresh.warning {
+                    printer.warn(w);
+                }
+                fresh.session
+            }
+            Ok(None) => session,
+            Err(e) => {
+                printer.warn(&format!("Could not refresh the session: {}", e.message));
+                session
+            }
+        }
+    } else {
+        session
+    };
+    let remote = if remote {
+        Some(ask_remote(common, &session)?)
+    } else {
+        None
+    };
     let claims = jwt::claims(session.token.expose()).unwrap_or_default();
     let report = Report {
         profile: &common.profile,
@@ -59,8 +102,33 @@ pub fn run(
         session: Some(&session),
         claims,
         now,
+        remote: remote.as_ref(),
     };
     report.print(format)
+}
+
+/// Calls the whoami URL; a server that cannot be reached is an error (exit 1).
+fn ask_remote(common: &Common, session: &Session) -> Result<Answer, Error> {
+    let url = whoami::url_for(session, common.config.whoami_url.as_deref()).ok_or_else(|| {
+        Error::usage(format!(
+            "There is nowhere to ask who the session of profile {} belongs to.",
+            common.profile
+        ))
+        .hint("Set `whoami-url` in the profile's config (an endpoint that answers with the user for this credential).")
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
+    runtime
+        .block_on(whoami::ask(&url, session))
+        .map_err(|e| match e {
+            LoginError::Unreachable { url, reason } => Error::other(format!(
+                "Could not reach {url} to check the session: {reason}."
+            ))
+            .hint("Check the network and the profile's `whoami-url`."),
+            other => Error::from(other),
+        })
 }
 
 struct Report<'a> {
@@ -70,6 +138,7 @@ struct Report<'a> {
     claims: Map<String, Value>,
     expires_at: Option<i64>,
     now: i64,
+    remote: Option<&'a Answer>,
 }
 
 impl Report<'_> {
@@ -88,6 +157,35 @@ impl Report<'_> {
         match format {
             OutputFormat::Json => stdout(&format!("{}\n", self.json()))?,
             OutputFormat::Text => stdout(&self.text())?,
+        }
+        if let Some(r) = self.remote
+            && !r.accepted()
+        {
+            let said = match &r.body {
+                Value::Object(o) => o
+                    .get("code")
+                    .or(o.get("error"))
+                    .or(o.get("message"))
+                    .map(|v| {
+                        format!(
+                            ": {}",
+                            v.as_str().map(str::to_owned).unwrap_or(v.to_string())
+                        )
+                    })
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let message = format!("{} answered HTTP {}{said}", http::redact(&r.url), r.status);
+            return Err(if r.refused() {
+                Error::no_session(format!(
+                    "The server refused the session of profile {} ({message}).",
+                    self.profile
+                ))
+                .hint(login_hint(self.profile))
+            } else {
+                Error::other(format!("Could not check the session remotely: {message}."))
+                    .hint("Check the profile's `whoami-url`.")
+            });
         }
         if self.valid() {
             Ok(())
@@ -118,8 +216,15 @@ impl Report<'_> {
             "expires_in": self.expires_at.map(|e| e.saturating_sub(self.now)),
             "cookie_name": s.and_then(|s| s.cookie_name.clone()),
             "has_refresh_token": s.map(|s| s.refresh_token.is_some()),
+            "use_as": s.map(|s| s.use_as().to_string()),
             "claims": self.claims,
             "id_token_claims": self.id_token_claims(),
+            "remote": self.remote.map(|r| json!({
+                "url": http::redact(&r.url),
+                "status": r.status,
+                "accepted": r.accepted(),
+                "response": r.body,
+            })),
         })
     }
 
@@ -140,6 +245,7 @@ impl Report<'_> {
                 },
             );
             line("Flow:", s.flow.to_string());
+            line("Sent as:", s.use_as().describe());
         } else if let Some(sub) = jwt_subject(&self.claims) {
             line("User:", sub);
         }
@@ -154,9 +260,15 @@ impl Report<'_> {
                 ),
             );
         }
+        let static_credential = self
+            .session
+            .is_some_and(|s| matches!(s.flow, Flow::ApiKey | Flow::Basic));
         line(
             "Expires:",
             match self.expires_at {
+                None if static_credential => {
+                    "never (a static credential; the server may still revoke it)".into()
+                }
                 None => "unknown (the token does not say)".into(),
                 Some(e) if e > self.now => {
                     format!("{} (in {})", format_utc(e), ago(e.saturating_sub(self.now)))
@@ -179,6 +291,38 @@ impl Report<'_> {
             && let Some(sub) = id.get("sub").and_then(Value::as_str)
         {
             line("Subject:", sub.to_string());
+        }
+        if let Some(r) = self.remote {
+            let verdict = if r.accepted() {
+                "accepted"
+            } else if r.refused() {
+                "REFUSED"
+            } else {
+                "unclear"
+            };
+            line(
+                "Remote:",
+                format!("{verdict} by {} (HTTP {})", http::redact(&r.url), r.status),
+            );
+            match &r.body {
+                Value::Object(o) => {
+                    for (k, v) in o {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        out.push_str(&format!("  {k}: {v}\n"));
+                    }
+                }
+                Value::String(s) if s.is_empty() => {}
+                other => out.push_str(&format!(
+                    "  {}\n",
+                    match other {
+                        Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    }
+                )),
+            }
         }
         if !self.claims.is_empty() {
             out.push_str("Claims:\n");

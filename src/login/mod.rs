@@ -6,8 +6,10 @@
 //! Dependencies run one way: `commands` → `login` → `flows` → `oidc`/`protocol`/`http`/`store`.
 
 mod challenge;
+mod direct;
 mod display;
 mod oidc;
+mod prompt;
 mod save;
 
 use crate::browser::{self, Opener};
@@ -27,7 +29,26 @@ pub async fn run(
     if settings.with_token {
         return save::with_token(settings, printer);
     }
-    let flow = choose_flow(settings, printer)?;
+    if settings.direct.api_key {
+        return direct::api_key(settings, printer);
+    }
+    // Direct credentials wait for no one's approval: no pending login to claim or join.
+    let flow = match choose_flow(settings, printer)? {
+        Flow::Direct(d) => {
+            return match d {
+                DirectFlow::Json => match &settings.direct.json_api {
+                    Some(api) => direct::json_login(settings, api, printer).await,
+                    None => Err(Error::usage("No `login-url` in the profile.")),
+                },
+                DirectFlow::OAuthPassword => direct::oauth_password(settings, printer).await,
+                DirectFlow::ClientCredentials => {
+                    direct::client_credentials(settings, printer).await
+                }
+                DirectFlow::Basic => direct::basic(settings, printer),
+            };
+        }
+        other => other,
+    };
     let common = &settings.common;
     let mut owner = match pending::claim(&common.paths.data_dir, &common.profile)? {
         Claim::Owner(owner) => owner,
@@ -46,6 +67,7 @@ pub async fn run(
     let result = match flow {
         Flow::Challenge => challenge::run(settings, opener, printer, &mut owner).await,
         Flow::Oidc(f) => oidc::run(settings, f, opener, printer, &mut owner).await,
+        Flow::Direct(_) => Err(Error::other("direct logins are handled above")),
     };
     owner.finish(&result);
     result
@@ -115,7 +137,24 @@ fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<Flow, Erro
         FlowChoice::Challenge => Ok(Flow::Challenge),
         FlowChoice::Browser => Ok(Flow::Oidc(OidcFlow::Browser)),
         FlowChoice::Device => Ok(Flow::Oidc(OidcFlow::Device)),
+        FlowChoice::Password if settings.direct.json_api.is_some() => {
+            Ok(Flow::Direct(DirectFlow::Json))
+        }
+        FlowChoice::Password
+            if settings.oidc.issuer.is_some() || settings.oidc.endpoints.token.is_some() =>
+        {
+            Ok(Flow::Direct(DirectFlow::OAuthPassword))
+        }
+        FlowChoice::Password => Err(Error::usage(
+            "--flow password needs a JSON login API (`login-url` in the profile) or an OAuth provider (--issuer or --token-endpoint).",
+        )
+        .hint("See docs/direct-login.md for worked profiles.")),
+        FlowChoice::ClientCredentials => Ok(Flow::Direct(DirectFlow::ClientCredentials)),
+        FlowChoice::Basic => Ok(Flow::Direct(DirectFlow::Basic)),
         FlowChoice::Auto if settings.server.is_some() => Ok(Flow::Challenge),
+        FlowChoice::Auto if settings.direct.json_api.is_some() => {
+            Ok(Flow::Direct(DirectFlow::Json))
+        }
         FlowChoice::Auto if has_oidc => {
             let reason = if settings.open_browser {
                 browser::no_browser_reason(&crate::settings::process_env)
@@ -146,6 +185,18 @@ fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<Flow, Erro
 enum Flow {
     Challenge,
     Oidc(OidcFlow),
+    Direct(DirectFlow),
+}
+
+/// Logins with credentials typed or piped in, where no browser takes part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirectFlow {
+    /// A JSON login API (`login-url`).
+    Json,
+    /// The OAuth resource-owner password grant.
+    OAuthPassword,
+    ClientCredentials,
+    Basic,
 }
 
 /// The two OpenID Connect flows.

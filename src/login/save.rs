@@ -46,12 +46,27 @@ pub(super) fn save(
     } else {
         format!(" on {}", session.server)
     };
-    printer.success(&format!(
-        "Logged in as {}{server} (profile {}, {expiry}); saved in {}.",
-        session.user,
-        session.profile,
-        store.describe(&session.profile)
-    ));
+    let message = match session.flow {
+        Flow::ApiKey => format!(
+            "Saved the API key for profile {} (sent as {}); saved in {}.",
+            session.profile,
+            session.use_as().describe(),
+            store.describe(&session.profile)
+        ),
+        Flow::Basic => format!(
+            "Saved the password of {}{server} for HTTP Basic (profile {}); saved in {}.",
+            session.user,
+            session.profile,
+            store.describe(&session.profile)
+        ),
+        _ => format!(
+            "Logged in as {}{server} (profile {}, {expiry}); saved in {}.",
+            session.user,
+            session.profile,
+            store.describe(&session.profile)
+        ),
+    };
+    printer.success(&message);
     Ok(())
 }
 
@@ -87,6 +102,8 @@ pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<
     }
     let session = Session {
         expires_at,
+        use_as: settings.direct.use_as.clone(),
+        whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),
         ..Session::new(
             &settings.common.profile,
             settings

@@ -2,6 +2,7 @@
 //! provider endpoints (discovery or explicit), the `oauth2` client, the adapter that lets
 //! `oauth2` use our reqwest client, and turning a token response into a [`Session`].
 
+pub mod grants;
 pub mod idtoken;
 
 use crate::error::Error;
@@ -60,6 +61,8 @@ pub struct Provider {
     pub device_authorization_endpoint: Option<String>,
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
 }
 
 /// Explicit endpoints from the settings, each overriding what discovery says.
@@ -104,6 +107,7 @@ pub async fn provider(
             token_endpoint: String::new(),
             device_authorization_endpoint: None,
             jwks_uri: None,
+            userinfo_endpoint: None,
         }
     } else {
         let url = discovery_url(issuer);
@@ -355,6 +359,8 @@ pub fn session_from(
             token_endpoint: provider.token_endpoint.clone(),
             jwks_uri: provider.jwks_uri.clone(),
             scopes: scopes.to_vec(),
+            userinfo_endpoint: provider.userinfo_endpoint.clone(),
+            extra: Vec::new(),
         }),
         ..Session::new(
             profile,

@@ -15,7 +15,7 @@ use crate::clock::unix_seconds;
 use crate::protocol::{
     EXT_CALLBACK, EXT_DENY, EXT_LONG_POLL, EXT_USER_CODE, GENERATOR_PATH, GeneratorResponse,
     MAX_LONG_POLL_SECS, POLLER_PATH, PollResponse, VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH,
-    ValidatorDecision, ValidatorView,
+    ValidatorDecision, ValidatorView, WHOAMI_PATH,
 };
 use crate::secret::Secret;
 use axum::Router;
@@ -284,6 +284,7 @@ fn router(app: Arc<App>) -> Router {
             "/healthz",
             get(|| async { respond(StatusCode::OK, "text/plain", "ok\n") }),
         )
+        .route(WHOAMI_PATH, get(whoami_route))
         .route("/", get(home))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -373,6 +374,38 @@ async fn validator_page_route(
     req: Request,
 ) -> Resp {
     validator_page(&app, ip, &token, req).await
+}
+
+/// Who the session cookie belongs to, as ConsoleMe's user profile endpoint answers; a missing,
+/// forged or expired cookie gets ConsoleMe's 403 `{"code":"invalid_jwt"}`.
+async fn whoami_route(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp {
+    let name = &app.config.cookie_name;
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.to_string());
+    let claims = cookie.and_then(|c| token::verify(app.config.jwt_secret.expose_bytes(), &c));
+    match claims {
+        Some(c) => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "user": c.get("email").or(c.get("sub")),
+                "groups": c.get("groups"),
+                "expires_at": c.get("exp"),
+            }),
+        ),
+        None => json(
+            StatusCode::FORBIDDEN,
+            &serde_json::json!({
+                "code": "invalid_jwt",
+                "message": format!("No valid {name} cookie: log in again."),
+            }),
+        ),
+    }
 }
 
 async fn home() -> Resp {

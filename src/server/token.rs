@@ -2,7 +2,7 @@
 //! puts them (email, groups, iat, nbf, exp) plus `sub` and `iss`.
 
 use crate::secret::Secret;
-use jsonwebtoken::{EncodingKey, Header, encode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -46,6 +46,20 @@ pub fn mint(
     Secret::new(token)
 }
 
+/// The claims of a JWT this server issued, if its signature checks and it has not expired.
+pub fn verify(secret: &[u8], token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_required_spec_claims(&["exp"]);
+    v.leeway = 0;
+    decode::<serde_json::Map<String, serde_json::Value>>(
+        token,
+        &DecodingKey::from_secret(secret),
+        &v,
+    )
+    .ok()
+    .map(|d| d.claims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +89,10 @@ mod tests {
             decode::<serde_json::Value>(t.expose(), &DecodingKey::from_secret(b"other"), &v)
                 .is_err()
         );
+        let key = b"0123456789abcdef0123456789abcdef";
+        assert_eq!(verify(key, t.expose()).unwrap()["sub"], "alice");
+        assert!(verify(b"other", t.expose()).is_none());
+        let old = mint(key, "alice", &[], "http://s", 1, 2);
+        assert!(verify(key, old.expose()).is_none(), "expired");
     }
 }

@@ -56,6 +56,11 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     RUNTIME.block_on(f)
 }
 
+/// Runs a task (a fixture server) on the shared runtime.
+pub fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
+    RUNTIME.spawn(f);
+}
+
 /// An HTTP client that never goes through a proxy from the host's environment.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -568,6 +573,35 @@ impl Sandbox {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// Writes the config file (`$XDG_CONFIG_HOME/sesame/config.toml`).
+    pub fn write_config(&self, text: &str) {
+        let dir = self.config_home.join("sesame");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), text).unwrap();
+    }
+
+    /// Every file under the sandbox, read as text (lossily): for checking that a secret
+    /// was written nowhere.
+    pub fn all_files_text(&self) -> String {
+        fn walk(dir: &std::path::Path, out: &mut String) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if let Ok(bytes) = std::fs::read(&p) {
+                    out.push_str(&String::from_utf8_lossy(&bytes));
+                    out.push('\n');
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(self.dir.path(), &mut out);
+        out
     }
 
     /// Where `--store file` keeps the sessions.

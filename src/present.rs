@@ -1,0 +1,167 @@
+//! How a session's credential is presented to the server that takes it (`use-as`): as a bearer
+//! token, a cookie, a query parameter, a header of its own, or HTTP Basic. Stored with the
+//! session, so that every consumer (`status --remote` now, the integrations later) presents it
+//! the same way.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UseAs {
+    /// `Authorization: Bearer TOKEN`.
+    Bearer,
+    /// `Cookie: NAME=TOKEN`.
+    Cookie(String),
+    /// `?NAME=TOKEN` on the URL.
+    Query(String),
+    /// `NAME: TOKEN`.
+    Header(String),
+    /// `Authorization: Basic base64(user:TOKEN)`.
+    Basic,
+}
+
+/// The header a bare API key goes in when nothing else is said.
+pub const DEFAULT_API_KEY_HEADER: &str = "X-API-Key";
+
+/// RFC 9110 `token` characters: what a header or cookie name may be made of.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl FromStr for UseAs {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<UseAs, String> {
+        let text = text.trim();
+        let (kind, name) = match text.split_once(':') {
+            Some((k, n)) => (k, Some(n)),
+            None => (text, None),
+        };
+        let named = |make: fn(String) -> UseAs, what: &str| match name {
+            Some(n) if is_token(n) => Ok(make(n.to_string())),
+            Some(n) => Err(format!(
+                "{n:?} is not a valid {what} name (letters, digits and !#$%&'*+-.^_`|~)"
+            )),
+            None => Err(format!("{kind} needs a name: {kind}:NAME")),
+        };
+        match (kind.to_ascii_lowercase().as_str(), name) {
+            ("bearer", None) => Ok(UseAs::Bearer),
+            ("basic", None) => Ok(UseAs::Basic),
+            ("cookie", _) => named(UseAs::Cookie, "cookie"),
+            ("query", _) => named(UseAs::Query, "query parameter"),
+            ("header", _) => named(UseAs::Header, "header"),
+            _ => Err(format!(
+                "{text:?} is not a way to present a credential: use bearer, basic, cookie:NAME, query:NAME or header:NAME"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for UseAs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UseAs::Bearer => f.write_str("bearer"),
+            UseAs::Basic => f.write_str("basic"),
+            UseAs::Cookie(n) => write!(f, "cookie:{n}"),
+            UseAs::Query(n) => write!(f, "query:{n}"),
+            UseAs::Header(n) => write!(f, "header:{n}"),
+        }
+    }
+}
+
+impl Serialize for UseAs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for UseAs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<UseAs, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl UseAs {
+    /// Adds the credential to a request. `user` is only used by [`UseAs::Basic`].
+    pub fn apply(
+        &self,
+        request: reqwest::RequestBuilder,
+        user: &str,
+        credential: &str,
+    ) -> reqwest::RequestBuilder {
+        match self {
+            UseAs::Bearer => request.bearer_auth(credential),
+            UseAs::Basic => request.basic_auth(user, Some(credential)),
+            UseAs::Cookie(name) => {
+                request.header(reqwest::header::COOKIE, format!("{name}={credential}"))
+            }
+            UseAs::Query(name) => request.query(&[(name.as_str(), credential)]),
+            UseAs::Header(name) => request.header(name.as_str(), credential),
+        }
+    }
+
+    /// How `status` describes it, e.g. "the cookie consoleme_auth".
+    pub fn describe(&self) -> String {
+        match self {
+            UseAs::Bearer => "a bearer token (Authorization: Bearer)".into(),
+            UseAs::Basic => "HTTP Basic (user name and password)".into(),
+            UseAs::Cookie(n) => format!("the cookie {n}"),
+            UseAs::Query(n) => format!("the query parameter {n}"),
+            UseAs::Header(n) => format!("the header {n}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_every_form() {
+        for text in [
+            "bearer",
+            "basic",
+            "cookie:consoleme_auth",
+            "query:sesskey",
+            "header:X-API-Key",
+        ] {
+            let u: UseAs = text.parse().unwrap();
+            assert_eq!(u.to_string(), text);
+        }
+        assert_eq!("Bearer".parse::<UseAs>().unwrap(), UseAs::Bearer);
+    }
+
+    #[test]
+    fn refuses_bad_names_and_kinds() {
+        assert!(
+            "cookie"
+                .parse::<UseAs>()
+                .unwrap_err()
+                .contains("cookie:NAME")
+        );
+        assert!("header:X Y".parse::<UseAs>().is_err());
+        assert!("header:".parse::<UseAs>().is_err());
+        assert!("header:a\r\nb".parse::<UseAs>().is_err());
+        assert!("bearer:x".parse::<UseAs>().is_err());
+        assert!(
+            "token"
+                .parse::<UseAs>()
+                .unwrap_err()
+                .contains("bearer, basic")
+        );
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let u = UseAs::Query("sesskey".into());
+        let text = serde_json::to_string(&u).unwrap();
+        assert_eq!(text, "\"query:sesskey\"");
+        assert_eq!(serde_json::from_str::<UseAs>(&text).unwrap(), u);
+    }
+}
