@@ -336,3 +336,49 @@ fn serve_logs_no_tokens_and_stops_gracefully_on_sigterm() {
         "no JWT signature in the log"
     );
 }
+
+/// ConsoleMe's user profile endpoint: who the session cookie belongs to, and 403
+/// `{"code":"invalid_jwt"}` for a missing, forged or foreign cookie. `sesame status --remote`
+/// asks it for challenge sessions.
+#[test]
+fn the_user_profile_endpoint_checks_the_cookie_and_status_remote_uses_it() {
+    let server = RefServer::start();
+    let s = Sandbox::new();
+    s.login_approved(&server);
+    let remote = s.run(&["status", "--remote"]);
+    remote.expect_code(0).no_panic();
+    assert!(remote.stdout.contains("accepted by"), "{}", remote.stdout);
+    assert!(
+        remote.stdout.contains(&format!("user: {USER}")),
+        "{}",
+        remote.stdout
+    );
+    assert!(
+        remote.stdout.contains("the cookie consoleme_auth"),
+        "{}",
+        remote.stdout
+    );
+
+    let url = format!("{}api/v2/user_profile", server.url);
+    let (status, body): (u16, Value) = block_on(async {
+        let r = http().get(&url).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    });
+    assert_eq!((status, body["code"].as_str()), (403, Some("invalid_jwt")));
+
+    // A token signed with another key (another server's) is refused; status says so, exit 3.
+    let other = RefServer::with_config(sesame::server::Config::dev(
+        b"another-secret-0123456789abcdef".to_vec(),
+    ));
+    let s2 = Sandbox::new();
+    s2.login_approved(&other);
+    let mut session: Value =
+        serde_json::from_str(&std::fs::read_to_string(s2.session_file("default")).unwrap())
+            .unwrap();
+    session["server"] = Value::String(server.url.to_string());
+    std::fs::write(s2.session_file("default"), session.to_string()).unwrap();
+    s2.run(&["status", "--remote"])
+        .expect_code(3)
+        .no_panic()
+        .stderr_has(&["refused", "HTTP 403", "invalid_jwt"]);
+}

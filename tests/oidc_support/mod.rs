@@ -70,7 +70,14 @@ fn ensure_node_modules() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         let dir = oidc_dir();
-        let installed = || dir.join("node_modules/oidc-provider/package.json").exists();
+        let installed = || {
+            ["oidc-provider", "oauth2-mock-server"].iter().all(|m| {
+                dir.join("node_modules")
+                    .join(m)
+                    .join("package.json")
+                    .exists()
+            })
+        };
         if installed() {
             return Ok(());
         }
@@ -144,11 +151,21 @@ pub struct OidcProvider {
 impl OidcProvider {
     /// Starts a provider with `OIDC_DEVICE_INTERVAL=1` plus `env`.
     pub fn start(env: &[(&str, &str)]) -> OidcProvider {
+        OidcProvider::start_script("provider.mjs", env)
+    }
+
+    /// npm `oauth2-mock-server` (`tests/oidc/mock-server.mjs`), for the direct grants.
+    pub fn start_mock_server(env: &[(&str, &str)]) -> OidcProvider {
+        OidcProvider::start_script("mock-server.mjs", env)
+    }
+
+    /// Starts `tests/oidc/SCRIPT`, which prints `{"issuer": URL}` once it listens.
+    pub fn start_script(script: &str, env: &[(&str, &str)]) -> OidcProvider {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("provider.log");
         let log_file = std::fs::File::create(&log).expect("provider log file");
         let mut cmd = Command::new("node");
-        cmd.arg(oidc_dir().join("provider.mjs"))
+        cmd.arg(oidc_dir().join(script))
             .current_dir(oidc_dir())
             .env("OIDC_EXIT_ON_STDIN_EOF", "1")
             .env("OIDC_DEVICE_INTERVAL", "1")
@@ -174,7 +191,7 @@ impl OidcProvider {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "provider.mjs printed no issuer line ({other:?}); its log:\n{}",
+                    "{script} printed no issuer line ({other:?}); its log:\n{}",
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }

@@ -1,0 +1,134 @@
+//! The direct OAuth grants against a real provider no one here wrote: npm `oauth2-mock-server`
+//! (tests/oidc/mock-server.mjs). The resource-owner password grant (its ID token verified
+//! against the provider's keys, then refreshed), and client credentials, re-obtained by
+//! `sesame token` when the token runs out. Needs node: scripts/test-all.sh installs it.
+
+mod common;
+#[allow(dead_code)]
+mod oidc_support;
+
+use common::{Sandbox, jwt_claims};
+use oidc_support::{OidcProvider, require_node_fixture};
+use serde_json::Value;
+
+fn grants(provider: &OidcProvider) -> Vec<Value> {
+    provider
+        .log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("grant_type").is_some())
+        .collect()
+}
+
+fn session(s: &Sandbox, profile: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(s.session_file(profile)).unwrap()).unwrap()
+}
+
+#[test]
+#[ignore = "needs node and npm (scripts/test-all.sh installs them)"]
+fn password_grant_with_a_verified_id_token_then_refresh() {
+    require_node_fixture();
+    let provider = OidcProvider::start_mock_server(&[]);
+    let s = Sandbox::new();
+    let out = s.run_full(
+        &[
+            "login",
+            "--flow",
+            "password",
+            "--issuer",
+            &provider.issuer,
+            "--client-id",
+            "sesame-cli",
+            "--user",
+            "dana",
+            "--password-stdin",
+        ],
+        &[],
+        Some("hunter2-pass\n"),
+    );
+    out.expect_code(0)
+        .no_panic()
+        .stderr_has(&["Logged in as dana"]);
+    assert!(!out.stderr.contains("hunter2-pass"));
+    let saved = session(&s, "default");
+    assert_eq!(saved["flow"], "password");
+    assert!(
+        saved["id_token"].is_string(),
+        "the verified ID token is kept"
+    );
+    assert!(saved["oauth"]["userinfo_endpoint"].is_string());
+    let first = s.run(&["token"]);
+    first.expect_code(0);
+    assert_eq!(jwt_claims(first.stdout.trim())["sub"], "dana");
+    let g = grants(&provider);
+    assert_eq!(g[0]["grant_type"], "password");
+    assert_eq!(g[0]["username"], "dana");
+    assert_eq!(g[0]["scope"], "openid offline_access");
+
+    s.run(&["refresh"]).expect_code(0).no_panic();
+    let second = s.run(&["token"]).stdout;
+    assert_ne!(first.stdout, second);
+    assert_eq!(grants(&provider)[1]["grant_type"], "refresh_token");
+
+    // The provider's userinfo endpoint answers for the access token.
+    let remote = s.run(&["status", "--remote"]);
+    remote.expect_code(0);
+    assert!(remote.stdout.contains("accepted by"), "{}", remote.stdout);
+}
+
+#[test]
+#[ignore = "needs node and npm (scripts/test-all.sh installs them)"]
+fn client_credentials_are_re_obtained_when_the_token_runs_out() {
+    require_node_fixture();
+    let provider = OidcProvider::start_mock_server(&[("MOCK_EXPIRES_IN", "3")]);
+    let mut s = Sandbox::new();
+    s.write_config(&format!(
+        "[profiles.ci]\nflow = \"client-credentials\"\nissuer = \"{}\"\nclient-id = \"deploy-bot\"\nscope = \"openid api:write\"\naudience = \"https://api.example.com\"\n",
+        provider.issuer
+    ));
+    // No secret anywhere: a usage error that says where it may come from.
+    s.run(&["login", "--profile", "ci"])
+        .expect_code(2)
+        .stderr_has(&["SESAME_CLIENT_SECRET", "--client-secret-stdin"]);
+
+    s.set("SESAME_CLIENT_SECRET", "bot-secret-1");
+    let out = s.run(&["login", "--profile", "ci"]);
+    out.expect_code(0)
+        .no_panic()
+        .stderr_has(&["Logged in as deploy-bot"]);
+    let g = grants(&provider);
+    assert_eq!(g[0]["grant_type"], "client_credentials");
+    assert_eq!(g[0]["client_basic"], true, "the secret goes in HTTP Basic");
+    assert_eq!(g[0]["scope"], "api:write", "no user scopes for a client");
+    assert_eq!(g[0]["audience"], "https://api.example.com");
+    let saved = session(&s, "ci");
+    assert_eq!(saved["flow"], "client-credentials");
+    assert!(saved.get("refresh_token").is_none());
+
+    // Later, with no secret in the environment: the one kept with the session is used.
+    s.set("SESAME_CLIENT_SECRET", "");
+    let first = s.run(&["token", "--profile", "ci"]);
+    first.expect_code(0);
+    std::thread::sleep(std::time::Duration::from_millis(3_200));
+    let second = s.run(&["token", "--profile", "ci"]);
+    second.expect_code(0).no_panic();
+    assert_ne!(
+        first.stdout, second.stdout,
+        "a new token once the first expired"
+    );
+    let g = grants(&provider);
+    assert_eq!(g.len(), 2, "{g:?}");
+    assert_eq!(g[1]["grant_type"], "client_credentials");
+    assert_eq!(g[1]["audience"], "https://api.example.com");
+
+    // --client-secret-stdin works too, and `refresh` forces a new grant.
+    let out = s.run_full(
+        &["login", "--profile", "ci", "--client-secret-stdin"],
+        &[],
+        Some("bot-secret-2\n"),
+    );
+    out.expect_code(0);
+    assert_eq!(session(&s, "ci")["client_secret"], "bot-secret-2");
+    s.run(&["refresh", "--profile", "ci"]).expect_code(0);
+    assert_eq!(grants(&provider).len(), 4);
+}
