@@ -157,7 +157,7 @@ fn parse_use_as(text: &str) -> Result<crate::present::UseAs, String> {
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FlowChoice {
-    /// Choose: challenge for a challenge server; for an issuer, browser if one can be opened, else device
+    /// Choose: challenge for a challenge server, password for a `login-url`; for an issuer, browser if one can be opened, else device
     Auto,
     /// ConsoleMe/Weep challenge
     Challenge,

@@ -360,3 +360,88 @@ fn status_remote_says_when_the_server_cannot_be_reached() {
         .no_panic()
         .stderr_has(&["Could not reach"]);
 }
+
+/// At a terminal, the password and the one-time code are asked for without echo: run under
+/// util-linux `script` (a pseudo-terminal), typing both; neither appears in what the terminal
+/// showed.
+#[test]
+fn terminal_prompts_do_not_echo_the_password_or_the_code() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let api = Api::start();
+    let s = sandbox(&api);
+    let bin = env!("CARGO_BIN_EXE_sesame");
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} login --profile koneksi --store file"),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("HOME", &s.home)
+        .env("XDG_CONFIG_HOME", &s.config_home)
+        .env("XDG_DATA_HOME", &s.data_home)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let seen = Arc::new(Mutex::new(String::new()));
+    {
+        let seen = seen.clone();
+        let mut out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+    }
+    let wait_for = |needle: &str| {
+        let started = Instant::now();
+        while !seen.lock().unwrap().contains(needle) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never saw {needle:?}:\n{}",
+                seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("Password for dana@example.com: ");
+    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    wait_for("One-time code: ");
+    let code = current_code();
+    stdin.write_all(format!("{code}\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    wait_for("Logged in as dana@example.com");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "login did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let seen = seen.lock().unwrap().clone();
+    assert!(status.success(), "{seen}");
+    assert!(!seen.contains(PASSWORD), "the password was echoed:\n{seen}");
+    assert!(!seen.contains(&code), "the code was echoed:\n{seen}");
+    assert!(token(&s, "koneksi").starts_with("at_"));
+}
