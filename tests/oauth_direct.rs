@@ -4,7 +4,7 @@
 //! `sesame token` when the token runs out. Needs node: scripts/test-all.sh installs it.
 
 mod common;
-#[allow(dead_code)]
+#[allow(unused_imports)]
 mod oidc_support;
 
 use common::{Sandbox, jwt_claims};
