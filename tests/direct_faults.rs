@@ -215,6 +215,19 @@ fn plain_http_to_another_host_needs_allow_http_and_config_errors_name_the_key() 
     );
     out.expect_code(2).stderr_has(&["`login-body` uses {otp}"]);
 
+    let out = s.run_full(
+        &[
+            "login",
+            "--server",
+            "http://127.0.0.1:1",
+            "--password-stdin",
+        ],
+        &[],
+        Some("pw\n"),
+    );
+    out.expect_code(2)
+        .stderr_has(&["--password-stdin is for password and basic logins"]);
+
     s.write_config(&profile("http://127.0.0.1:1/login", "use-as = \"cookie\""));
     let out = s.run_full(
         &["login", "--profile", "api", "--password-stdin"],

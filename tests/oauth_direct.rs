@@ -121,6 +121,10 @@ fn client_credentials_are_re_obtained_when_the_token_runs_out() {
     assert_eq!(g[1]["grant_type"], "client_credentials");
     assert_eq!(g[1]["audience"], "https://api.example.com");
 
+    // Logging in again needs no secret: the one kept with the session is used.
+    s.run(&["login", "--profile", "ci"]).expect_code(0);
+    assert_eq!(grants(&provider).len(), 3);
+
     // --client-secret-stdin works too, and `refresh` forces a new grant.
     let out = s.run_full(
         &["login", "--profile", "ci", "--client-secret-stdin"],
@@ -130,5 +134,5 @@ fn client_credentials_are_re_obtained_when_the_token_runs_out() {
     out.expect_code(0);
     assert_eq!(session(&s, "ci")["client_secret"], "bot-secret-2");
     s.run(&["refresh", "--profile", "ci"]).expect_code(0);
-    assert_eq!(grants(&provider).len(), 4);
+    assert_eq!(grants(&provider).len(), 5);
 }

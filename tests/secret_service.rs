@@ -5,6 +5,7 @@
 //! (`--include-ignored`) and a missing one is a failure.
 
 mod common;
+mod direct_support;
 
 use common::*;
 use std::io::{BufRead, BufReader};
@@ -214,4 +215,96 @@ fn without_a_keychain_auto_falls_back_to_the_file_and_keychain_refuses() {
         err.contains("keychain is not available") && err.contains("--store file"),
         "{err}"
     );
+}
+
+/// A direct login (password, then a TOTP code) keeps its session in the keychain like any
+/// other: the token and refresh token are there, the password and code are not; `token`
+/// refreshes it there and `logout` removes it.
+#[test]
+#[ignore = "needs a Secret Service (gnome-keyring under dbus-run-session); scripts/test-all.sh runs it"]
+fn a_password_login_is_kept_in_the_keychain_without_the_password() {
+    use std::io::Write;
+    let bus = secret_service();
+    let api = direct_support::Api::start();
+    let sb = Sandbox::new();
+    let profile = format!("koneksi-{}", std::process::id());
+    sb.write_config(
+        &api.config()
+            .replace("[profiles.koneksi]", &format!("[profiles.{profile}]")),
+    );
+    let code = direct_support::current_code();
+    let mut child = sb
+        .sesame()
+        .args([
+            "login",
+            "--profile",
+            &profile,
+            "--store",
+            "keychain",
+            "--password-stdin",
+        ])
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n{code}\n", direct_support::PASSWORD).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("keychain"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let stored =
+        text(&secret_tool(&bus, &["lookup", "service", "sesame", "username", &profile]).stdout);
+    assert!(stored.contains("\"refresh_token\":\"rt_"), "{stored}");
+    assert!(
+        !stored.contains(direct_support::PASSWORD),
+        "the password is not kept"
+    );
+    assert!(
+        !stored.contains(&format!("\"{code}\"")),
+        "the code is not kept"
+    );
+
+    let first = text(
+        &sesame(
+            &sb,
+            &bus,
+            &["token", "--profile", &profile, "--store", "keychain"],
+        )
+        .stdout,
+    );
+    assert!(first.starts_with("at_"), "{first}");
+    let refreshed = sesame(
+        &sb,
+        &bus,
+        &["refresh", "--profile", &profile, "--store", "keychain"],
+    );
+    assert!(refreshed.status.success(), "{}", text(&refreshed.stderr));
+    let second = text(
+        &sesame(
+            &sb,
+            &bus,
+            &["token", "--profile", &profile, "--store", "keychain"],
+        )
+        .stdout,
+    );
+    assert_ne!(first, second);
+    let logout = sesame(
+        &sb,
+        &bus,
+        &["logout", "--profile", &profile, "--store", "keychain"],
+    );
+    assert!(logout.status.success(), "{}", text(&logout.stderr));
+    let gone = secret_tool(&bus, &["lookup", "service", "sesame", "username", &profile]);
+    assert!(gone.stdout.is_empty());
 }

@@ -68,7 +68,7 @@ pub(super) async fn json_login(
         whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),
         ..Session::new(
             &settings.common.profile,
-            api.login_url.clone(),
+            format!("{}/", login_url.origin().ascii_serialization()),
             user,
             Flow::Password,
             tokens.token,
@@ -177,7 +177,13 @@ pub(super) async fn client_credentials(
     let opened = open_for_saving(&settings.common, printer)?;
     let client_id = client_id(settings)?;
     let o = &settings.oidc;
-    let secret = o.client_secret.clone().ok_or_else(|| {
+    // The secret given now, else the one kept (in the keychain) with this client's session.
+    let kept = || {
+        let s = opened.store.load(&settings.common.profile).ok()?;
+        let same_client = s.oauth.as_ref().is_some_and(|i| i.client_id == client_id);
+        (s.flow == Flow::ClientCredentials && same_client).then_some(s.client_secret)?
+    };
+    let secret = o.client_secret.clone().or_else(kept).ok_or_else(|| {
         Error::usage("The client-credentials flow needs the client secret.").hint(
             "Set SESAME_CLIENT_SECRET, pipe it with --client-secret-stdin, or set `client-secret` in the profile's config (never as an argument).",
         )

@@ -32,23 +32,17 @@ pub async fn run(
     if settings.direct.api_key {
         return direct::api_key(settings, printer);
     }
-    // Direct credentials wait for no one's approval: no pending login to claim or join.
     let flow = match choose_flow(settings, printer)? {
-        Flow::Direct(d) => {
-            return match d {
-                DirectFlow::Json => match &settings.direct.json_api {
-                    Some(api) => direct::json_login(settings, api, printer).await,
-                    None => Err(Error::usage("No `login-url` in the profile.")),
-                },
-                DirectFlow::OAuthPassword => direct::oauth_password(settings, printer).await,
-                DirectFlow::ClientCredentials => {
-                    direct::client_credentials(settings, printer).await
-                }
-                DirectFlow::Basic => direct::basic(settings, printer),
-            };
-        }
-        other => other,
+        // Direct credentials wait for no one's approval: no pending login to claim or join.
+        Flow::Direct(d) => return direct(settings, d, printer).await,
+        Flow::Approved(a) => a,
     };
+    if settings.direct.password_stdin {
+        return Err(Error::usage(
+            "--password-stdin is for password and basic logins; this profile logs in through a browser approval.",
+        )
+        .hint("Drop --password-stdin, or choose --flow password / --flow basic."));
+    }
     let common = &settings.common;
     let mut owner = match pending::claim(&common.paths.data_dir, &common.profile)? {
         Claim::Owner(owner) => owner,
@@ -65,12 +59,24 @@ pub async fn run(
         }
     };
     let result = match flow {
-        Flow::Challenge => challenge::run(settings, opener, printer, &mut owner).await,
-        Flow::Oidc(f) => oidc::run(settings, f, opener, printer, &mut owner).await,
-        Flow::Direct(_) => Err(Error::other("direct logins are handled above")),
+        Approved::Challenge => challenge::run(settings, opener, printer, &mut owner).await,
+        Approved::Oidc(f) => oidc::run(settings, f, opener, printer, &mut owner).await,
     };
     owner.finish(&result);
     result
+}
+
+async fn direct(
+    settings: &LoginSettings,
+    flow: DirectFlow<'_>,
+    printer: &Printer,
+) -> Result<(), Error> {
+    match flow {
+        DirectFlow::Json(api) => direct::json_login(settings, api, printer).await,
+        DirectFlow::OAuthPassword => direct::oauth_password(settings, printer).await,
+        DirectFlow::ClientCredentials => direct::client_credentials(settings, printer).await,
+        DirectFlow::Basic => direct::basic(settings, printer),
+    }
 }
 
 /// Another login for this profile is waiting for approval: show what it shows, open no
@@ -131,14 +137,14 @@ async fn join(
 
 /// `auto`: challenge when the profile names a challenge server; for an issuer, the browser flow
 /// when a browser can be opened, else the device flow, saying which and why.
-fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<Flow, Error> {
+fn choose_flow<'s>(settings: &'s LoginSettings, printer: &Printer) -> Result<Flow<'s>, Error> {
     let has_oidc = settings.oidc.issuer.is_some();
     match settings.flow {
-        FlowChoice::Challenge => Ok(Flow::Challenge),
-        FlowChoice::Browser => Ok(Flow::Oidc(OidcFlow::Browser)),
-        FlowChoice::Device => Ok(Flow::Oidc(OidcFlow::Device)),
-        FlowChoice::Password if settings.direct.json_api.is_some() => {
-            Ok(Flow::Direct(DirectFlow::Json))
+        FlowChoice::Challenge => Ok(Flow::Approved(Approved::Challenge)),
+        FlowChoice::Browser => Ok(Flow::Approved(Approved::Oidc(OidcFlow::Browser))),
+        FlowChoice::Device => Ok(Flow::Approved(Approved::Oidc(OidcFlow::Device))),
+        FlowChoice::Password if let Some(api) = &settings.direct.json_api => {
+            Ok(Flow::Direct(DirectFlow::Json(api)))
         }
         FlowChoice::Password
             if settings.oidc.issuer.is_some() || settings.oidc.endpoints.token.is_some() =>
@@ -151,9 +157,9 @@ fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<Flow, Erro
         .hint("See docs/direct-login.md for worked profiles.")),
         FlowChoice::ClientCredentials => Ok(Flow::Direct(DirectFlow::ClientCredentials)),
         FlowChoice::Basic => Ok(Flow::Direct(DirectFlow::Basic)),
-        FlowChoice::Auto if settings.server.is_some() => Ok(Flow::Challenge),
-        FlowChoice::Auto if settings.direct.json_api.is_some() => {
-            Ok(Flow::Direct(DirectFlow::Json))
+        FlowChoice::Auto if settings.server.is_some() => Ok(Flow::Approved(Approved::Challenge)),
+        FlowChoice::Auto if let Some(api) = &settings.direct.json_api => {
+            Ok(Flow::Direct(DirectFlow::Json(api)))
         }
         FlowChoice::Auto if has_oidc => {
             let reason = if settings.open_browser {
@@ -164,13 +170,13 @@ fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<Flow, Erro
             Ok(match reason {
                 None => {
                     printer.info("Using the browser flow (a browser can be opened here; --flow device for a code to enter elsewhere).");
-                    Flow::Oidc(OidcFlow::Browser)
+                    Flow::Approved(Approved::Oidc(OidcFlow::Browser))
                 }
                 Some(why) => {
                     printer.info(&format!(
                         "Using the device flow: {why}, so the browser flow's redirect to this machine could not complete."
                     ));
-                    Flow::Oidc(OidcFlow::Device)
+                    Flow::Approved(Approved::Oidc(OidcFlow::Device))
                 }
             })
         }
@@ -181,18 +187,26 @@ fn choose_flow(settings: &LoginSettings, printer: &Printer) -> Result<Flow, Erro
 }
 
 /// The flow a login runs: `--flow` with `auto` resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Flow<'s> {
+    /// Someone approves in a browser while sesame waits: one pending login per profile.
+    Approved(Approved),
+    /// Credentials typed or piped in; nobody else takes part.
+    Direct(DirectFlow<'s>),
+}
+
+/// The flows that wait for an approval in a browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
+enum Approved {
     Challenge,
     Oidc(OidcFlow),
-    Direct(DirectFlow),
 }
 
 /// Logins with credentials typed or piped in, where no browser takes part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DirectFlow {
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DirectFlow<'s> {
     /// A JSON login API (`login-url`).
-    Json,
+    Json(&'s crate::json_api::JsonApi),
     /// The OAuth resource-owner password grant.
     OAuthPassword,
     ClientCredentials,
