@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         token_endpoint: "https://sso.example.com/token".into(),
         device_authorization_endpoint: None,
         jwks_uri: None,
+        userinfo_endpoint: None,
     };
     let grant = Grant {
         profile: "p",
