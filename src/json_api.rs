@@ -156,17 +156,12 @@ fn placeholders(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The template with its placeholders filled. Values go in as JSON strings, so quotes,
-/// backslashes and unicode in a password arrive intact.
+/// The template with its placeholders filled, in one pass: a value is never searched for
+/// placeholders itself, so a user name containing `{password}` cannot pull the password into
+/// the body. Values go in as JSON strings, so quotes, backslashes and unicode arrive intact.
 pub fn render(template: &Value, vars: &[(&str, &str)]) -> Value {
     match template {
-        Value::String(s) => {
-            let mut out = s.clone();
-            for (name, value) in vars {
-                out = out.replace(&format!("{{{name}}}"), value);
-            }
-            Value::String(out)
-        }
+        Value::String(s) => Value::String(fill(s, vars)),
         Value::Array(a) => Value::Array(a.iter().map(|v| render(v, vars)).collect()),
         Value::Object(o) => Value::Object(
             o.iter()
@@ -175,6 +170,33 @@ pub fn render(template: &Value, vars: &[(&str, &str)]) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+fn fill(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let found = after.find('}').and_then(|end| {
+            let name = &after[..end];
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, value)| (end, *value))
+        });
+        match found {
+            Some((end, value)) => {
+                out.push_str(value);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A server's reply, read within the limits.
@@ -555,6 +577,18 @@ mod tests {
         let text = serde_json::to_string(&body).unwrap();
         let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["password"], pw);
+    }
+
+    #[test]
+    fn values_are_not_searched_for_placeholders() {
+        let body = render(
+            &json!({"u": "{user}", "p": "{password}", "both": "{user}:{password}", "odd": "{x} {user"}),
+            &[("user", "{password}"), ("password", "pw{user}")],
+        );
+        assert_eq!(body["u"], "{password}");
+        assert_eq!(body["p"], "pw{user}");
+        assert_eq!(body["both"], "{password}:pw{user}");
+        assert_eq!(body["odd"], "{x} {user");
     }
 
     #[test]

@@ -54,17 +54,27 @@ impl From<LoginError> for Error {
             .hint(format!("{again} Allow more time with --timeout SECS.")),
             LoginError::Unreachable { url, reason } => {
                 Error::other(format!("Could not reach the login server at {url}: {reason}."))
-                    .hint("Check the server URL (--server) and your network, then run `sesame login` again.")
+                    .hint("Check the URL (--server, --issuer, or the profile's) and your network, then run `sesame login` again.")
             }
-            LoginError::Server(m) => Error::other(format!("{}.", capitalize(&m)))
-                .hint("Check that --server points at a ConsoleMe-compatible server."),
-            LoginError::Protocol(m) => Error::other(format!("{}.", capitalize(&m)))
-                .hint("The server's reply did not follow the protocol; nothing was saved. Report this to the server's operators."),
-            LoginError::Credentials(m) => Error::incomplete(format!("{}.", capitalize(&m)))
+            LoginError::Server(m) => Error::other(sentence(&m))
+                .hint("Nothing was saved. Check that the URL points at the right kind of server (a ConsoleMe-compatible --server, the provider's --issuer, the API's login-url), or try again later."),
+            LoginError::Protocol(m) => Error::other(sentence(&m))
+                .hint("Nothing was saved. If the profile's settings are right, the server's reply did not follow its protocol: report it to the server's operators."),
+            LoginError::Credentials(m) => Error::incomplete(sentence(&m))
                 .hint("Nothing was saved; the previous session, if any, is unchanged. Check the user name, password and code, then run `sesame login` again."),
-            LoginError::Refused(m) => Error::other(format!("{}.", capitalize(&m)))
+            LoginError::Refused(m) => Error::other(sentence(&m))
                 .hint("Nothing was saved. Check the server URL, or report this to the server's operators."),
         }
+    }
+}
+
+/// The message as a sentence: capitalized, ending in one full stop (or its own ? or !).
+fn sentence(s: &str) -> String {
+    let s = capitalize(s.trim_end());
+    if s.ends_with(['.', '?', '!']) {
+        s
+    } else {
+        format!("{s}.")
     }
 }
 

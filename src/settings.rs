@@ -273,6 +273,9 @@ pub struct DirectSettings {
     pub api_key: bool,
     pub use_as: Option<UseAs>,
     pub whoami_url: Option<Url>,
+    /// The user as given (--user, SESAME_USER, `user`), without the OS user fallback: an API
+    /// key belongs to no one in particular unless said.
+    pub explicit_user: Option<String>,
 }
 
 impl DirectSettings {
@@ -344,7 +347,16 @@ impl DirectSettings {
             password_stdin: args.password_stdin,
             api_key: args.api_key,
             use_as,
-            whoami_url: url_opt(cfg.whoami_url.clone(), allow_http)?,
+            whoami_url: url_opt(cfg.whoami_url.clone(), allow_http).map_err(|e| {
+                Error::usage(format!("`whoami-url` in the profile: {}", e.message))
+                    .hint(e.hint.unwrap_or_default())
+            })?,
+            explicit_user: args
+                .user
+                .clone()
+                .or_else(|| env("SESAME_USER"))
+                .or_else(|| cfg.user.clone())
+                .filter(|u| !u.trim().is_empty()),
         })
     }
 }

@@ -342,3 +342,39 @@ fn auth0_mfa_otp_finishes_a_password_grant() {
     assert!(!out.stderr.contains("one-time code"));
     assert_eq!(s.run(&["token", "--profile", "auth0"]).stdout, before);
 }
+
+/// A refresh token with no `refresh-url` to use it at is not kept, so `status` does not promise
+/// refreshes; a `whoami-url` over plain http to another host is refused at `status --remote`
+/// time too, before the credential is sent.
+#[test]
+fn an_unusable_refresh_token_is_not_kept_and_remote_checks_need_https() {
+    let server = api_with(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"data": {"token": "tok", "refresh": "rt-unused"}})),
+    );
+    let s = Sandbox::new();
+    let login_url = format!("{}/login", server.uri());
+    s.write_config(&profile(
+        &login_url,
+        "refresh-token-pointer = \"/data/refresh\"",
+    ));
+    s.run_full(
+        &["login", "--profile", "api", "--password-stdin"],
+        &[],
+        Some("pw\n"),
+    )
+    .expect_code(0);
+    let saved = std::fs::read_to_string(s.session_file("api")).unwrap();
+    assert!(!saved.contains("rt-unused"), "{saved}");
+    let status = s.run(&["status", "--profile", "api"]);
+    assert!(!status.stdout.contains("Refresh:"), "{}", status.stdout);
+
+    s.write_config(&profile(
+        &login_url,
+        "whoami-url = \"http://whoami.example.com/me\"",
+    ));
+    let out = s.run(&["status", "--profile", "api", "--remote"]);
+    out.expect_code(2)
+        .no_panic()
+        .stderr_has(&["`whoami-url` in the profile", "plain http"]);
+}

@@ -157,7 +157,7 @@ fn a_truncated_json_reply() {
     login(&sb, &server.uri(), "5")
         .expect_code(1)
         .no_panic()
-        .stderr_has(&["not the expected JSON", "nothing was saved"]);
+        .stderr_has(&["not the expected JSON", "Nothing was saved"]);
     assert_intact(&sb, &before);
 }
 

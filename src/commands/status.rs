@@ -109,7 +109,18 @@ pub fn run(
 
 /// Calls the whoami URL; a server that cannot be reached is an error (exit 1).
 fn ask_remote(common: &Common, session: &Session) -> Result<Answer, Error> {
-    let url = whoami::url_for(session, common.config.whoami_url.as_deref()).ok_or_else(|| {
+    let configured = common
+        .config
+        .whoami_url
+        .as_deref()
+        .map(|u| {
+            http::check_server_url(u, common.config.allow_http.unwrap_or(false)).map_err(|e| {
+                Error::usage(format!("`whoami-url` in the profile: {}", e.message))
+                    .hint(e.hint.unwrap_or_default())
+            })
+        })
+        .transpose()?;
+    let url = whoami::url_for(session, configured.as_ref().map(|u| u.as_str())).ok_or_else(|| {
         Error::usage(format!(
             "There is nowhere to ask who the session of profile {} belongs to.",
             common.profile
@@ -233,11 +244,21 @@ impl Report<'_> {
         let mut line = |k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
         line("Profile:", self.profile.to_string());
         if let Some(s) = self.session {
-            line("User:", s.user.clone());
+            line(
+                "User:",
+                if s.user.is_empty() {
+                    "(none given)".into()
+                } else {
+                    s.user.clone()
+                },
+            );
             line(
                 "Server:",
                 if s.server.is_empty() {
-                    "(none: saved with --with-token)".into()
+                    match s.flow {
+                        Flow::WithToken => "(none: saved with --with-token)".into(),
+                        _ => "(none given: set `whoami-url` or --server to name it)".into(),
+                    }
                 } else if s.demo {
                     format!("{} (sesame demo's throwaway server, now stopped)", s.server)
                 } else {

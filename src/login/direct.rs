@@ -62,7 +62,8 @@ pub(super) async fn json_login(
     let use_as = settings.direct.use_as.clone();
     let session = Session {
         expires_at: tokens.expires_at,
-        refresh_token: tokens.refresh_token.clone(),
+        // Without a refresh URL the refresh token cannot be used: not kept, not advertised.
+        refresh_token: tokens.refresh_token.clone().filter(|_| api.can_refresh()),
         json_api: (api.can_refresh() && tokens.refresh_token.is_some()).then(|| api.clone()),
         use_as,
         whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),
@@ -278,7 +279,7 @@ fn static_server(settings: &LoginSettings) -> String {
         .server
         .as_ref()
         .or(settings.direct.whoami_url.as_ref())
-        .map(|u| u.origin().ascii_serialization())
+        .map(|u| format!("{}/", u.origin().ascii_serialization()))
         .unwrap_or_default()
 }
 

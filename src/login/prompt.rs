@@ -6,7 +6,8 @@ use crate::error::Error;
 use crate::secret::Secret;
 use std::io::{BufRead, IsTerminal, Read};
 
-/// Reads one line of stdin (the terminator and surrounding whitespace removed). `None` at the
+/// Reads one line of stdin, without its line terminator (a password may begin or end with a
+/// space). `None` at the
 /// end of input. stdin is buffered process-wide, so a second call reads the next line.
 fn stdin_line(what: &str) -> Result<Option<String>, Error> {
     let mut line = String::new();
