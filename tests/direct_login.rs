@@ -445,3 +445,48 @@ fn terminal_prompts_do_not_echo_the_password_or_the_code() {
     assert!(!seen.contains(&code), "the code was echoed:\n{seen}");
     assert!(token(&s, "koneksi").starts_with("at_"));
 }
+
+/// Eight `sesame token` calls at once on a stale JSON-login session refresh it once, under the
+/// same per-profile lock as OAuth refreshes: the server rotates refresh tokens, so a second
+/// refresh with the spent token would fail and end the session.
+#[test]
+fn concurrent_token_calls_refresh_a_json_login_once() {
+    let api = Api::start();
+    let s = sandbox(&api);
+    api.fixture.access_ttl.store(2, Ordering::SeqCst);
+    s.run_full(
+        &["login", "--profile", "koneksi", "--password-stdin"],
+        &[],
+        Some(&mfa_input()),
+    )
+    .expect_code(0);
+    let stale = token(&s, "koneksi");
+    api.fixture.access_ttl.store(900, Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let s = std::sync::Arc::new(s);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                s.run(&["token", "--profile", "koneksi"])
+            })
+        })
+        .collect();
+    let outs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let tokens: std::collections::HashSet<String> = outs
+        .iter()
+        .map(|o| {
+            o.expect_code(0).no_panic();
+            o.stdout.trim().to_string()
+        })
+        .collect();
+    assert_eq!(api.refreshes(), 1, "one refresh for eight callers");
+    assert_eq!(
+        tokens.len(),
+        1,
+        "everyone got the refreshed token: {tokens:?}"
+    );
+    assert!(!tokens.contains(&stale));
+}
