@@ -47,6 +47,42 @@ pub enum Command {
     Serve(ServeArgs),
     /// Try sesame end to end against a throwaway local server
     Demo(DemoArgs),
+    /// Run a command with the session's token in its environment (refreshed first)
+    Exec(ExecArgs),
+    /// Print the header line that presents the session, for `curl -H @<(sesame header)`
+    Header,
+    /// Credential helpers: kubectl's exec plugin and git's credential helper
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The environment variable that carries the token
+    #[arg(long, value_name = "NAME", default_value = "SESAME_TOKEN")]
+    pub env: String,
+
+    /// The command and its arguments, after --
+    #[arg(value_name = "CMD", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Kubernetes client-go exec credential plugin (reads KUBERNETES_EXEC_INFO)
+    Kubectl,
+    /// git credential helper: `git config credential.https://HOST.helper '!sesame credential git'`
+    Git(GitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// The user name to give git [default: the session's user]
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// What git asks: get (answered), store and erase (nothing to do)
+    pub action: String,
 }
 
 #[derive(Debug, Args, Default)]

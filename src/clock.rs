@@ -107,6 +107,13 @@ pub fn format_utc(unix: i64) -> String {
     }
 }
 
+/// RFC 3339 in UTC (`2030-03-17T17:46:40Z`), as Kubernetes wants timestamps; `None` out of
+/// chrono's range.
+pub fn rfc3339_utc(unix: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,10 @@ pub enum Exit {
     Usage = 2,
     NoSession = 3,
     LoginIncomplete = 4,
+    /// `sesame exec`: the command exists but cannot be run (the shell's convention).
+    CannotExecute = 126,
+    /// `sesame exec`: no such command (the shell's convention).
+    CommandNotFound = 127,
     Interrupted = 130,
 }
 

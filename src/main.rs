@@ -5,7 +5,7 @@
 //! The thin binary: parse, resolve settings, run one command, map the error to an exit code.
 
 use clap::Parser;
-use sesame::cli::{Cli, Command};
+use sesame::cli::{Cli, Command, CredentialCommand};
 use sesame::commands;
 use sesame::error::Error;
 use sesame::output::Printer;
@@ -59,6 +59,35 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             runtime()?.block_on(commands::login::run(
                 &settings,
                 &sesame::browser::SystemBrowser,
+                printer,
+            ))
+        }
+        Command::Exec(args) => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            commands::exec::run(&common, &args.env, &args.command, env, printer)
+        }
+        Command::Header => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            commands::header::run(&common, env, printer)
+        }
+        Command::Credential(CredentialCommand::Git(args)) => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            commands::credential::git(
+                &common,
+                &args.action,
+                args.username.as_deref(),
+                env,
+                printer,
+            )
+        }
+        Command::Credential(CredentialCommand::Kubectl) => {
+            let common = Common::resolve(cli.profile, cli.store, env)?;
+            // Login settings are resolved only if a login turns out to be needed.
+            let login = LoginSettings::resolve(common.clone(), &Default::default(), env).ok();
+            runtime()?.block_on(commands::credential::kubectl(
+                &common,
+                login.as_ref(),
+                env,
                 printer,
             ))
         }

@@ -106,6 +106,24 @@ impl UseAs {
         }
     }
 
+    /// The one header line that presents the credential (`sesame header`), or why a header
+    /// cannot carry it.
+    pub fn header_line(&self, user: &str, credential: &str) -> Result<String, String> {
+        use base64::Engine;
+        match self {
+            UseAs::Bearer => Ok(format!("Authorization: Bearer {credential}")),
+            UseAs::Basic => Ok(format!(
+                "Authorization: Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{credential}"))
+            )),
+            UseAs::Cookie(n) => Ok(format!("Cookie: {n}={credential}")),
+            UseAs::Header(n) => Ok(format!("{n}: {credential}")),
+            UseAs::Query(n) => Err(format!(
+                "this session is presented as the query parameter {n}, which a header cannot carry"
+            )),
+        }
+    }
+
     /// How `status` describes it, e.g. "the cookie consoleme_auth".
     pub fn describe(&self) -> String {
         match self {
@@ -154,6 +172,36 @@ mod tests {
                 .parse::<UseAs>()
                 .unwrap_err()
                 .contains("bearer, basic")
+        );
+    }
+
+    #[test]
+    fn header_lines() {
+        assert_eq!(
+            UseAs::Bearer.header_line("u", "t").unwrap(),
+            "Authorization: Bearer t"
+        );
+        assert_eq!(
+            UseAs::Basic.header_line("dana", "pw").unwrap(),
+            "Authorization: Basic ZGFuYTpwdw=="
+        );
+        assert_eq!(
+            UseAs::Cookie("consoleme_auth".into())
+                .header_line("u", "j.w.t")
+                .unwrap(),
+            "Cookie: consoleme_auth=j.w.t"
+        );
+        assert_eq!(
+            UseAs::Header("X-API-Key".into())
+                .header_line("u", "k")
+                .unwrap(),
+            "X-API-Key: k"
+        );
+        assert!(
+            UseAs::Query("sesskey".into())
+                .header_line("u", "k")
+                .unwrap_err()
+                .contains("query parameter sesskey")
         );
     }
 

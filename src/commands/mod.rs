@@ -1,7 +1,10 @@
 //! One file per command, each a `run` function that returns what happened; `main` turns an
 //! error into its message and exit code.
 
+pub mod credential;
 pub mod demo;
+pub mod exec;
+pub mod header;
 pub mod login;
 pub mod logout;
 pub mod refresh;
@@ -9,9 +12,12 @@ pub mod serve;
 pub mod status;
 pub mod token;
 
+use crate::clock::format_utc;
 use crate::error::Error;
-use crate::settings::Common;
-use crate::store::Opened;
+use crate::hints::{login_hint, session_hint};
+use crate::session::Session;
+use crate::settings::{Common, Env};
+use crate::store::{Opened, StoreError};
 
 /// Opens the store the settings name, turning failures into advice.
 pub fn open_store(common: &Common) -> Result<Opened, Error> {
@@ -29,4 +35,48 @@ pub fn open_store_to_read(
         printer.warn(&w);
     }
     Ok(opened)
+}
+
+/// The profile's session, refreshed if it is due, for the commands that hand it to another
+/// program (`token`, `exec`, `header`, the credential helpers). No valid session: exit 3 with
+/// what to run.
+pub fn fresh_session(
+    common: &Common,
+    env: Env,
+    printer: &crate::output::Printer,
+) -> Result<Session, Error> {
+    let opened = open_store_to_read(common, printer)?;
+    let session = match opened.store.load(&common.profile) {
+        Ok(s) => s,
+        Err(StoreError::NotFound) => {
+            return Err(
+                Error::no_session(format!("Not logged in (profile {}).", common.profile))
+                    .hint(login_hint(&common.profile)),
+            );
+        }
+        Err(e) => return Err(e.into_error(common.store)),
+    };
+    let expired_at = session.expires_at.unwrap_or_default();
+    let hint = session_hint(&session);
+    let secret = common.client_secret(env);
+    let Some(fresh) = crate::refresh::ensure_fresh(
+        &*opened.store,
+        session,
+        &common.paths.data_dir,
+        secret.as_ref(),
+        common.refresh_skew,
+        false,
+    )?
+    else {
+        return Err(Error::no_session(format!(
+            "The session for profile {} expired at {}.",
+            common.profile,
+            format_utc(expired_at)
+        ))
+        .hint(hint));
+    };
+    if let Some(w) = &fresh.warning {
+        printer.warn(w);
+    }
+    Ok(fresh.session)
 }

@@ -604,6 +604,34 @@ impl Sandbox {
         out
     }
 
+    /// `bash -c SCRIPT` with the sandbox's environment, `sesame` first on PATH and the file
+    /// store chosen (`SESAME_STORE=file`): for pipelines with real programs (curl, git, kubectl).
+    pub fn shell(&self, script: &str) -> Command {
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sesame"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let mut path = std::ffi::OsString::from(bin);
+        if let Some(p) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(p);
+        }
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", script])
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", &self.config_home)
+            .env("XDG_DATA_HOME", &self.data_home)
+            .env("NO_COLOR", "1")
+            .env("SESAME_STORE", "file")
+            .env("PATH", path)
+            .current_dir(&self.home);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
     /// Where `--store file` keeps the sessions.
     pub fn sessions_dir(&self) -> PathBuf {
         self.data_home.join("sesame").join("sessions")
@@ -664,10 +692,16 @@ impl Sandbox {
         cmd.args([
             "login", "--store", "file", "--user", USER, "--server", server,
         ])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .args(extra);
+        Sandbox::spawn_watching(cmd)
+    }
+
+    /// Starts `cmd` (a sesame command that may log in) and watches its stderr for the challenge
+    /// URL.
+    pub fn spawn_watching(mut cmd: Command) -> Login {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = cmd.spawn().expect("sesame login starts");
         let stdout = read_all(child.stdout.take().unwrap());

@@ -1,0 +1,225 @@
+//! `sesame credential git|kubectl`: the session handed to programs through their own
+//! credential-helper protocols, so the token never lands on a command line.
+//!
+//! - git: `git-credential(1)`: `key=value` lines on stdin; `get` answers `username=` and
+//!   `password=`; `store` and `erase` are git telling us about its own bookkeeping, and we keep
+//!   nothing, so they do nothing.
+//! - kubectl: client-go's exec credential plugin: `KUBERNETES_EXEC_INFO` in, an
+//!   `ExecCredential` with `status.token` and `status.expirationTimestamp` out.
+
+use crate::clock::unix_seconds;
+use crate::error::{Error, Exit};
+use crate::output::{Printer, stdout};
+use crate::session::{Flow, Session};
+use crate::settings::{Common, Env};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::time::SystemTime;
+
+/// git's request: the `key=value` lines up to a blank line or the end of input.
+pub fn read_git_request(input: impl BufRead) -> Result<BTreeMap<String, String>, Error> {
+    let mut out = BTreeMap::new();
+    for line in input.lines() {
+        let line = line.map_err(|e| Error::other(format!("Could not read git's request: {e}.")))?;
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            out.insert(k.to_string(), v.to_string());
+        }
+        if out.len() > 64 {
+            return Err(Error::other("git's request is longer than any git sends."));
+        }
+    }
+    Ok(out)
+}
+
+/// The `get` answer: the user name (`--username`, else the session's user for HTTP Basic
+/// sessions and those that have one) and the token as the password.
+pub fn git_answer(session: &Session, username: Option<&str>) -> String {
+    let user = username
+        .map(str::to_owned)
+        .filter(|u| !u.is_empty())
+        .or_else(|| (!session.user.is_empty()).then(|| session.user.clone()))
+        .unwrap_or_else(|| "sesame".into());
+    let mut out = format!("username={user}\npassword={}\n", session.token.expose());
+    if let Some(exp) = session.expires_at
+        && session.flow != Flow::Basic
+    {
+        // git 2.41+: do not reuse the password after this (Unix seconds).
+        out.push_str(&format!("password_expiry_utc={exp}\n"));
+    }
+    out
+}
+
+pub fn git(
+    common: &Common,
+    action: &str,
+    username: Option<&str>,
+    env: Env,
+    printer: &Printer,
+) -> Result<(), Error> {
+    // git may add actions; a helper ignores those it does not know.
+    if action != "get" {
+        return Ok(());
+    }
+    let request = read_git_request(std::io::stdin().lock())?;
+    let protocol = request
+        .get("protocol")
+        .map(String::as_str)
+        .unwrap_or("https");
+    let host = request.get("host").map(String::as_str).unwrap_or_default();
+    let loopback = host
+        .rsplit_once(':')
+        .map_or(host, |(h, _)| h)
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(crate::http::is_loopback_ip)
+        || host.split(':').next() == Some("localhost");
+    if protocol != "https" && !loopback {
+        // Saying nothing lets git ask elsewhere; the reason goes to the person.
+        printer.warn(&format!(
+            "sesame does not give git a token for {protocol}://{host}: it would cross the network unencrypted. Use an https remote."
+        ));
+        return Ok(());
+    }
+    let session = super::fresh_session(common, env, printer)?;
+    stdout(&git_answer(&session, username))
+}
+
+/// The `ExecCredential` for client-go, in the API version it asked for.
+pub fn exec_credential(api_version: &str, session: &Session) -> Value {
+    let mut status = json!({ "token": session.token.expose() });
+    if let Some(ts) = session.expires_at.and_then(crate::clock::rfc3339_utc) {
+        status["expirationTimestamp"] = json!(ts);
+    }
+    json!({
+        "apiVersion": api_version,
+        "kind": "ExecCredential",
+        "status": status,
+    })
+}
+
+/// What client-go told us in `KUBERNETES_EXEC_INFO`: the API version to answer in, and
+/// whether a person is at the terminal.
+pub fn read_exec_info(text: Option<&str>) -> Result<(String, bool), Error> {
+    const V1: &str = "client.authentication.k8s.io/v1";
+    const V1BETA1: &str = "client.authentication.k8s.io/v1beta1";
+    let Some(text) = text else {
+        // Run by hand, or by a client-go that sends no exec info: v1, interactive if we can see
+        // a terminal.
+        return Ok((
+            V1.into(),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ));
+    };
+    let info: Value = serde_json::from_str(text)
+        .map_err(|e| Error::usage(format!("KUBERNETES_EXEC_INFO is not JSON ({e}).")))?;
+    let version = info.get("apiVersion").and_then(Value::as_str).unwrap_or(V1);
+    if version != V1 && version != V1BETA1 {
+        return Err(Error::usage(format!(
+            "kubectl asked for an ExecCredential in {version:?}; sesame answers in {V1} and {V1BETA1}."
+        ))
+        .hint("Set `apiVersion: client.authentication.k8s.io/v1` in the kubeconfig's exec stanza."));
+    }
+    let interactive = info
+        .pointer("/spec/interactive")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok((version.to_string(), interactive))
+}
+
+/// The session if it is usable now (refreshed if due), `None` if the person must log in.
+fn usable(common: &Common, env: Env, printer: &Printer) -> Result<Option<Session>, Error> {
+    match super::fresh_session(common, env, printer) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.exit == Exit::NoSession => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn kubectl(
+    common: &Common,
+    login: Option<&crate::settings::LoginSettings>,
+    env: Env<'_>,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let (version, interactive) = read_exec_info(env("KUBERNETES_EXEC_INFO").as_deref())?;
+    let session = match usable(common, env, printer)? {
+        Some(s) => s,
+        None if interactive => {
+            let Some(settings) = login else {
+                return Err(Error::no_session("No login settings."));
+            };
+            printer.info(&format!(
+                "kubectl needs a session for profile {}; logging in.",
+                common.profile
+            ));
+            // Through the login driver: ten kubectl calls at once join one pending login.
+            crate::login::run(settings, &crate::browser::SystemBrowser, printer).await?;
+            usable(common, env, printer)?.ok_or_else(|| {
+                Error::no_session("The login finished but left no usable session.")
+            })?
+        }
+        None => {
+            return Err(Error::no_session(format!(
+                "sesame has no valid session for profile {}, and kubectl is not running interactively, so it cannot log in here.",
+                common.profile
+            ))
+            .hint(format!(
+                "Run `sesame login --profile {}` in a terminal, then retry.",
+                common.profile
+            )));
+        }
+    };
+    let now = unix_seconds(SystemTime::now());
+    if session.expires_at.is_some_and(|e| e <= now) {
+        return Err(Error::no_session(
+            "The session expired while kubectl waited.",
+        ));
+    }
+    stdout(&format!("{}\n", exec_credential(&version, &session)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_request_and_answer() {
+        let req = read_git_request(
+            &b"protocol=https\nhost=git.example.com\ncapability[]=authtype\n\nignored=1\n"[..],
+        )
+        .unwrap();
+        assert_eq!(req["host"], "git.example.com");
+        assert!(!req.contains_key("ignored"));
+        let s = crate::session::sample("p", "tok", Some(1_900_000_000));
+        assert_eq!(
+            git_answer(&s, None),
+            "username=alice\npassword=tok\npassword_expiry_utc=1900000000\n"
+        );
+        assert!(git_answer(&s, Some("x-access-token")).starts_with("username=x-access-token\n"));
+    }
+
+    #[test]
+    fn exec_credential_in_the_asked_version() {
+        let s = crate::session::sample("p", "tok", Some(1_900_000_000));
+        let v = exec_credential("client.authentication.k8s.io/v1beta1", &s);
+        assert_eq!(v["apiVersion"], "client.authentication.k8s.io/v1beta1");
+        assert_eq!(v["status"]["token"], "tok");
+        assert_eq!(v["status"]["expirationTimestamp"], "2030-03-17T17:46:40Z");
+        let (ver, interactive) = read_exec_info(Some(
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":true}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (ver.as_str(), interactive),
+            ("client.authentication.k8s.io/v1", true)
+        );
+        assert!(
+            read_exec_info(Some(r#"{"apiVersion":"client.authentication.k8s.io/v2"}"#)).is_err()
+        );
+        assert!(read_exec_info(Some("not json")).is_err());
+    }
+}
