@@ -54,6 +54,13 @@ pub enum Command {
     /// Credential helpers: kubectl's exec plugin and git's credential helper
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Print a shell completion script (install.sh installs them)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; install.sh installs it)
+    Man,
 }
 
 #[derive(Debug, Args)]

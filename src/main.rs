@@ -4,7 +4,7 @@
 )]
 //! The thin binary: parse, resolve settings, run one command, map the error to an exit code.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use sesame::cli::{Cli, Command, CredentialCommand};
 use sesame::commands;
 use sesame::error::Error;
@@ -90,6 +90,18 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
                 env,
                 printer,
             ))
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sesame", &mut out);
+            sesame::output::stdout(&String::from_utf8_lossy(&out))
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Error::other(format!("Could not render the man page: {e}")))?;
+            sesame::output::stdout(&String::from_utf8_lossy(&out))
         }
         Command::Serve(args) => runtime()?.block_on(commands::serve::run(&args, env, printer)),
         Command::Demo(args) => {

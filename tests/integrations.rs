@@ -435,3 +435,45 @@ fn interactive_kubectl_calls_share_one_login() {
     assert_eq!(tokens.len(), 1);
     assert_eq!(proxy.challenges(), 1, "one challenge for ten kubectl calls");
 }
+
+/// `sesame completions bash` loaded into a real bash completes sesame's subcommands and
+/// flags; the other shells' scripts and the man page are generated.
+#[test]
+fn shell_completions_work_in_bash_and_the_man_page_is_roff() {
+    let s = Sandbox::new();
+    let complete = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let script = format!(
+            "source <(sesame completions bash); COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; _sesame sesame '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words.join(" "),
+            words.len() - 1,
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let out = out_of(s.shell(&script));
+        out.expect_code(0);
+        out.stdout
+    };
+    let subcommands = complete("sesame cre");
+    assert_eq!(subcommands.trim(), "credential");
+    let helpers = complete("sesame credential ");
+    assert!(
+        helpers.contains("kubectl") && helpers.contains("git"),
+        "{helpers}"
+    );
+    let flags = complete("sesame login --pass");
+    assert!(flags.contains("--password-stdin"), "{flags}");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let out = s.run_env(&["completions", shell], &[]);
+        out.expect_code(0);
+        assert!(out.stdout.contains("credential"), "{shell}");
+    }
+    let man = s.run_env(&["man"], &[]);
+    man.expect_code(0);
+    assert!(
+        man.stdout.contains(".TH sesame 1"),
+        "{}",
+        &man.stdout[..200]
+    );
+    assert!(man.stdout.contains("credential"));
+}
