@@ -39,8 +39,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Show who is logged in, where, and until when
     Status(StatusArgs),
-    /// Delete the saved session (the token is not revoked on the server)
-    Logout,
+    /// Delete the saved session (with --revoke, revoke its tokens at the provider first)
+    Logout(LogoutArgs),
     /// Get the session's next token now (refresh token, or a new client-credentials grant)
     Refresh,
     /// Run the reference challenge server (ConsoleMe-compatible endpoints)
@@ -61,6 +61,14 @@ pub enum Command {
     },
     /// Print the man page (roff; install.sh installs it)
     Man,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LogoutArgs {
+    /// Revoke the refresh token, then the access token, at the provider's revocation endpoint
+    /// (RFC 7009) before deleting the session
+    #[arg(long)]
+    pub revoke: bool,
 }
 
 #[derive(Debug, Args)]

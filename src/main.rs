@@ -49,9 +49,9 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             let common = Common::resolve(cli.profile, cli.store, env)?;
             commands::status::run(&common, args.output, args.remote, env, printer)
         }
-        Command::Logout => {
+        Command::Logout(args) => {
             let common = Common::resolve(cli.profile, cli.store, env)?;
-            commands::logout::run(&common, printer)
+            commands::logout::run(&common, args.revoke, env, printer)
         }
         Command::Login(args) => {
             let common = Common::resolve(cli.profile, cli.store, env)?;

@@ -174,6 +174,7 @@ async fn renew_client_credentials(
         device_authorization_endpoint: None,
         jwks_uri: info.jwks_uri.clone(),
         userinfo_endpoint: info.userinfo_endpoint.clone(),
+        revocation_endpoint: info.revocation_endpoint.clone(),
     };
     let grant = oidc::Grant {
         profile: &session.profile,
@@ -214,6 +215,7 @@ async fn refresh_oauth(
         device_authorization_endpoint: None,
         jwks_uri: info.jwks_uri.clone(),
         userinfo_endpoint: info.userinfo_endpoint.clone(),
+        revocation_endpoint: info.revocation_endpoint.clone(),
     };
     let oauth = oidc::oauth_client(&provider, &info.client_id, client_secret, None)?;
     let endpoint = url::Url::parse(&info.token_endpoint).map_err(|e| {

@@ -95,6 +95,8 @@ pub struct OAuthInfo {
     pub scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
     /// Extra token request parameters (`audience`, `resource`) a client-credentials grant
     /// repeats when it gets a new token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

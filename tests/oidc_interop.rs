@@ -972,3 +972,79 @@ async fn the_jwks_cache_is_reused_within_its_lifetime_and_not_at_all_with_no_sto
         );
     }
 }
+
+/// `logout --revoke` asks oidc-provider to revoke the refresh token and the access token at its
+/// revocation endpoint: put back, the refresh token gets `invalid_grant` and the access token
+/// is refused by the userinfo endpoint.
+#[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
+fn logout_revoke_revokes_the_grant_at_the_provider() {
+    require_node_fixture();
+    let p = OidcProvider::start(&[]);
+    let sb = Sandbox::new();
+    let out = sb.login(&p.issuer, "browser", &[], &[]);
+    assert_login(&out, 0, "browser login", &p, &sb);
+    assert_eq!(
+        str_at(&sb.session(), "/oauth/revocation_endpoint"),
+        format!("{}/token/revocation", p.issuer)
+    );
+    let saved = std::fs::read(sb.session_path()).unwrap();
+
+    let out = sb.run(&["logout", "--revoke", "--store", "file"]);
+    assert_exit(&out, 0, "logout --revoke");
+    // oidc-provider revokes the refresh token (and with it the grant); its access tokens are
+    // JWTs, which it says it cannot revoke: sesame reports that and how long they stay valid.
+    assert!(
+        out.stderr.contains("Revoked the refresh token at"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("cannot revoke the access token")
+            && out.stderr.contains("stays valid until"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("Removed the session"), "{out:?}");
+    assert!(!sb.session_path().exists());
+
+    std::fs::write(sb.session_path(), &saved).unwrap();
+    let out = sb.run(&["refresh", "--store", "file"]);
+    assert_exit(&out, 3, "the revoked refresh token");
+    assert!(out.stderr.contains("invalid_grant"), "{out:?}");
+
+    // Without --revoke, logout says it does not revoke.
+    let out = sb.run(&["logout", "--store", "file"]);
+    assert!(out.stderr.contains("not revoked"), "{out:?}");
+}
+
+/// A revocation the provider refuses is reported (exit 1) and the session is deleted anyway.
+#[test]
+fn logout_revoke_reports_a_failure_and_still_deletes() {
+    let server = common::block_on(MockServer::start());
+    common::block_on(
+        Mock::given(method("POST"))
+            .and(path("/revoke"))
+            .respond_with(
+                ResponseTemplate::new(503)
+                    .set_body_json(json!({"error": "temporarily_unavailable"})),
+            )
+            .mount(&server),
+    );
+    let sb = Sandbox::new();
+    let session = json!({
+        "version": 1, "profile": "default", "server": server.uri(), "user": "alice",
+        "flow": "browser", "token": "at", "expires_at": now() + 3600, "obtained_at": now(),
+        "refresh_token": "rt",
+        "oauth": {"issuer": server.uri(), "client_id": "cli", "token_endpoint": format!("{}/token", server.uri()),
+                  "revocation_endpoint": format!("{}/revoke", server.uri())}
+    });
+    std::fs::create_dir_all(sb.session_path().parent().unwrap()).unwrap();
+    sb.write_session(&session);
+    let out = sb.run(&["logout", "--revoke", "--store", "file"]);
+    assert_exit(&out, 1, "a refused revocation");
+    assert!(
+        out.stderr.contains("HTTP 503") && out.stderr.contains("temporarily_unavailable"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("Removed the session"), "{out:?}");
+    assert!(!sb.session_path().exists(), "deleted all the same");
+}

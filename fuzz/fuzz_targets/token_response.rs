@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         device_authorization_endpoint: None,
         jwks_uri: None,
         userinfo_endpoint: None,
+        revocation_endpoint: None,
     };
     let grant = Grant {
         profile: "p",

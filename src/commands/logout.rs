@@ -1,14 +1,24 @@
-//! `sesame logout`: forget the session locally. Nothing is revoked on the server.
+//! `sesame logout`: forget the session locally; with `--revoke`, first revoke its tokens at the
+//! provider (RFC 7009), so that a copy of them stops working too. A failed revocation is
+//! reported (exit 1) and the session is deleted all the same: the person asked to be logged out.
 
 use super::open_store;
 use crate::clock::format_utc;
 use crate::error::Error;
+use crate::http;
+use crate::oidc::{self, revoke};
 use crate::output::Printer;
-use crate::settings::Common;
+use crate::session::Session;
+use crate::settings::{Common, Env};
+use url::Url;
 
-pub fn run(common: &Common, printer: &Printer) -> Result<(), Error> {
+pub fn run(common: &Common, revoke: bool, env: Env, printer: &Printer) -> Result<(), Error> {
     let opened = open_store(common)?;
     let existing = opened.store.load(&common.profile).ok();
+    let revoked = match (&existing, revoke) {
+        (Some(session), true) => Some(revoke_session(session, common, env, printer)),
+        _ => None,
+    };
     let place = opened.store.describe(&common.profile);
     let removed = opened
         .store
@@ -25,6 +35,9 @@ pub fn run(common: &Common, printer: &Printer) -> Result<(), Error> {
         "Removed the session for profile {} from {place}.",
         common.profile
     ));
+    if let Some(result) = revoked {
+        return result;
+    }
     if existing.as_ref().is_some_and(|s| s.demo) {
         printer.info(
             "It came from `sesame demo`, whose server has stopped and took its signing key with it: no server accepts that token any more.",
@@ -36,7 +49,90 @@ pub fn run(common: &Common, printer: &Printer) -> Result<(), Error> {
         .map(|e| format!(" until {}", format_utc(e)))
         .unwrap_or_default();
     printer.info(&format!(
-        "The token was not revoked on the server: a copy of it stays valid{until}."
+        "The token was not revoked on the server: a copy of it stays valid{until} (`sesame logout --revoke` revokes what the provider lets us)."
     ));
     Ok(())
+}
+
+/// Revokes the refresh token, then the access token. Says what was revoked; the error (if any)
+/// is returned after the session is deleted.
+fn revoke_session(
+    session: &Session,
+    common: &Common,
+    env: Env,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let Some(info) = &session.oauth else {
+        return Err(Error::other(format!(
+            "A {} session has no revocation endpoint: its token stays valid until it expires.",
+            session.flow
+        ))
+        .hint("Only OAuth / OpenID Connect sessions can be revoked."));
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let endpoint = match &info.revocation_endpoint {
+            Some(e) => e.clone(),
+            // Sessions saved before sesame kept the endpoint: ask the provider.
+            None => {
+                let issuer = Url::parse(&info.issuer)
+                    .map_err(|e| Error::other(format!("The saved issuer is not a URL ({e}).")))?;
+                let client = http::client_for(&issuer)?;
+                oidc::provider(&client, &issuer, &Default::default(), true)
+                    .await?
+                    .revocation_endpoint
+                    .ok_or_else(|| {
+                        Error::other(format!(
+                            "The provider {} has no revocation endpoint: the tokens stay valid until they expire.",
+                            info.issuer
+                        ))
+                    })?
+            }
+        };
+        let endpoint = Url::parse(&endpoint)
+            .map_err(|e| Error::other(format!("The revocation endpoint is not a URL ({e}).")))?;
+        let client = http::client_for(&endpoint)?;
+        let secret = common.client_secret(env).or(session.client_secret.clone());
+        let mut done = Vec::new();
+        let mut kept = Vec::new();
+        let tokens = [
+            (session.refresh_token.as_ref(), "refresh_token"),
+            (Some(&session.token), "access_token"),
+        ];
+        for (token, hint) in tokens {
+            let Some(token) = token else { continue };
+            let what = hint.replace('_', " ");
+            match revoke::revoke(&client, &endpoint, &info.client_id, secret.as_ref(), token, hint)
+                .await
+            {
+                Ok(revoke::Revoked::Yes) => done.push(what),
+                Ok(revoke::Revoked::NotRevocable) => kept.push(what),
+                Err(e) => {
+                    return Err(Error::from(e).hint(
+                        "The session is deleted here all the same; the tokens may stay valid at the provider until they expire.",
+                    ));
+                }
+            }
+        }
+        if !done.is_empty() {
+            printer.success(&format!(
+                "Revoked the {} at {}.",
+                done.join(" and the "),
+                http::redact(&endpoint)
+            ));
+        }
+        for what in kept {
+            let until = session
+                .expires_at
+                .map(|e| format!(" until {}", format_utc(e)))
+                .unwrap_or_default();
+            printer.info(&format!(
+                "The provider cannot revoke the {what} (unsupported_token_type: a self-contained token): a copy of it stays valid{until}."
+            ));
+        }
+        Ok(())
+    })
 }

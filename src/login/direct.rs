@@ -103,6 +103,7 @@ async fn provider(settings: &LoginSettings) -> Result<(Provider, reqwest::Client
                     device_authorization_endpoint: None,
                     jwks_uri: o.endpoints.jwks.as_ref().map(Url::to_string),
                     userinfo_endpoint: None,
+                    revocation_endpoint: None,
                 },
                 client,
             ))

@@ -4,6 +4,7 @@
 
 pub mod grants;
 pub mod idtoken;
+pub mod revoke;
 
 use crate::error::Error;
 use crate::http;
@@ -63,6 +64,8 @@ pub struct Provider {
     pub jwks_uri: Option<String>,
     #[serde(default)]
     pub userinfo_endpoint: Option<String>,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
 }
 
 /// Explicit endpoints from the settings, each overriding what discovery says.
@@ -108,6 +111,7 @@ pub async fn provider(
             device_authorization_endpoint: None,
             jwks_uri: None,
             userinfo_endpoint: None,
+            revocation_endpoint: None,
         }
     } else {
         let url = discovery_url(issuer);
@@ -360,6 +364,7 @@ pub fn session_from(
             jwks_uri: provider.jwks_uri.clone(),
             scopes: scopes.to_vec(),
             userinfo_endpoint: provider.userinfo_endpoint.clone(),
+            revocation_endpoint: provider.revocation_endpoint.clone(),
             extra: Vec::new(),
         }),
         ..Session::new(
