@@ -29,6 +29,10 @@ pub struct Cli {
     /// Where sessions are kept [env: SESAME_STORE] [default: auto]
     #[arg(long, global = true, value_enum)]
     pub store: Option<StoreKind>,
+
+    /// PEM file of CA certificates to trust besides the system's, for every request [env: SESAME_CA_CERT]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,8 @@ pub struct ProfileConfig {
     pub use_as: Option<crate::present::UseAs>,
     /// Where `status --remote` asks who the credential belongs to.
     pub whoami_url: Option<String>,
+    /// A PEM file of extra CA certificates to trust (a corporate TLS-intercepting proxy).
+    pub ca_cert: Option<std::path::PathBuf>,
     // A JSON login API (docs/direct-login.md).
     pub login_url: Option<String>,
     pub login_body: Option<serde_json::Value>,

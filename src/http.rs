@@ -21,6 +21,11 @@ pub fn client_for(url: &Url) -> Result<reqwest::Client, Error> {
     if is_loopback(url) {
         b = b.no_proxy();
     }
+    if let Some(path) = CA_CERT.get() {
+        for cert in read_ca_file(path)? {
+            b = b.add_root_certificate(cert);
+        }
+    }
     b.build().map_err(|e| {
         Error::other(format!(
             "Could not set up the HTTP client: {}.",
@@ -28,6 +33,29 @@ pub fn client_for(url: &Url) -> Result<reqwest::Client, Error> {
         ))
         .hint("Check HTTPS_PROXY, HTTP_PROXY and NO_PROXY in your environment.")
     })
+}
+
+/// The PEM file of extra trusted roots (`--ca-cert`, `SESAME_CA_CERT`, `ca-cert`), set once
+/// at startup; read when a client is made, so `sesame token` with a valid session never reads it.
+static CA_CERT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Trust the certificates in `path` too (added to the platform's roots), for every request.
+pub fn trust_ca_file(path: std::path::PathBuf) {
+    let _ = CA_CERT.set(path);
+}
+
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let bad = |why: String| {
+        Error::usage(format!("--ca-cert {}: {why}.", path.display()))
+            .hint("Give a PEM file with your organisation's CA certificate(s) (--ca-cert, SESAME_CA_CERT or `ca-cert` in the profile).")
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not PEM certificates ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(certs)
 }
 
 /// Whether `url` names this machine: `localhost` or a loopback address (an IPv4-mapped one
@@ -109,10 +137,18 @@ pub fn describe(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
+    let tls = ["certificate", "UnknownIssuer", "CaUsedAsEndEntity"]
+        .iter()
+        .any(|w| cause.contains(w));
+    let advice = if tls && CA_CERT.get().is_none() {
+        " (if your network uses its own certificate authority, pass --ca-cert FILE or set SESAME_CA_CERT)"
+    } else {
+        ""
+    };
     if cause.is_empty() {
         what.to_string()
     } else {
-        format!("{what}: {cause}")
+        format!("{what}: {cause}{advice}")
     }
 }
 

@@ -33,28 +33,52 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))
 }
 
+/// The settings every session command shares; the CA file (flag > env > profile) is trusted
+/// from here on.
+fn common(
+    profile: Option<String>,
+    store: Option<sesame::store::StoreKind>,
+    ca_cert: Option<std::path::PathBuf>,
+) -> Result<Common, Error> {
+    let common = Common::resolve(profile, store, &process_env)?;
+    if let Some(path) = ca_cert
+        .or_else(|| process_env("SESAME_CA_CERT").map(Into::into))
+        .or_else(|| common.config.ca_cert.clone())
+    {
+        sesame::http::trust_ca_file(path);
+    }
+    Ok(common)
+}
+
 fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
     let env = &process_env;
+    let ca = cli.ca_cert.clone();
+    if let Some(path) = ca
+        .clone()
+        .or_else(|| process_env("SESAME_CA_CERT").map(Into::into))
+    {
+        sesame::http::trust_ca_file(path);
+    }
     match cli.command {
         // The hot path: no async runtime, no network for a valid session.
         Command::Token(args) => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             commands::token::run(&common, args.id_token, env, printer)
         }
         Command::Refresh => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             commands::refresh::run(&common, env, printer)
         }
         Command::Status(args) => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             commands::status::run(&common, args.output, args.remote, env, printer)
         }
         Command::Logout(args) => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             commands::logout::run(&common, args.revoke, env, printer)
         }
         Command::Login(args) => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             let settings = LoginSettings::resolve(common, &args, env)?;
             runtime()?.block_on(commands::login::run(
                 &settings,
@@ -63,15 +87,15 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             ))
         }
         Command::Exec(args) => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             commands::exec::run(&common, &args.env, &args.command, env, printer)
         }
         Command::Header => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             commands::header::run(&common, env, printer)
         }
         Command::Credential(CredentialCommand::Git(args)) => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             commands::credential::git(
                 &common,
                 &args.action,
@@ -81,7 +105,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             )
         }
         Command::Credential(CredentialCommand::Kubectl) => {
-            let common = Common::resolve(cli.profile, cli.store, env)?;
+            let common = common(cli.profile, cli.store, ca)?;
             // Login settings are resolved only if a login turns out to be needed.
             let login = LoginSettings::resolve(common.clone(), &Default::default(), env).ok();
             runtime()?.block_on(commands::credential::kubectl(
@@ -106,7 +130,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         Command::Serve(args) => runtime()?.block_on(commands::serve::run(&args, env, printer)),
         Command::Demo(args) => {
             let profile = cli.profile.or_else(|| Some("demo".into()));
-            let common = Common::resolve(profile, cli.store, env)?;
+            let common = common(profile, cli.store, ca)?;
             runtime()?.block_on(commands::demo::run(common, &args, env, printer))
         }
     }

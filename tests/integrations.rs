@@ -477,3 +477,86 @@ fn shell_completions_work_in_bash_and_the_man_page_is_roff() {
     );
     assert!(man.stdout.contains("credential"));
 }
+
+/// A private CA and a server certificate for 127.0.0.1 signed by it (openssl).
+fn private_ca(s: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let dir = s.home.join("pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!(
+        "set -e; cd {d}; \
+         openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=sesame-test-ca -keyout ca.key -out ca.pem 2>/dev/null; \
+         openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout leaf.key -out leaf.csr 2>/dev/null; \
+         printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > leaf.ext; \
+         openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out leaf.pem -extfile leaf.ext 2>/dev/null",
+        d = dir.display()
+    );
+    out_of(s.shell(&script)).expect_code(0);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+/// The reference server behind a TLS front whose certificate comes from a private CA, as in a
+/// company that runs its own: refused without `--ca-cert` (the error names the flag), and
+/// logged in to with it (and with `SESAME_CA_CERT`).
+#[test]
+fn a_private_ca_is_trusted_with_ca_cert_and_refused_without() {
+    use std::io::Write;
+    let s = Sandbox::new();
+    let (ca, cert, key) = private_ca(&s);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integrations/auth_server.py");
+    let mut relay = Command::new("python3")
+        .arg(script)
+        .args(["tls", cert.to_str().unwrap(), key.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(relay.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let front = serde_json::from_str::<Value>(&line).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut config = dev_config();
+    config.public_url = Some(url::Url::parse(&front).unwrap());
+    let server = RefServer::with_config(config);
+    let mut relay_in = relay.stdin.take().unwrap();
+    writeln!(relay_in, "{}", server.addr).unwrap();
+    relay_in.flush().unwrap();
+
+    let out = s.login(&front, &["--timeout", "5"]);
+    out.expect_code(1)
+        .no_panic()
+        .stderr_has(&["--ca-cert", "SESAME_CA_CERT"]);
+
+    let backend = format!("http://{}", server.addr);
+    for how in [vec!["--ca-cert", ca.to_str().unwrap()], vec![]] {
+        let mut cmd = s.sesame();
+        if how.is_empty() {
+            cmd.env("SESAME_CA_CERT", &ca);
+        }
+        let mut extra = how.clone();
+        extra.extend(["--timeout", "30"]);
+        let login = s.spawn_login_with(cmd, &front, &extra);
+        let url = login.challenge_url();
+        assert!(url.starts_with(&front), "{url}");
+        approve(&url.replacen(&front, &backend, 1));
+        login.finish().expect_code(0).no_panic();
+    }
+    let bad = s.home.join("not-a-cert.pem");
+    std::fs::write(&bad, "hello").unwrap();
+    s.login(
+        &front,
+        &["--ca-cert", bad.to_str().unwrap(), "--timeout", "5"],
+    )
+    .expect_code(2)
+    .stderr_has(&["--ca-cert", "no PEM certificate"]);
+    drop(relay_in);
+    let _ = relay.kill();
+    let _ = relay.wait();
+}

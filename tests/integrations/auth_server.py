@@ -3,6 +3,9 @@
 
   auth_server.py git DIR        serves DIR over git's dumb HTTP protocol; HTTP Basic whose
                                 password is $EXPECTED_TOKEN, else 401 with a Basic challenge.
+  auth_server.py tls CERT KEY   a TLS front for a plain-HTTP server (as nginx in front of
+                                `sesame serve`): after printing its URL it reads the backend's
+                                HOST:PORT from stdin and relays every connection to it.
   auth_server.py kube CERT KEY  a Kubernetes API server stand-in over https: any GET with
                                 `Authorization: Bearer $EXPECTED_TOKEN` gets a small JSON
                                 answer, anything else 401 as the real one answers.
@@ -13,7 +16,7 @@ ephemeral port and prints {"url": ...} on stdout; exits when stdin closes."""
 import base64, json, os, ssl, sys, threading
 from http.server import SimpleHTTPRequestHandler, BaseHTTPRequestHandler, ThreadingHTTPServer
 
-TOKEN = os.environ["EXPECTED_TOKEN"]
+TOKEN = os.environ.get("EXPECTED_TOKEN", "")
 LOG = []
 
 class Git(SimpleHTTPRequestHandler):
@@ -55,8 +58,49 @@ class Kube(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+def relay(cert, key):
+    import socket
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(json.dumps({"url": f"https://127.0.0.1:{listener.getsockname()[1]}"}), flush=True)
+    host, _, port = sys.stdin.readline().strip().rpartition(":")
+
+    def pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve(conn):
+        try:
+            tls = ctx.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            conn.close()  # the client refused our certificate: what the test checks for
+            return
+        backend = socket.create_connection((host, int(port)))
+        threading.Thread(target=pump, args=(tls, backend), daemon=True).start()
+        pump(backend, tls)
+
+    def accept():
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()
+
 def main():
     kind = sys.argv[1]
+    if kind == "tls":
+        return relay(sys.argv[2], sys.argv[3])
     if kind == "git":
         directory = sys.argv[2]
         handler = lambda *a, **k: Git(*a, directory=directory, **k)
