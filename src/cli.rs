@@ -30,6 +30,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum)]
     pub store: Option<StoreKind>,
 
+    /// Log each HTTP exchange, the store and the flow chosen, and why, to stderr (secrets elided) [env: SESAME_LOG=debug]
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     /// PEM file of CA certificates to trust besides the system's, for every request [env: SESAME_CA_CERT]
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,

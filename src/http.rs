@@ -167,13 +167,14 @@ pub async fn get_with_headers(
     url: &Url,
     timeout: Duration,
 ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), FetchError> {
-    let mut resp = client
-        .get(url.clone())
-        .header("Accept", "application/json")
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| FetchError::Transient(describe(&e)))?;
+    let mut resp = send(
+        client
+            .get(url.clone())
+            .header("Accept", "application/json")
+            .timeout(timeout),
+    )
+    .await
+    .map_err(|e| FetchError::Transient(describe(&e)))?;
     let status = resp.status();
     let headers = resp.headers().clone();
     if status.is_server_error() || status.as_u16() == 429 {
@@ -217,15 +218,16 @@ pub async fn send_for_json(
     what: &str,
 ) -> Result<JsonAnswer, LoginError> {
     let shown = redact(url);
-    let mut resp = request
-        .header("Accept", "application/json")
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .map_err(|e| LoginError::Unreachable {
-            url: shown.clone(),
-            reason: describe(&e),
-        })?;
+    let mut resp = send(
+        request
+            .header("Accept", "application/json")
+            .timeout(Duration::from_secs(30)),
+    )
+    .await
+    .map_err(|e| LoginError::Unreachable {
+        url: shown.clone(),
+        reason: describe(&e),
+    })?;
     let status = resp.status().as_u16();
     if resp.status().is_redirection() {
         let to = resp
@@ -308,6 +310,36 @@ pub async fn read_body(resp: &mut reqwest::Response) -> Result<Vec<u8>, BodyErro
     Ok(body)
 }
 
+/// Sends a request, logging the exchange at debug level (`--verbose`): method, URL with its
+/// secrets elided, status, time taken. Never headers or bodies, which carry the credentials.
+pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+    let (client, request) = request.build_split();
+    let request = request?;
+    let (method, url) = (request.method().clone(), redact_for_log(request.url()));
+    let started = std::time::Instant::now();
+    let result = client.execute(request).await;
+    let took = started.elapsed();
+    match &result {
+        Ok(resp) => {
+            tracing::debug!(target: "sesame::http", "{method} {url} -> {} in {took:.0?}", resp.status().as_u16())
+        }
+        Err(e) => {
+            tracing::debug!(target: "sesame::http", "{method} {url} failed after {took:.0?}: {}", describe(e))
+        }
+    }
+    result
+}
+
+/// [`redact`], keeping the query's parameter names (their values elided): `?wait=…&code=…`.
+pub fn redact_for_log(url: &Url) -> String {
+    let names: Vec<String> = url.query_pairs().map(|(k, _)| format!("{k}=…")).collect();
+    if names.is_empty() {
+        redact(url)
+    } else {
+        format!("{}?{}", redact(url), names.join("&"))
+    }
+}
+
 /// A URL fit for a message or a log: path segments longer than 16 characters (tokens) and the
 /// query are elided.
 pub fn redact(url: &Url) -> String {
@@ -366,6 +398,13 @@ mod tests {
             &a,
             &Url::parse("http://evil.example:8080/x").unwrap()
         ));
+    }
+
+    #[test]
+    fn logs_keep_query_names_not_values() {
+        let u = Url::parse("https://h/cb?code=SECRETCODE&state=SECRETSTATE").unwrap();
+        let shown = redact_for_log(&u);
+        assert_eq!(shown, "https://h/cb?code=…&state=…");
     }
 
     #[test]

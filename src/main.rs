@@ -15,6 +15,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::stderr();
+    init_logging(cli.verbose, &printer);
     match run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.exit == sesame::error::Exit::Success => ExitCode::SUCCESS,
@@ -23,6 +24,34 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit as u8)
         }
     }
+}
+
+/// `--verbose` or `SESAME_LOG=debug`: sesame's debug log on stderr. `SESAME_LOG` also takes a
+/// tracing filter with `=` (e.g. `sesame=debug,reqwest=debug`) for digging into a dependency.
+fn init_logging(verbose: bool, printer: &Printer) {
+    use tracing_subscriber::EnvFilter;
+    let spec = match process_env("SESAME_LOG") {
+        Some(s) if s.contains('=') => s,
+        Some(level) => format!("sesame={level}"),
+        None if verbose => "sesame=debug".into(),
+        None => return,
+    };
+    let filter = match EnvFilter::try_new(&spec) {
+        Ok(f) => f,
+        Err(e) => {
+            printer.warn(&format!(
+                "SESAME_LOG={spec:?} is not a log filter ({e}); logging stays off."
+            ));
+            return;
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_ansi(false)
+        .try_init();
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

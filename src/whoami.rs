@@ -57,9 +57,7 @@ pub async fn ask(url: &Url, session: &Session) -> Result<Answer, LoginError> {
         &session.user,
         session.token.expose(),
     );
-    let mut resp = request
-        .timeout(Duration::from_secs(15))
-        .send()
+    let mut resp = http::send(request.timeout(Duration::from_secs(15)))
         .await
         .map_err(|e| LoginError::Unreachable {
             url: http::redact(url),

@@ -32,7 +32,16 @@ pub async fn run(
     if settings.direct.api_key {
         return direct::api_key(settings, printer);
     }
-    let flow = match choose_flow(settings, printer)? {
+    let flow = choose_flow(settings, printer)?;
+    tracing::debug!(
+        "flow: {} (--flow {:?}; server {}, issuer {}, login-url {})",
+        flow.name(),
+        settings.flow,
+        settings.server.is_some(),
+        settings.oidc.issuer.is_some(),
+        settings.direct.json_api.is_some()
+    );
+    let flow = match flow {
         // Direct credentials wait for no one's approval: no pending login to claim or join.
         Flow::Direct(d) => return direct(settings, d, printer).await,
         Flow::Approved(a) => a,
@@ -193,6 +202,20 @@ enum Flow<'s> {
     Approved(Approved),
     /// Credentials typed or piped in; nobody else takes part.
     Direct(DirectFlow<'s>),
+}
+
+impl Flow<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Flow::Approved(Approved::Challenge) => "challenge",
+            Flow::Approved(Approved::Oidc(OidcFlow::Browser)) => "browser",
+            Flow::Approved(Approved::Oidc(OidcFlow::Device)) => "device",
+            Flow::Direct(DirectFlow::Json(_)) => "password (JSON login API)",
+            Flow::Direct(DirectFlow::OAuthPassword) => "password (OAuth password grant)",
+            Flow::Direct(DirectFlow::ClientCredentials) => "client-credentials",
+            Flow::Direct(DirectFlow::Basic) => "basic",
+        }
+    }
 }
 
 /// The flows that wait for an approval in a browser.

@@ -227,21 +227,21 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let mut resp = self
-                .client
-                .request(parts.method, parts.uri.to_string())
-                .headers(parts.headers)
-                .body(body)
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await
-                .map_err(|e| {
-                    let reason = http::describe(&e);
-                    if let Some(ev) = self.events {
-                        ev.progress(crate::events::Progress::Retrying { reason: &reason });
-                    }
-                    TransportError(reason)
-                })?;
+            let mut resp = http::send(
+                self.client
+                    .request(parts.method, parts.uri.to_string())
+                    .headers(parts.headers)
+                    .body(body)
+                    .timeout(Duration::from_secs(30)),
+            )
+            .await
+            .map_err(|e| {
+                let reason = http::describe(&e);
+                if let Some(ev) = self.events {
+                    ev.progress(crate::events::Progress::Retrying { reason: &reason });
+                }
+                TransportError(reason)
+            })?;
             let status = resp.status();
             if self.retry_server_errors && (status.is_server_error() || status.as_u16() == 429) {
                 let reason = format!("the provider answered HTTP {}", status.as_u16());

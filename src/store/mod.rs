@@ -114,6 +114,7 @@ pub fn open(
     keychain_timeout: Duration,
 ) -> Result<Opened, StoreError> {
     let file = FileStore::new(data_dir.join("sessions"));
+    tracing::debug!("store: {kind:?} requested");
     match kind {
         StoreKind::File => Ok(Opened {
             store: Box::new(file),
@@ -124,11 +125,15 @@ pub fn open(
             warning: None,
         }),
         StoreKind::Auto => match KeychainStore::open_platform(keychain_timeout) {
-            Ok(keychain) => Ok(Opened {
-                store: Box::new(Fallback::new(keychain, file)),
-                warning: None,
-            }),
+            Ok(keychain) => {
+                tracing::debug!("store: auto uses the OS keychain (it answered)");
+                Ok(Opened {
+                    store: Box::new(Fallback::new(keychain, file)),
+                    warning: None,
+                })
+            }
             Err(StoreError::Unavailable(why)) => {
+                tracing::debug!("store: auto falls back to the file store: {why}");
                 let warning = format!(
                     "{}{}, so the session is kept in a file only you can read, under {} (--store file chooses this; --store keychain requires a keychain).",
                     why.get(..1).unwrap_or_default().to_uppercase(),

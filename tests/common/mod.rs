@@ -470,6 +470,29 @@ fn wait_child(
 }
 
 /// Runs `cmd` with no stdin to completion, killing it (and failing the test) after `limit`.
+/// Runs `cmd` to completion (within [`COMMAND_LIMIT`]) with `stdin` as its input, if any.
+pub fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> Out {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("the command starts");
+    if let Some(text) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(text.as_bytes()).expect("write stdin");
+        drop(w);
+    }
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
+    wait_child(&mut child, started, COMMAND_LIMIT, stdout, move || {
+        stderr.join().unwrap_or_default()
+    })
+}
+
 pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Out {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -653,25 +676,14 @@ impl Sandbox {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("sesame starts");
-        if let Some(text) = stdin {
-            let mut w = child.stdin.take().unwrap();
-            w.write_all(text.as_bytes()).expect("write stdin");
-            drop(w);
-        }
-        let stdout = read_all(child.stdout.take().unwrap());
-        let stderr = read_all(child.stderr.take().unwrap());
-        wait_child(&mut child, started, COMMAND_LIMIT, stdout, move || {
-            stderr.join().unwrap_or_default()
-        })
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// Runs `sesame ARGS` exactly (nothing appended), with optional stdin.
+    pub fn run_full_args(&self, args: &[&str], stdin: Option<&str>) -> Out {
+        let mut cmd = self.sesame();
+        cmd.args(args);
+        run_with_stdin(cmd, stdin)
     }
 
     /// Starts `sesame login --store file --no-browser --user alice --server SERVER EXTRA...`.
