@@ -88,7 +88,7 @@ fn program_exists(entry: &str) -> bool {
     })
 }
 
-fn is_wsl() -> bool {
+pub fn is_wsl() -> bool {
     cfg!(target_os = "linux")
         && (std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()
             || std::fs::read_to_string("/proc/sys/kernel/osrelease")

@@ -69,6 +69,12 @@ pub enum Command {
     },
     /// Print the man page (roff; install.sh installs it)
     Man,
+    /// Check this machine for what logins need: config, keychain, browser, port, proxy, CA, clock, session
+    Doctor {
+        /// Output format
+        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Debug, Args, Default)]

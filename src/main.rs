@@ -149,6 +149,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             clap_complete::generate(shell, &mut Cli::command(), "sesame", &mut out);
             sesame::output::stdout(&String::from_utf8_lossy(&out))
         }
+        Command::Doctor { output } => commands::doctor::run(cli.profile, cli.store, output, env),
         Command::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())

@@ -535,13 +535,22 @@ fn a_private_ca_is_trusted_with_ca_cert_and_refused_without() {
         .stderr_has(&["--ca-cert", "SESAME_CA_CERT"]);
 
     let backend = format!("http://{}", server.addr);
-    for how in [vec!["--ca-cert", ca.to_str().unwrap()], vec![]] {
+    // --ca-cert, SESAME_CA_CERT, and SSL_CERT_FILE (read by the system's certificate loader on
+    // Linux, where it replaces the system's roots) each make the private CA trusted.
+    let ca_text = ca.to_str().unwrap();
+    for (env, flag) in [
+        (None, Some(ca_text)),
+        (Some("SESAME_CA_CERT"), None),
+        (Some("SSL_CERT_FILE"), None),
+    ] {
         let mut cmd = s.sesame();
-        if how.is_empty() {
-            cmd.env("SESAME_CA_CERT", &ca);
+        if let Some(var) = env {
+            cmd.env(var, &ca);
         }
-        let mut extra = how.clone();
-        extra.extend(["--timeout", "30"]);
+        let mut extra = vec!["--timeout", "30"];
+        if let Some(path) = flag {
+            extra.extend(["--ca-cert", path]);
+        }
         let login = s.spawn_login_with(cmd, &front, &extra);
         let url = login.challenge_url();
         assert!(url.starts_with(&front), "{url}");

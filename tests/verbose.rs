@@ -66,9 +66,17 @@ fn every_command_verbose_shows_exchanges_but_no_secret_challenge() {
             "{args:?} logs: {}",
             out.stderr
         );
-        clean(&out.stderr, std::slice::from_ref(&token), &format!("{args:?} stderr"));
+        clean(
+            &out.stderr,
+            std::slice::from_ref(&token),
+            &format!("{args:?} stderr"),
+        );
         if stdout_too {
-            clean(&out.stdout, std::slice::from_ref(&token), &format!("{args:?} stdout"));
+            clean(
+                &out.stdout,
+                std::slice::from_ref(&token),
+                &format!("{args:?} stdout"),
+            );
         }
         all.push_str(&out.stderr);
     }

@@ -3,6 +3,7 @@
 
 pub mod credential;
 pub mod demo;
+pub mod doctor;
 pub mod exec;
 pub mod header;
 pub mod login;
