@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine: installs what the tests need (a Secret
-# Service, Chromium and ChromeDriver, the OIDC provider's npm packages), then runs every test
+# Service, Chromium and ChromeDriver, redis-server, the OIDC providers' npm packages), then runs every test
 # with the optional parts required, so a missing piece fails instead of being skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver)
+apt_packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver redis-server)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -325,13 +325,32 @@ pub struct ServeArgs {
     #[arg(long = "group", value_name = "GROUP")]
     pub groups: Vec<String>,
 
-    /// Most challenges kept at once; further requests get HTTP 503
+    /// Most challenges kept at once (across replicas with --redis); further requests get HTTP 503
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_pending: usize,
+
+    /// Most pending challenges per client address, 0 for no limit; further requests get HTTP 429
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_pending_per_ip: usize,
+
+    /// Keep challenges in Redis, shared by replicas: redis://HOST:PORT/DB (rediss:// for TLS)
+    /// [env: SESAME_REDIS_URL; password: in the URL or SESAME_REDIS_PASSWORD]
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// Request log format
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Do not log requests
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -23,30 +23,55 @@ fn verdict<'a>(v: &'a Value, name: &str) -> (&'a str, &'a str) {
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name}: {v}"));
-    (c["verdict"].as_str().unwrap(), c["detail"].as_str().unwrap())
+    (
+        c["verdict"].as_str().unwrap(),
+        c["detail"].as_str().unwrap(),
+    )
 }
 
 #[test]
 fn a_healthy_profile_passes_and_names_every_check() {
     let server = RefServer::start();
     let s = Sandbox::new();
-    s.write_config(&format!("[profiles.default]\nserver = \"{}\"\n", server.url));
+    s.write_config(&format!(
+        "[profiles.default]\nserver = \"{}\"\n",
+        server.url
+    ));
     s.login_approved(&server);
-    let (out, v) = doctor(&s, &[("HTTPS_PROXY", "http://corp:hunter22@proxy.example:3128")]);
+    let (out, v) = doctor(
+        &s,
+        &[("HTTPS_PROXY", "http://corp:hunter22@proxy.example:3128")],
+    );
     out.expect_code(0);
     assert_eq!(v["ok"], true);
-    for name in ["config", "keychain", "browser", "wsl", "callback port", "proxy", "CA certificates", "clock", "session"] {
+    for name in [
+        "config",
+        "keychain",
+        "browser",
+        "wsl",
+        "callback port",
+        "proxy",
+        "CA certificates",
+        "clock",
+        "session",
+    ] {
         verdict(&v, name);
     }
     assert_eq!(verdict(&v, "config").0, "OK");
     let (clock, detail) = verdict(&v, "clock");
     assert_eq!(clock, "OK", "{detail}");
-    assert!(detail.contains("ahead of") || detail.contains("behind"), "{detail}");
+    assert!(
+        detail.contains("ahead of") || detail.contains("behind"),
+        "{detail}"
+    );
     let (session, detail) = verdict(&v, "session");
     assert_eq!(session, "OK");
     assert!(detail.contains("valid for"), "{detail}");
     let (_, proxy) = verdict(&v, "proxy");
-    assert!(proxy.contains("proxy.example") && !proxy.contains("hunter22"), "{proxy}");
+    assert!(
+        proxy.contains("proxy.example") && !proxy.contains("hunter22"),
+        "{proxy}"
+    );
     // The text table has the same checks.
     let text = s.run_env(&["doctor", "--store", "file"], &[]);
     text.expect_code(0);
@@ -59,7 +84,9 @@ fn failures_exit_1_with_remedies() {
     let skewed = block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("HEAD"))
-            .respond_with(ResponseTemplate::new(200).insert_header("Date", "Sun, 23 Nov 2025 10:00:00 GMT"))
+            .respond_with(
+                ResponseTemplate::new(200).insert_header("Date", "Sun, 23 Nov 2025 10:00:00 GMT"),
+            )
             .mount(&server)
             .await;
         server
@@ -67,7 +94,10 @@ fn failures_exit_1_with_remedies() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let s = Sandbox::new();
-    s.write_config(&format!("[profiles.default]\nserver = \"{}\"\n", skewed.uri()));
+    s.write_config(&format!(
+        "[profiles.default]\nserver = \"{}\"\n",
+        skewed.uri()
+    ));
     let (out, v) = doctor(&s, &[("SESAME_PORT", &port)]);
     assert!(out.stderr.contains("2 checks failed"), "{v:#}");
     assert_eq!(v["ok"], false);
@@ -77,7 +107,12 @@ fn failures_exit_1_with_remedies() {
     let (port_verdict, detail) = verdict(&v, "callback port");
     assert_eq!(port_verdict, "FAIL", "{detail}");
     assert_eq!(verdict(&v, "session").0, "WARN");
-    let remedies = v["checks"].as_array().unwrap().iter().filter(|c| c["verdict"] == "FAIL" && c["remedy"].is_string()).count();
+    let remedies = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "FAIL" && c["remedy"].is_string())
+        .count();
     assert_eq!(remedies, 2);
 
     // A broken config file: the config check fails and says which file.
@@ -86,6 +121,9 @@ fn failures_exit_1_with_remedies() {
     out.expect_code(1);
     let (config, detail) = verdict(&v, "config");
     assert_eq!(config, "FAIL");
-    assert!(detail.contains("srever") && detail.contains("config.toml"), "{detail}");
+    assert!(
+        detail.contains("srever") && detail.contains("config.toml"),
+        "{detail}"
+    );
     drop(taken);
 }

@@ -107,8 +107,37 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         cookie_name: args.cookie_name.clone(),
         groups: args.groups.clone(),
         max_pending: args.max_pending,
+        max_pending_per_ip: args.max_pending_per_ip,
+        redis_url: args
+            .redis
+            .clone()
+            .or_else(|| env("SESAME_REDIS_URL"))
+            .map(|u| with_password(&u, env("SESAME_REDIS_PASSWORD")))
+            .transpose()?,
         log: !args.quiet,
+        log_json: args.log_format == crate::cli::LogFormat::Json,
     })
+}
+
+/// The Redis URL with `SESAME_REDIS_PASSWORD` put in, when the URL has none of its own.
+fn with_password(url: &str, password: Option<String>) -> Result<String, Error> {
+    let mut parsed = url::Url::parse(url).map_err(|e| {
+        Error::usage(format!(
+            "--redis {}: not a URL ({e}).",
+            crate::server::redact_redis(url)
+        ))
+        .hint("Give redis://HOST:PORT/DB, or rediss:// for TLS.")
+    })?;
+    if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+        return Err(Error::usage(format!(
+            "--redis: {:?} is not a Redis URL scheme; use redis:// or rediss://.",
+            parsed.scheme()
+        )));
+    }
+    if let Some(p) = password.filter(|_| parsed.password().is_none()) {
+        let _ = parsed.set_password(Some(&p));
+    }
+    Ok(parsed.to_string())
 }
 
 pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<(), Error> {

@@ -8,6 +8,9 @@
 //! graceful shutdown that `axum::serve` does not expose.
 
 use crate::pages;
+mod limits;
+mod redis_state;
+pub use redis_state::redact as redact_redis;
 mod state;
 mod token;
 
@@ -28,7 +31,7 @@ use hyper::server::conn::http1;
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use state::{Challenges, NewChallenge, Poll, Status};
+use state::{ChallengeState, Challenges, Created, Limits, NewChallenge, Poll, StateError, Status};
 use std::future::Future;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -59,7 +62,14 @@ pub struct Config {
     pub cookie_name: String,
     pub groups: Vec<String>,
     pub max_pending: usize,
+    /// Most pending challenges one client address may have; 0: no limit.
+    pub max_pending_per_ip: usize,
+    /// Keep challenges in this Redis (`redis://` or `rediss://`), shared by replicas;
+    /// `None`: in this process's memory.
+    pub redis_url: Option<String>,
     pub log: bool,
+    /// One JSON object per log line instead of text.
+    pub log_json: bool,
 }
 
 impl Config {
@@ -77,7 +87,10 @@ impl Config {
             cookie_name: "consoleme_auth".into(),
             groups: Vec::new(),
             max_pending: 10_000,
+            max_pending_per_ip: 20,
+            redis_url: None,
             log: false,
+            log_json: false,
         }
     }
 }
@@ -97,7 +110,8 @@ const MAX_STATE_LEN: usize = 512;
 struct App {
     config: Config,
     base: Url,
-    challenges: Challenges,
+    challenges: Arc<dyn ChallengeState>,
+    guesses: limits::Guesses,
 }
 
 pub struct Server {
@@ -131,13 +145,20 @@ impl Server {
             None => Url::parse(&format!("http://{addr}/"))
                 .map_err(|e| std::io::Error::other(format!("no URL for {addr}: {e}")))?,
         };
+        let challenges: Arc<dyn ChallengeState> = match &config.redis_url {
+            Some(url) => Arc::new(redis_state::RedisState::connect(url).map_err(|e| {
+                std::io::Error::other(format!("--redis {}: {e}", redis_state::redact(url)))
+            })?),
+            None => Arc::new(Challenges::default()),
+        };
         Ok(Server {
             listener,
             addr,
             app: Arc::new(App {
                 config,
                 base,
-                challenges: Challenges::default(),
+                challenges,
+                guesses: limits::Guesses::default(),
             }),
         })
     }
@@ -280,10 +301,8 @@ fn router(app: Arc<App>) -> Router {
             &format!("{VALIDATOR_PAGE_PATH}{{token}}"),
             any(validator_page_route),
         )
-        .route(
-            "/healthz",
-            get(|| async { respond(StatusCode::OK, "text/plain", "ok\n") }),
-        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route(WHOAMI_PATH, get(whoami_route))
         .route("/", get(home))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -342,7 +361,7 @@ async fn generator_route(
     Path(user): Path<String>,
     req: Request,
 ) -> Resp {
-    generator(&app, ip, &user, &req)
+    generator(&app, ip, &user, req.method(), req.uri()).await
 }
 
 async fn poller_route(
@@ -351,7 +370,7 @@ async fn poller_route(
     Path(token): Path<String>,
     req: Request,
 ) -> Resp {
-    let wait = query_param(&req, "wait")
+    let wait = query_param(req.uri(), "wait")
         .and_then(|w| w.parse::<u64>().ok())
         .unwrap_or(0)
         .min(MAX_LONG_POLL_SECS);
@@ -408,6 +427,30 @@ async fn whoami_route(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp {
     }
 }
 
+/// Liveness: the process answers (200), and says whether its challenge store does.
+async fn healthz(State(app): State<Arc<App>>) -> Resp {
+    let store = match app.challenges.health().await {
+        Ok(()) => "up".to_string(),
+        Err(e) => format!("down: {e}"),
+    };
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "ok", "state": app.challenges.describe(), "store": store }),
+    )
+}
+
+/// Readiness: 503 while the challenge store cannot be reached, so a load balancer sends
+/// logins to a replica that can serve them.
+async fn readyz(State(app): State<Arc<App>>) -> Resp {
+    match app.challenges.health().await {
+        Ok(()) => json(StatusCode::OK, &serde_json::json!({ "ready": true })),
+        Err(e) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({ "ready": false, "reason": e.to_string() }),
+        ),
+    }
+}
+
 async fn home() -> Resp {
     html(
         StatusCode::OK,
@@ -425,7 +468,14 @@ async fn not_found(State(app): State<Arc<App>>, ClientIp(ip): ClientIp, req: Req
         "Not found",
         "There is nothing at this address.",
     );
-    log_line(&app, ip, req.method(), "other", resp.status());
+    log_line(
+        &app,
+        ip,
+        req.method(),
+        "other",
+        resp.status(),
+        Duration::ZERO,
+    );
     resp
 }
 
@@ -437,26 +487,58 @@ async fn log_request(
     next: Next,
 ) -> Resp {
     let method = req.method().clone();
-    let resp = next.run(req).await;
+    let started = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    let took = started.elapsed();
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !resp.headers().contains_key(header::RETRY_AFTER)
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
     log_line(
         &app,
         ip,
         &method,
         route.as_str().trim_start_matches('/'),
         resp.status(),
+        took,
     );
     resp
 }
 
-fn log_line(app: &App, ip: IpAddr, method: &Method, route: &str, status: StatusCode) {
-    if app.config.log {
-        let _ = writeln!(
-            std::io::stderr(),
-            "{} {ip} {method} {route} {}",
-            crate::clock::format_utc(unix_seconds(SystemTime::now())),
-            status.as_u16()
-        );
+/// One line per request: the route template, never the path (paths carry tokens).
+fn log_line(
+    app: &App,
+    ip: IpAddr,
+    method: &Method,
+    route: &str,
+    status: StatusCode,
+    took: Duration,
+) {
+    if !app.config.log {
+        return;
     }
+    let now = unix_seconds(SystemTime::now());
+    let line = if app.config.log_json {
+        serde_json::json!({
+            "time": crate::clock::rfc3339_utc(now),
+            "ip": ip.to_string(),
+            "method": method.as_str(),
+            "route": route,
+            "status": status.as_u16(),
+            "ms": took.as_secs_f64() * 1000.0,
+        })
+        .to_string()
+    } else {
+        format!(
+            "{} {ip} {method} {route} {} {}ms",
+            crate::clock::format_utc(now),
+            status.as_u16(),
+            took.as_millis()
+        )
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
@@ -472,8 +554,8 @@ fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     }
 }
 
-fn query_param(req: &Request, name: &str) -> Option<String> {
-    let q = req.uri().query()?;
+fn query_param(uri: &hyper::Uri, name: &str) -> Option<String> {
+    let q = uri.query()?;
     url::form_urlencoded::parse(q.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
@@ -492,8 +574,8 @@ fn loopback_redirect(text: &str) -> Option<Url> {
     .then_some(url)
 }
 
-fn generator(app: &App, ip: IpAddr, user: &str, req: &Request) -> Resp {
-    if req.method() != Method::GET {
+async fn generator(app: &App, ip: IpAddr, user: &str, method: &Method, uri: &hyper::Uri) -> Resp {
+    if method != Method::GET {
         return message(StatusCode::METHOD_NOT_ALLOWED, "use GET");
     }
     let user = user.to_string();
@@ -504,28 +586,47 @@ fn generator(app: &App, ip: IpAddr, user: &str, req: &Request) -> Resp {
     {
         return message(StatusCode::BAD_REQUEST, "invalid user name");
     }
-    let redirect_uri = query_param(req, "redirect_uri").and_then(|r| loopback_redirect(&r));
-    let state = query_param(req, "state").filter(|s| !s.is_empty() && s.len() <= MAX_STATE_LEN);
+    let redirect_uri = query_param(uri, "redirect_uri").and_then(|r| loopback_redirect(&r));
+    let state = query_param(uri, "state").filter(|s| !s.is_empty() && s.len() <= MAX_STATE_LEN);
     let (redirect_uri, state) = match (redirect_uri, state) {
         (Some(r), Some(s)) => (Some(r), Some(s)),
         _ => (None, None),
     };
-    let created = app.challenges.create(
-        NewChallenge {
-            user,
-            ip,
-            now: SystemTime::now(),
-            ttl: app.config.challenge_ttl,
-            redirect_uri,
-            state,
-        },
-        app.config.max_pending,
-    );
-    let Some((token, code)) = created else {
-        return message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many login requests are pending; try again in a minute",
-        );
+    let created = app
+        .challenges
+        .create(
+            NewChallenge {
+                user,
+                ip,
+                now: SystemTime::now(),
+                ttl: app.config.challenge_ttl,
+                redirect_uri,
+                state,
+            },
+            Limits {
+                max_pending: app.config.max_pending,
+                max_per_ip: app.config.max_pending_per_ip,
+            },
+        )
+        .await;
+    let (token, code) = match created {
+        Ok(Created::New { token, code }) => (token, code),
+        Ok(Created::Full) => {
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many login requests are pending; try again in a minute",
+            );
+        }
+        Ok(Created::IpFull) => {
+            let mut r = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many login requests are pending from your address; finish or wait out one of them",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            return r;
+        }
+        Err(e) => return unavailable(&e),
     };
     // Tokens are URL-safe base64, so joining cannot fail; the base is the fallback.
     let join = |p: &str| {
@@ -547,6 +648,19 @@ fn generator(app: &App, ip: IpAddr, user: &str, req: &Request) -> Resp {
     )
 }
 
+/// The challenge store cannot be reached: 503 with a JSON error; `Retry-After` is added to
+/// every 503 by the logging layer.
+fn unavailable(e: &StateError) -> Resp {
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({
+            "status": "error",
+            "error": "state_unavailable",
+            "message": format!("the login server cannot reach its challenge store: {e}; try again shortly"),
+        }),
+    )
+}
+
 fn status_only(s: &str) -> PollResponse {
     PollResponse {
         status: s.into(),
@@ -560,8 +674,22 @@ async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
     let check_ip = app.config.ip_check.then_some(ip);
     loop {
         let now = SystemTime::now();
-        let reply = match app.challenges.poll(token, check_ip, now) {
-            Poll::Unknown => status_only("unknown"),
+        let polled = match app.challenges.poll(token, check_ip, now).await {
+            Ok(p) => p,
+            Err(e) => return unavailable(&e),
+        };
+        let reply = match polled {
+            Poll::Unknown => {
+                // RFC 8628 §5.2: slow down whoever guesses tokens.
+                if let Some(wait) = app.guesses.unknown(ip) {
+                    let mut r = json(StatusCode::TOO_MANY_REQUESTS, &status_only("slow_down"));
+                    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    return r;
+                }
+                status_only("unknown")
+            }
             Poll::Expired => status_only("expired"),
             Poll::Unauthorized => status_only("unauthorized"),
             Poll::Denied => status_only("denied"),
@@ -584,16 +712,11 @@ async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
                     user: Some(user),
                 }
             }
-            Poll::Pending(mut changed) => {
-                let expires_in = app
-                    .challenges
-                    .view(token, now)
-                    .map(|v| {
-                        (v.created + app.config.challenge_ttl)
-                            .duration_since(now)
-                            .unwrap_or_default()
-                    })
-                    .unwrap_or_default();
+            Poll::Pending {
+                mut changed,
+                expires,
+            } => {
+                let expires_in = expires.duration_since(now).unwrap_or_default();
                 let until = wait_until.min(tokio::time::Instant::now() + expires_in);
                 if tokio::time::Instant::now() >= until {
                     status_only("pending")
@@ -642,14 +765,23 @@ fn approver(
 }
 
 /// The checks both the page and the API make before showing or deciding.
-fn check_challenge(
+async fn check_challenge(
     app: &App,
     ip: IpAddr,
     token: &str,
     headers: &HeaderMap,
 ) -> Result<state::View, (StatusCode, &'static str, String)> {
     let now = SystemTime::now();
-    let view = app.challenges.view(token, now).ok_or((
+    let view = app.challenges.view(token, now).await.map_err(|e| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            format!(
+                "The login server cannot reach its challenge store ({e}). Try again in a moment."
+            ),
+        )
+    })?;
+    let view = view.ok_or((
         StatusCode::NOT_FOUND,
         "Unknown login request",
         "This login link is not valid here: it was never issued, or it was already used. Run sesame login again.".to_string(),
@@ -705,13 +837,25 @@ fn log_decision(app: &App, approved: bool, view: &state::View) {
 }
 
 async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
-    let view = match check_challenge(app, ip, token, req.headers()) {
+    let view = match check_challenge(app, ip, token, req.headers()).await {
         Ok(v) => v,
         Err((s, title, detail)) => return problem(s, title, &detail),
     };
     match *req.method() {
         Method::GET => {
-            let Some(nonce) = app.challenges.take_nonce(token) else {
+            let nonce = match app.challenges.take_nonce(token).await {
+                Ok(n) => n,
+                Err(e) => {
+                    return problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Temporarily unavailable",
+                        &format!(
+                            "The login server cannot reach its challenge store ({e}). Reload in a moment."
+                        ),
+                    );
+                }
+            };
+            let Some(nonce) = nonce else {
                 return problem(
                     StatusCode::CONFLICT,
                     "Link already opened",
@@ -759,10 +903,23 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Res
                     "Press Approve or Deny.",
                 );
             };
-            if !app
+            let decided = match app
                 .challenges
                 .decide(token, &nonce, approve, SystemTime::now())
+                .await
             {
+                Ok(d) => d,
+                Err(e) => {
+                    return problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Temporarily unavailable",
+                        &format!(
+                            "The login server cannot reach its challenge store ({e}). Go back and press the button again in a moment."
+                        ),
+                    );
+                }
+            };
+            if !decided {
                 return problem(
                     StatusCode::BAD_REQUEST,
                     "Form no longer valid",
@@ -802,13 +959,17 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Res
 }
 
 async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
-    let view = match check_challenge(app, ip, token, req.headers()) {
+    let view = match check_challenge(app, ip, token, req.headers()).await {
         Ok(v) => v,
         Err((s, _, detail)) => return message(s, &detail),
     };
     match *req.method() {
         Method::GET => {
-            let reply = match app.challenges.take_nonce(token) {
+            let nonce = match app.challenges.take_nonce(token).await {
+                Ok(n) => n,
+                Err(e) => return unavailable(&e),
+            };
+            let reply = match nonce {
                 Some(nonce) => ValidatorView {
                     message: format!(
                         "A command-line login for {} is waiting for approval. Check that the code {} matches your terminal.",
@@ -847,10 +1008,15 @@ async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp
                     return message(StatusCode::BAD_REQUEST, "action must be approve or deny");
                 }
             };
-            if !app
+            let decided = match app
                 .challenges
                 .decide(token, &decision.nonce, approve, SystemTime::now())
+                .await
             {
+                Ok(d) => d,
+                Err(e) => return unavailable(&e),
+            };
+            if !decided {
                 return message(
                     StatusCode::BAD_REQUEST,
                     "Unable to validate challenge URL. The Nonce you've submitted is invalid. Please try requesting a new challenge URL.",

@@ -1,6 +1,9 @@
 //! The reference server's challenges: created by the generator, viewed once and decided on the
-//! approval page, collected once by the poller. Waiting long-polls subscribe to a per-challenge
-//! `watch` channel, so thousands of them cost a task each and no busy loop.
+//! approval page, collected once by the poller. [`ChallengeState`] is what the handlers see;
+//! [`Challenges`] keeps them in this process's memory (the embedded default), and
+//! [`super::redis_state::RedisState`] in Redis, shared by replicas. Waiting long-polls
+//! subscribe to a per-challenge `watch` channel, so thousands of them cost a task each and no
+//! busy loop.
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -56,9 +59,74 @@ pub enum Poll {
     Unknown,
     Expired,
     Unauthorized,
-    Pending(watch::Receiver<()>),
+    /// Still waiting: `changed` fires when it is decided; it expires at `expires`.
+    Pending {
+        changed: watch::Receiver<()>,
+        expires: SystemTime,
+    },
     Denied,
-    Collected { user: String },
+    Collected {
+        user: String,
+    },
+}
+
+/// The shared state could not be reached (Redis down or restarting): the request gets 503
+/// with `Retry-After`, and nothing is lost that was not already in the store.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct StateError(pub String);
+
+/// What creating a challenge came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Created {
+    New {
+        token: String,
+        code: String,
+    },
+    /// `--max-pending` challenges are pending (across replicas, with Redis).
+    Full,
+    /// This address has `--max-pending-per-ip` pending already.
+    IpFull,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_pending: usize,
+    /// 0: no limit.
+    pub max_per_ip: usize,
+}
+
+/// The challenges, wherever they are kept. The handlers see only this.
+#[async_trait::async_trait]
+pub trait ChallengeState: Send + Sync {
+    async fn create(&self, new: NewChallenge, limits: Limits) -> Result<Created, StateError>;
+    async fn view(&self, token: &str, now: SystemTime) -> Result<Option<View>, StateError>;
+    /// The one view ConsoleMe allows: the nonce a decision must carry; `None` if viewed before.
+    async fn take_nonce(&self, token: &str) -> Result<Option<String>, StateError>;
+    /// Records the decision if the nonce matches and the challenge is pending and unexpired.
+    async fn decide(
+        &self,
+        token: &str,
+        nonce: &str,
+        approve: bool,
+        now: SystemTime,
+    ) -> Result<bool, StateError>;
+    /// The poller's view; an approved challenge is collected (removed) exactly once.
+    async fn poll(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Poll, StateError>;
+    /// Whether the state can serve requests (`/readyz`).
+    async fn health(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+    /// Drops what expired (memory; Redis expires keys itself).
+    fn purge(&self, _now: SystemTime) -> usize {
+        0
+    }
+    fn describe(&self) -> &'static str;
 }
 
 /// How long an expired or decided challenge is kept so that polls see `expired` or `denied`
@@ -112,17 +180,25 @@ impl Challenges {
             .is_empty()
     }
 
-    /// Creates a challenge; returns its token and user code, or `None` when `cap` challenges
-    /// are pending already.
-    pub fn create(&self, new: NewChallenge, cap: usize) -> Option<(String, String)> {
+    /// Creates a challenge within the limits: its token and user code, or which limit it hit.
+    fn create_limited(&self, new: NewChallenge, limits: Limits) -> Created {
         let mut map = self
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= cap {
+        if map.len() >= limits.max_pending {
             Self::purge_locked(&mut map, new.now);
-            if map.len() >= cap {
-                return None;
+            if map.len() >= limits.max_pending {
+                return Created::Full;
+            }
+        }
+        if limits.max_per_ip > 0 {
+            let from_ip = map
+                .values()
+                .filter(|c| c.ip == new.ip && c.status == Status::Pending && !c.is_expired(new.now))
+                .count();
+            if from_ip >= limits.max_per_ip {
+                return Created::IpFull;
             }
         }
         let token = random_token();
@@ -143,7 +219,7 @@ impl Challenges {
                 changed,
             },
         );
-        Some((token, code))
+        Created::New { token, code }
     }
 
     pub fn view(&self, token: &str, now: SystemTime) -> Option<View> {
@@ -222,7 +298,10 @@ impl Challenges {
             return Poll::Unauthorized;
         }
         match c.status {
-            Status::Pending => Poll::Pending(c.changed.subscribe()),
+            Status::Pending => Poll::Pending {
+                changed: c.changed.subscribe(),
+                expires: c.expires,
+            },
             Status::Denied => Poll::Denied,
             Status::Approved => {
                 let user = c.user.clone();
@@ -248,10 +327,61 @@ impl Challenges {
     }
 }
 
+#[async_trait::async_trait]
+impl ChallengeState for Challenges {
+    async fn create(&self, new: NewChallenge, limits: Limits) -> Result<Created, StateError> {
+        Ok(self.create_limited(new, limits))
+    }
+    async fn view(&self, token: &str, now: SystemTime) -> Result<Option<View>, StateError> {
+        Ok(Challenges::view(self, token, now))
+    }
+    async fn take_nonce(&self, token: &str) -> Result<Option<String>, StateError> {
+        Ok(Challenges::take_nonce(self, token))
+    }
+    async fn decide(
+        &self,
+        token: &str,
+        nonce: &str,
+        approve: bool,
+        now: SystemTime,
+    ) -> Result<bool, StateError> {
+        Ok(Challenges::decide(self, token, nonce, approve, now))
+    }
+    async fn poll(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Poll, StateError> {
+        Ok(Challenges::poll(self, token, ip, now))
+    }
+    fn purge(&self, now: SystemTime) -> usize {
+        Challenges::purge(self, now)
+    }
+    fn describe(&self) -> &'static str {
+        "memory"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    impl Challenges {
+        fn create(&self, new: NewChallenge, cap: usize) -> Option<(String, String)> {
+            match self.create_limited(
+                new,
+                Limits {
+                    max_pending: cap,
+                    max_per_ip: 0,
+                },
+            ) {
+                Created::New { token, code } => Some((token, code)),
+                _ => None,
+            }
+        }
+    }
 
     const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -272,7 +402,7 @@ mod tests {
         let now = SystemTime::now();
         let (t, code) = s.create(new(now), 10).unwrap();
         assert_eq!(code.len(), 9);
-        assert!(matches!(s.poll(&t, Some(IP), now), Poll::Pending(_)));
+        assert!(matches!(s.poll(&t, Some(IP), now), Poll::Pending { .. }));
         let nonce = s.take_nonce(&t).unwrap();
         assert!(s.take_nonce(&t).is_none(), "a second view is refused");
         assert!(!s.decide(&t, "wrong", true, now));
@@ -289,7 +419,7 @@ mod tests {
         let (t, _) = s.create(new(now), 10).unwrap();
         let other: IpAddr = "10.0.0.1".parse().unwrap();
         assert!(matches!(s.poll(&t, Some(other), now), Poll::Unauthorized));
-        assert!(matches!(s.poll(&t, None, now), Poll::Pending(_)));
+        assert!(matches!(s.poll(&t, None, now), Poll::Pending { .. }));
         let later = now + Duration::from_secs(121);
         assert!(matches!(s.poll(&t, Some(IP), later), Poll::Expired));
         let nonce = s.take_nonce(&t).unwrap();
@@ -317,6 +447,33 @@ mod tests {
         );
         assert_eq!(s.purge(much_later + Duration::from_secs(1000)), 1);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn per_address_limit() {
+        let s = Challenges::default();
+        let now = SystemTime::now();
+        let limits = Limits {
+            max_pending: 100,
+            max_per_ip: 2,
+        };
+        assert!(matches!(
+            s.create_limited(new(now), limits),
+            Created::New { .. }
+        ));
+        assert!(matches!(
+            s.create_limited(new(now), limits),
+            Created::New { .. }
+        ));
+        assert_eq!(s.create_limited(new(now), limits), Created::IpFull);
+        let other = NewChallenge {
+            ip: "10.0.0.2".parse().unwrap(),
+            ..new(now)
+        };
+        assert!(matches!(
+            s.create_limited(other, limits),
+            Created::New { .. }
+        ));
     }
 
     #[test]
