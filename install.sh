@@ -13,9 +13,11 @@ if ! command -v cc >/dev/null 2>&1; then
   exit 1
 fi
 cargo install --path . --locked --force "$@"
-bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+# Where cargo put it: --root DIR / --root=DIR, else CARGO_INSTALL_ROOT, else CARGO_HOME.
+bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
 for arg in "$@"; do
   case "$prev_arg" in --root) bin="$arg/bin" ;; esac
+  case "$arg" in --root=*) bin="${arg#--root=}/bin" ;; esac
   prev_arg="$arg"
 done
 sesame="$bin/sesame"

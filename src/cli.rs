@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 success, 1 error, 2 usage, 3 no valid session, 4 login did not complete, 130 interrupted.
+Exit codes: 0 success, 1 error, 2 usage, 3 no valid session, 4 login did not complete, 130 interrupted;
+`exec` exits with its command's status (126 cannot run, 127 not found).
 Configuration: flags > SESAME_* environment > config file ($XDG_CONFIG_HOME/sesame/config.toml) > defaults.";
 
 #[derive(Debug, Parser)]

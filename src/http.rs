@@ -39,6 +39,11 @@ pub fn client_for(url: &Url) -> Result<reqwest::Client, Error> {
 /// at startup; read when a client is made, so `sesame token` with a valid session never reads it.
 static CA_CERT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
+/// The CA file in use, if any (for `doctor`).
+pub fn ca_file() -> Option<&'static std::path::Path> {
+    CA_CERT.get().map(|p| p.as_path())
+}
+
 /// Trust the certificates in `path` too (added to the platform's roots), for every request.
 pub fn trust_ca_file(path: std::path::PathBuf) {
     let _ = CA_CERT.set(path);
@@ -46,8 +51,8 @@ pub fn trust_ca_file(path: std::path::PathBuf) {
 
 fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
     let bad = |why: String| {
-        Error::usage(format!("--ca-cert {}: {why}.", path.display()))
-            .hint("Give a PEM file with your organisation's CA certificate(s) (--ca-cert, SESAME_CA_CERT or `ca-cert` in the profile).")
+        Error::usage(format!("The CA certificate file {}: {why}.", path.display()))
+            .hint("Give a PEM file with your organisation's CA certificate(s) with --ca-cert, SESAME_CA_CERT or `ca-cert` in the profile.")
     };
     let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)

@@ -135,21 +135,24 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         }
         Command::Credential(CredentialCommand::Kubectl) => {
             let common = common(cli.profile, cli.store, ca)?;
-            // Login settings are resolved only if a login turns out to be needed.
-            let login = LoginSettings::resolve(common.clone(), &Default::default(), env).ok();
-            runtime()?.block_on(commands::credential::kubectl(
-                &common,
-                login.as_ref(),
-                env,
-                printer,
-            ))
+            // A bad login setting matters only if a login turns out to be needed.
+            let login = LoginSettings::resolve(common.clone(), &Default::default(), env);
+            runtime()?.block_on(commands::credential::kubectl(&common, login, env, printer))
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "sesame", &mut out);
             sesame::output::stdout(&String::from_utf8_lossy(&out))
         }
-        Command::Doctor { output } => commands::doctor::run(cli.profile, cli.store, output, env),
+        Command::Doctor { output } => {
+            // The CA file the profile names too, as every other command would use it.
+            if let Ok(c) = Common::resolve(cli.profile.clone(), cli.store, env)
+                && let Some(path) = c.config.ca_cert
+            {
+                sesame::http::trust_ca_file(path);
+            }
+            commands::doctor::run(cli.profile, cli.store, output, env)
+        }
         Command::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())

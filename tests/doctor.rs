@@ -127,3 +127,67 @@ fn failures_exit_1_with_remedies() {
     );
     drop(taken);
 }
+
+/// The profile's `ca-cert` is the CA file in use unless `SESAME_CA_CERT` (then `--ca-cert`)
+/// names another; doctor checks the one in use.
+#[test]
+fn the_ca_file_in_use_follows_flag_then_env_then_profile() {
+    let s = Sandbox::new();
+    let ca = s.home.join("ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=doctor-ca",
+        ])
+        .arg("-keyout")
+        .arg(s.home.join("ca.key"))
+        .arg("-out")
+        .arg(&ca)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bad = s.home.join("bad.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    s.write_config(&format!(
+        "[profiles.default]\nca-cert = \"{}\"\n",
+        ca.display()
+    ));
+    let (_, v) = doctor(&s, &[]);
+    let (verdict_, detail) = verdict(&v, "CA certificates");
+    assert_eq!(verdict_, "OK", "{detail}");
+    assert!(detail.contains("ca.pem: 1 certificate"), "{detail}");
+    let (out, v) = doctor(&s, &[("SESAME_CA_CERT", bad.to_str().unwrap())]);
+    out.expect_code(1);
+    assert_eq!(
+        verdict(&v, "CA certificates").0,
+        "FAIL",
+        "the environment beats the profile"
+    );
+    let out = s.run_env(
+        &[
+            "doctor",
+            "-o",
+            "json",
+            "--store",
+            "file",
+            "--ca-cert",
+            ca.to_str().unwrap(),
+        ],
+        &[("SESAME_CA_CERT", bad.to_str().unwrap())],
+    );
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        verdict(&v, "CA certificates").0,
+        "OK",
+        "the flag beats the environment"
+    );
+}

@@ -974,8 +974,8 @@ async fn the_jwks_cache_is_reused_within_its_lifetime_and_not_at_all_with_no_sto
 }
 
 /// `logout --revoke` asks oidc-provider to revoke the refresh token and the access token at its
-/// revocation endpoint: put back, the refresh token gets `invalid_grant` and the access token
-/// is refused by the userinfo endpoint.
+/// revocation endpoint: put back, the refresh token gets `invalid_grant`; the JWT access token
+/// is one oidc-provider cannot revoke, which sesame reports with how long it stays valid.
 #[test]
 #[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn logout_revoke_revokes_the_grant_at_the_provider() {

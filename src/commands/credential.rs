@@ -70,13 +70,9 @@ pub fn git(
         .map(String::as_str)
         .unwrap_or("https");
     let host = request.get("host").map(String::as_str).unwrap_or_default();
-    let loopback = host
-        .rsplit_once(':')
-        .map_or(host, |(h, _)| h)
-        .trim_matches(['[', ']'])
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(crate::http::is_loopback_ip)
-        || host.split(':').next() == Some("localhost");
+    // git's host is HOST, HOST:PORT, [V6] or [V6]:PORT.
+    let loopback =
+        url::Url::parse(&format!("http://{host}/")).is_ok_and(|u| crate::http::is_loopback(&u));
     if protocol != "https" && !loopback {
         // Saying nothing lets git ask elsewhere; the reason goes to the person.
         printer.warn(&format!(
@@ -141,7 +137,7 @@ fn usable(common: &Common, env: Env, printer: &Printer) -> Result<Option<Session
 
 pub async fn kubectl(
     common: &Common,
-    login: Option<&crate::settings::LoginSettings>,
+    login: Result<crate::settings::LoginSettings, Error>,
     env: Env<'_>,
     printer: &Printer,
 ) -> Result<(), Error> {
@@ -149,15 +145,14 @@ pub async fn kubectl(
     let session = match usable(common, env, printer)? {
         Some(s) => s,
         None if interactive => {
-            let Some(settings) = login else {
-                return Err(Error::no_session("No login settings."));
-            };
+            // Only now does a bad login setting (e.g. SESAME_TIMEOUT) matter.
+            let settings = login?;
             printer.info(&format!(
                 "kubectl needs a session for profile {}; logging in.",
                 common.profile
             ));
             // Through the login driver: ten kubectl calls at once join one pending login.
-            crate::login::run(settings, &crate::browser::SystemBrowser, printer).await?;
+            crate::login::run(&settings, &crate::browser::SystemBrowser, printer).await?;
             usable(common, env, printer)?.ok_or_else(|| {
                 Error::no_session("The login finished but left no usable session.")
             })?
@@ -200,6 +195,26 @@ mod tests {
             "username=alice\npassword=tok\npassword_expiry_utc=1900000000\n"
         );
         assert!(git_answer(&s, Some("x-access-token")).starts_with("username=x-access-token\n"));
+    }
+
+    #[test]
+    fn loopback_hosts_in_every_form_git_sends() {
+        for host in [
+            "localhost",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:8080",
+            "localhost:3000",
+        ] {
+            assert!(
+                url::Url::parse(&format!("http://{host}/"))
+                    .is_ok_and(|u| crate::http::is_loopback(&u)),
+                "{host}"
+            );
+        }
+        assert!(
+            !url::Url::parse("http://git.example.com/").is_ok_and(|u| crate::http::is_loopback(&u))
+        );
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub fn run(
     if let Some(common) = &common {
         checks.push(port_check(common, env));
     }
-    checks.extend(network_checks(env, common.as_ref()));
+    checks.extend(network_checks(env));
     if let Some(common) = &common {
         checks.push(clock_check(common, env));
         checks.push(session_check(common));
@@ -229,7 +229,7 @@ fn port_check(common: &Common, env: Env) -> Check {
 fn without_credentials(text: &str) -> String {
     match Url::parse(text) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("…");
+            let _ = u.set_username("redacted");
             let _ = u.set_password(None);
             u.to_string()
         }
@@ -237,7 +237,7 @@ fn without_credentials(text: &str) -> String {
     }
 }
 
-fn network_checks(env: Env, common: Option<&Common>) -> Vec<Check> {
+fn network_checks(env: Env) -> Vec<Check> {
     let var = |n: &str| env(n).or_else(|| env(&n.to_ascii_lowercase()));
     let mut out = Vec::new();
     let proxy = var("HTTPS_PROXY").or_else(|| var("ALL_PROXY"));
@@ -253,9 +253,8 @@ fn network_checks(env: Env, common: Option<&Common>) -> Vec<Check> {
         ),
         None => check("proxy", Verdict::Ok, "no HTTPS_PROXY: direct connections"),
     });
-    let ca = env("SESAME_CA_CERT").or_else(|| {
-        common.and_then(|c| c.config.ca_cert.as_ref().map(|p| p.display().to_string()))
-    });
+    // What main chose (flag > SESAME_CA_CERT > profile), which every request here uses.
+    let ca = crate::http::ca_file().map(|p| p.display().to_string());
     out.push(match (&ca, var("SSL_CERT_FILE")) {
         (Some(path), _) => match std::fs::read(path)
             .ok()

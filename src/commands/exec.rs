@@ -39,13 +39,24 @@ pub fn run(
     cmd.args(args).env(var, session.token.expose());
     let shown = program.to_string_lossy();
     let failed = |e: std::io::Error| {
-        let (exit, what) = match e.kind() {
-            std::io::ErrorKind::NotFound => (Exit::CommandNotFound, "not found"),
-            std::io::ErrorKind::PermissionDenied => (Exit::CannotExecute, "permission denied"),
-            _ => (Exit::CannotExecute, "could not be started"),
+        let (exit, what, hint) = match e.kind() {
+            std::io::ErrorKind::NotFound => (
+                Exit::CommandNotFound,
+                "not found",
+                "Check the command's name and your PATH.",
+            ),
+            std::io::ErrorKind::PermissionDenied => (
+                Exit::CannotExecute,
+                "permission denied",
+                "Check that the file is executable (chmod +x) and not on a noexec mount.",
+            ),
+            _ => (
+                Exit::CannotExecute,
+                "could not be started",
+                "Check that it is a program for this machine.",
+            ),
         };
-        Error::new(exit, format!("Could not run {shown}: {what} ({e})."))
-            .hint("Check the command's name and your PATH.")
+        Error::new(exit, format!("Could not run {shown}: {what} ({e}).")).hint(hint)
     };
     #[cfg(unix)]
     {

@@ -102,6 +102,7 @@ fn revoke_session(
             (session.refresh_token.as_ref(), "refresh_token"),
             (Some(&session.token), "access_token"),
         ];
+        let mut failure = None;
         for (token, hint) in tokens {
             let Some(token) = token else { continue };
             let what = hint.replace('_', " ");
@@ -109,11 +110,12 @@ fn revoke_session(
                 .await
             {
                 Ok(revoke::Revoked::Yes) => done.push(what),
-                Ok(revoke::Revoked::NotRevocable) => kept.push(what),
+                Ok(revoke::Revoked::NotRevocable) => kept.push((what, hint)),
                 Err(e) => {
-                    return Err(Error::from(e).hint(
+                    failure = Some(Error::from(e).hint(
                         "The session is deleted here all the same; the tokens may stay valid at the provider until they expire.",
                     ));
+                    break;
                 }
             }
         }
@@ -124,14 +126,18 @@ fn revoke_session(
                 http::redact(&endpoint)
             ));
         }
-        for what in kept {
-            let until = session
-                .expires_at
-                .map(|e| format!(" until {}", format_utc(e)))
-                .unwrap_or_default();
+        for (what, hint) in kept {
+            let until = match (hint, session.expires_at) {
+                ("access_token", Some(e)) => format!(" until {}", format_utc(e)),
+                ("access_token", None) => String::new(),
+                _ => " for as long as the provider keeps the grant".into(),
+            };
             printer.info(&format!(
                 "The provider cannot revoke the {what} (unsupported_token_type: a self-contained token): a copy of it stays valid{until}."
             ));
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         Ok(())
     })

@@ -32,22 +32,38 @@ pub async fn revoke(
         Some(s) => request = request.basic_auth(client_id, Some(s.expose())),
         None => form.push(("client_id", client_id)),
     }
-    let answer = http::send_for_json(request.form(&form), endpoint, "revocation").await?;
-    if answer.status == 200 {
+    // §2.2: only the status matters on success; the body of an error may say why.
+    let resp = http::send(
+        request
+            .form(&form)
+            .timeout(std::time::Duration::from_secs(30)),
+    )
+    .await
+    .map_err(|e| LoginError::Unreachable {
+        url: http::redact(endpoint),
+        reason: http::describe(&e),
+    })?;
+    let status = resp.status().as_u16();
+    if status == 200 {
         return Ok(Revoked::Yes);
     }
-    if answer.json.get("error").and_then(|e| e.as_str()) == Some("unsupported_token_type") {
+    let body: serde_json::Value = resp
+        .bytes()
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b[..b.len().min(http::MAX_BODY)]).ok())
+        .unwrap_or_default();
+    if body.get("error").and_then(|e| e.as_str()) == Some("unsupported_token_type") {
         return Ok(Revoked::NotRevocable);
     }
     let said = ["error", "error_description"]
         .iter()
-        .filter_map(|k| answer.json.get(*k)?.as_str())
+        .filter_map(|k| body.get(*k)?.as_str())
         .collect::<Vec<_>>()
         .join(": ");
     Err(LoginError::Server(format!(
-        "the provider did not revoke the {} (HTTP {}{})",
+        "the provider did not revoke the {} (HTTP {status}{})",
         hint.replace('_', " "),
-        answer.status,
         if said.is_empty() {
             String::new()
         } else {
