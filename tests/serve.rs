@@ -385,3 +385,86 @@ fn the_user_profile_endpoint_checks_the_cookie_and_status_remote_uses_it() {
         .no_panic()
         .stderr_has(&["refused", "HTTP 403", "invalid_jwt"]);
 }
+
+/// `--log-format json`: one JSON object per request (route template, status, milliseconds; no
+/// token) and per decision; `/metrics` counts what happened, in the Prometheus text format.
+#[test]
+fn json_logs_and_prometheus_metrics() {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env_clear()
+        .env("SESAME_JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sesame serve starts");
+    let mut first = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first.trim().to_string();
+    let mut log_pipe = serve.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = log_pipe.read_to_string(&mut s);
+        s
+    });
+    let sb = Sandbox::new();
+    let login = sb.spawn_login(&url, &["--timeout", "30"]);
+    let challenge_url = login.challenge_url();
+    approve(&challenge_url);
+    login.finish().expect_code(0);
+    let jwt = sb.token();
+
+    let metrics = block_on(async {
+        http()
+            .get(format!("{url}metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    for line in [
+        "sesame_serve_challenges_total{event=\"generated\"} 1",
+        "sesame_serve_challenges_total{event=\"approved\"} 1",
+        "sesame_serve_challenges_total{event=\"collected\"} 1",
+        "sesame_serve_polls_total{status=\"success\"} 1",
+        "sesame_serve_long_polls_waiting 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
+    assert!(
+        metrics.contains("sesame_serve_request_duration_seconds_count{route=\"noauth/v1/challenge_poller/{token}\"}"),
+        "{metrics}"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let _ = serve.wait();
+    let log = log.join().unwrap();
+    let token = challenge_url.rsplit('/').next().unwrap();
+    assert!(!log.contains(token) && !log.contains(&jwt), "{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["route"] == "noauth/v1/challenge_poller/{token}"
+                && v["status"] == 200
+                && v["ms"].is_number()),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["event"] == "approved" && v["user"] == USER),
+        "{log}"
+    );
+}

@@ -9,6 +9,7 @@
 
 use crate::pages;
 mod limits;
+mod metrics;
 mod redis_state;
 pub use redis_state::redact as redact_redis;
 mod state;
@@ -112,6 +113,7 @@ struct App {
     base: Url,
     challenges: Arc<dyn ChallengeState>,
     guesses: limits::Guesses,
+    metrics: metrics::Metrics,
 }
 
 pub struct Server {
@@ -159,6 +161,7 @@ impl Server {
                 base,
                 challenges,
                 guesses: limits::Guesses::default(),
+                metrics: metrics::Metrics::default(),
             }),
         })
     }
@@ -303,6 +306,16 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move {
+                respond(
+                    StatusCode::OK,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    app.metrics.render(),
+                )
+            }),
+        )
         .route(WHOAMI_PATH, get(whoami_route))
         .route("/", get(home))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -490,6 +503,11 @@ async fn log_request(
     let started = std::time::Instant::now();
     let mut resp = next.run(req).await;
     let took = started.elapsed();
+    app.metrics
+        .observe(route.as_str().trim_start_matches('/'), took.as_secs_f64());
+    if resp.extensions().get::<StoreFailed>().is_some() {
+        app.metrics.store_errors.inc();
+    }
     if resp.status() == StatusCode::SERVICE_UNAVAILABLE
         && !resp.headers().contains_key(header::RETRY_AFTER)
     {
@@ -610,7 +628,10 @@ async fn generator(app: &App, ip: IpAddr, user: &str, method: &Method, uri: &hyp
         )
         .await;
     let (token, code) = match created {
-        Ok(Created::New { token, code }) => (token, code),
+        Ok(Created::New { token, code }) => {
+            app.metrics.event("generated");
+            (token, code)
+        }
         Ok(Created::Full) => {
             return message(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -651,15 +672,21 @@ async fn generator(app: &App, ip: IpAddr, user: &str, method: &Method, uri: &hyp
 /// The challenge store cannot be reached: 503 with a JSON error; `Retry-After` is added to
 /// every 503 by the logging layer.
 fn unavailable(e: &StateError) -> Resp {
-    json(
+    let mut r = json(
         StatusCode::SERVICE_UNAVAILABLE,
         &serde_json::json!({
             "status": "error",
             "error": "state_unavailable",
             "message": format!("the login server cannot reach its challenge store: {e}; try again shortly"),
         }),
-    )
+    );
+    r.extensions_mut().insert(StoreFailed);
+    r
 }
+
+/// Marks a response that failed for want of the challenge store, for the metrics.
+#[derive(Clone, Copy)]
+struct StoreFailed;
 
 fn status_only(s: &str) -> PollResponse {
     PollResponse {
@@ -682,6 +709,7 @@ async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
             Poll::Unknown => {
                 // RFC 8628 §5.2: slow down whoever guesses tokens.
                 if let Some(wait) = app.guesses.unknown(ip) {
+                    app.metrics.poll("slow_down");
                     let mut r = json(StatusCode::TOO_MANY_REQUESTS, &status_only("slow_down"));
                     if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
                         r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -721,6 +749,7 @@ async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
                 if tokio::time::Instant::now() >= until {
                     status_only("pending")
                 } else {
+                    let _waiting = metrics::Waiting::start(&app.metrics.waiting);
                     tokio::select! {
                         _ = changed.changed() => {}
                         _ = tokio::time::sleep_until(until) => {}
@@ -729,6 +758,10 @@ async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
                 }
             }
         };
+        app.metrics.poll(&reply.status);
+        if reply.status == "success" {
+            app.metrics.event("collected");
+        }
         return json(StatusCode::OK, &reply);
     }
 }
@@ -825,15 +858,30 @@ async fn read_body(req: Request) -> Result<Bytes, Resp> {
 }
 
 fn log_decision(app: &App, approved: bool, view: &state::View) {
-    if app.config.log {
-        eprintln!(
-            "{} login for {} (requested from {}) {}",
-            crate::clock::format_utc(unix_seconds(SystemTime::now())),
+    app.metrics
+        .event(if approved { "approved" } else { "denied" });
+    if !app.config.log {
+        return;
+    }
+    let now = unix_seconds(SystemTime::now());
+    let decision = if approved { "approved" } else { "denied" };
+    let line = if app.config.log_json {
+        serde_json::json!({
+            "time": crate::clock::rfc3339_utc(now),
+            "event": decision,
+            "user": view.user,
+            "requested_from": view.ip.to_string(),
+        })
+        .to_string()
+    } else {
+        format!(
+            "{} login for {} (requested from {}) {decision}",
+            crate::clock::format_utc(now),
             view.user,
             view.ip,
-            if approved { "approved" } else { "denied" }
-        );
-    }
+        )
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {

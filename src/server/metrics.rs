@@ -1,0 +1,125 @@
+//! `/metrics` in the Prometheus text format (the `prometheus-client` crate): challenges by
+//! event, polls by the status answered, long-polls waiting now, request latency by route, and
+//! errors of the challenge store (Redis).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Event {
+    pub event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Status {
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Route {
+    pub route: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to about 33 s: the long-polls are in the top buckets.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 17))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub challenges: Family<Event, Counter>,
+    pub polls: Family<Status, Counter>,
+    pub waiting: Gauge,
+    pub latency: Family<Route, Histogram, fn() -> Histogram>,
+    pub store_errors: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let challenges = Family::<Event, Counter>::default();
+        let polls = Family::<Status, Counter>::default();
+        let waiting = Gauge::default();
+        let latency: Family<Route, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        let store_errors = Counter::default();
+        let mut registry = Registry::with_prefix("sesame_serve");
+        registry.register(
+            "challenges",
+            "Challenges by event: generated, approved, denied, collected",
+            challenges.clone(),
+        );
+        registry.register("polls", "Polls by the status answered", polls.clone());
+        registry.register(
+            "long_polls_waiting",
+            "Long-polls held open now, waiting for a decision",
+            waiting.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Request latency by route template",
+            latency.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Requests that failed because the challenge store (Redis) could not be reached",
+            store_errors.clone(),
+        );
+        Metrics {
+            registry,
+            challenges,
+            polls,
+            waiting,
+            latency,
+            store_errors,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn event(&self, event: &'static str) {
+        self.challenges.get_or_create(&Event { event }).inc();
+    }
+
+    pub fn poll(&self, status: &str) {
+        self.polls
+            .get_or_create(&Status {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn observe(&self, route: &str, seconds: f64) {
+        self.latency
+            .get_or_create(&Route {
+                route: route.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Counts a long-poll as waiting for as long as it lives (also when the client goes away).
+pub struct Waiting<'a>(&'a Gauge);
+
+impl<'a> Waiting<'a> {
+    pub fn start(g: &'a Gauge) -> Self {
+        g.inc();
+        Waiting(g)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
