@@ -21,8 +21,22 @@ pub struct Status {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Route {
-    pub route: String,
+    pub route: &'static str,
 }
+
+/// The route templates, so that a request's label is a `&'static str` (no allocation per
+/// request); anything else is "other".
+const ROUTES: &[&str] = &[
+    "noauth/v1/challenge_poller/{token}",
+    "noauth/v1/challenge_generator/{user}",
+    "api/v2/challenge_validator/{token}",
+    "challenge_validator/{token}",
+    "api/v2/user_profile",
+    "healthz",
+    "readyz",
+    "metrics",
+    "",
+];
 
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 33 s: the long-polls are in the top buckets.
@@ -49,7 +63,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("sesame_serve");
         registry.register(
             "challenges",
-            "Challenges by event: generated, approved, denied, collected",
+            "Challenges by event: generated, approved, denied, collected; refused_full (--max-pending), refused_address_limit (--max-pending-per-ip)",
             challenges.clone(),
         );
         registry.register("polls", "Polls by the status answered", polls.clone());
@@ -93,10 +107,13 @@ impl Metrics {
     }
 
     pub fn observe(&self, route: &str, seconds: f64) {
+        let route = ROUTES
+            .iter()
+            .copied()
+            .find(|r| *r == route)
+            .unwrap_or("other");
         self.latency
-            .get_or_create(&Route {
-                route: route.to_string(),
-            })
+            .get_or_create(&Route { route })
             .observe(seconds);
     }
 

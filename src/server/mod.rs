@@ -633,12 +633,14 @@ async fn generator(app: &App, ip: IpAddr, user: &str, method: &Method, uri: &hyp
             (token, code)
         }
         Ok(Created::Full) => {
+            app.metrics.event("refused_full");
             return message(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many login requests are pending; try again in a minute",
             );
         }
         Ok(Created::IpFull) => {
+            app.metrics.event("refused_address_limit");
             let mut r = message(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many login requests are pending from your address; finish or wait out one of them",
@@ -887,7 +889,13 @@ fn log_decision(app: &App, approved: bool, view: &state::View) {
 async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
     let view = match check_challenge(app, ip, token, req.headers()).await {
         Ok(v) => v,
-        Err((s, title, detail)) => return problem(s, title, &detail),
+        Err((s, title, detail)) => {
+            let mut r = problem(s, title, &detail);
+            if s == StatusCode::SERVICE_UNAVAILABLE {
+                r.extensions_mut().insert(StoreFailed);
+            }
+            return r;
+        }
     };
     match *req.method() {
         Method::GET => {
@@ -1009,6 +1017,9 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Res
 async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
     let view = match check_challenge(app, ip, token, req.headers()).await {
         Ok(v) => v,
+        Err((StatusCode::SERVICE_UNAVAILABLE, _, detail)) => {
+            return unavailable(&StateError(detail));
+        }
         Err((s, _, detail)) => return message(s, &detail),
     };
     match *req.method() {
