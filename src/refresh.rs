@@ -167,15 +167,7 @@ async fn renew_client_credentials(
             .hint(login_again.clone()),
             other => Error::from(other).hint("The saved session is unchanged; try again."),
         })?;
-    let provider = Provider {
-        issuer: info.issuer.clone(),
-        authorization_endpoint: None,
-        token_endpoint: info.token_endpoint.clone(),
-        device_authorization_endpoint: None,
-        jwks_uri: info.jwks_uri.clone(),
-        userinfo_endpoint: info.userinfo_endpoint.clone(),
-        revocation_endpoint: info.revocation_endpoint.clone(),
-    };
+    let provider = Provider::from_saved(info);
     let grant = oidc::Grant {
         profile: &session.profile,
         provider: &provider,
@@ -208,15 +200,7 @@ async fn refresh_oauth(
         ))
         .hint(login_again));
     };
-    let provider = Provider {
-        issuer: info.issuer.clone(),
-        authorization_endpoint: None,
-        token_endpoint: info.token_endpoint.clone(),
-        device_authorization_endpoint: None,
-        jwks_uri: info.jwks_uri.clone(),
-        userinfo_endpoint: info.userinfo_endpoint.clone(),
-        revocation_endpoint: info.revocation_endpoint.clone(),
-    };
+    let provider = Provider::from_saved(info);
     let oauth = oidc::oauth_client(&provider, &info.client_id, client_secret, None)?;
     let endpoint = url::Url::parse(&info.token_endpoint).map_err(|e| {
         Error::other(format!("The saved token endpoint is not a URL ({e})."))

@@ -297,6 +297,16 @@ current-context: standin
     path
 }
 
+/// `kubectl --kubeconfig CONFIG get --raw PATH`, with no terminal (so not interactive).
+fn kubectl_get_raw(config: &Path, path: &str) -> Out {
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("--kubeconfig")
+        .arg(config)
+        .args(["get", "--raw", path])
+        .stdin(Stdio::null());
+    out_of(cmd)
+}
+
 fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let ok = Command::new("openssl")
@@ -337,16 +347,7 @@ fn kubectl_uses_sesame_as_its_exec_credential_plugin() {
         "client.authentication.k8s.io/v1beta1",
     ] {
         let config = kubeconfig(&s, &api.url, &cert, version);
-        let mut cmd = Command::new("kubectl");
-        cmd.args([
-            "--kubeconfig",
-            config.to_str().unwrap(),
-            "get",
-            "--raw",
-            "/api/v1/namespaces/default/pods",
-        ])
-        .stdin(Stdio::null());
-        let out = out_of(cmd);
+        let out = kubectl_get_raw(&config, "/api/v1/namespaces/default/pods");
         out.expect_code(0);
         assert!(
             out.stdout.contains("stand-in API server: authenticated"),
@@ -374,16 +375,7 @@ fn kubectl_uses_sesame_as_its_exec_credential_plugin() {
     // Logged out and not interactive: kubectl shows sesame's message and fails.
     s.run(&["logout"]).expect_code(0);
     let config = kubeconfig(&s, &api.url, &cert, "client.authentication.k8s.io/v1");
-    let mut cmd = Command::new("kubectl");
-    cmd.args([
-        "--kubeconfig",
-        config.to_str().unwrap(),
-        "get",
-        "--raw",
-        "/api",
-    ])
-    .stdin(Stdio::null());
-    let out = out_of(cmd);
+    let out = kubectl_get_raw(&config, "/api");
     assert_ne!(out.code(), Some(0));
     assert!(
         out.stderr.contains("not running interactively"),

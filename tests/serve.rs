@@ -270,10 +270,12 @@ fn a_thousand_long_polls_wait_without_answering_until_their_challenge_changes() 
     });
 }
 
-#[test]
-fn serve_logs_no_tokens_and_stops_gracefully_on_sigterm() {
+/// `sesame serve --listen 127.0.0.1:0 EXTRA` as a process: it, its URL (its first line on
+/// stdout), and a thread that collects its log (stderr) until it exits.
+fn serve_process(extra: &[&str]) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
     let mut serve = Command::new(env!("CARGO_BIN_EXE_sesame"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .env_clear()
         .env("SESAME_JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!")
         .stdin(Stdio::null())
@@ -296,6 +298,12 @@ fn serve_logs_no_tokens_and_stops_gracefully_on_sigterm() {
         let _ = log_pipe.read_to_string(&mut s);
         s
     });
+    (serve, url, log)
+}
+
+#[test]
+fn serve_logs_no_tokens_and_stops_gracefully_on_sigterm() {
+    let (mut serve, url, log) = serve_process(&[]);
 
     let sb = Sandbox::new();
     let login = sb.spawn_login(&url, &["--timeout", "30"]);
@@ -390,26 +398,7 @@ fn the_user_profile_endpoint_checks_the_cookie_and_status_remote_uses_it() {
 /// token) and per decision; `/metrics` counts what happened, in the Prometheus text format.
 #[test]
 fn json_logs_and_prometheus_metrics() {
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_sesame"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env_clear()
-        .env("SESAME_JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sesame serve starts");
-    let mut first = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first.trim().to_string();
-    let mut log_pipe = serve.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = log_pipe.read_to_string(&mut s);
-        s
-    });
+    let (mut serve, url, log) = serve_process(&["--log-format", "json"]);
     let sb = Sandbox::new();
     let login = sb.spawn_login(&url, &["--timeout", "30"]);
     let challenge_url = login.challenge_url();

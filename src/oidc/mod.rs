@@ -68,6 +68,21 @@ pub struct Provider {
     pub revocation_endpoint: Option<String>,
 }
 
+impl Provider {
+    /// The endpoints a session kept, for refreshing and renewing without discovery.
+    pub fn from_saved(info: &OAuthInfo) -> Provider {
+        Provider {
+            issuer: info.issuer.clone(),
+            authorization_endpoint: None,
+            token_endpoint: info.token_endpoint.clone(),
+            device_authorization_endpoint: None,
+            jwks_uri: info.jwks_uri.clone(),
+            userinfo_endpoint: info.userinfo_endpoint.clone(),
+            revocation_endpoint: info.revocation_endpoint.clone(),
+        }
+    }
+}
+
 /// Explicit endpoints from the settings, each overriding what discovery says.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
