@@ -16,8 +16,19 @@ pub struct Event {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Status {
-    pub status: String,
+    pub status: &'static str,
 }
+
+/// The statuses a poll is answered with (a `&'static str` label: no allocation per poll).
+const STATUSES: &[&str] = &[
+    "pending",
+    "success",
+    "unknown",
+    "expired",
+    "denied",
+    "unauthorized",
+    "slow_down",
+];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Route {
@@ -99,11 +110,12 @@ impl Metrics {
     }
 
     pub fn poll(&self, status: &str) {
-        self.polls
-            .get_or_create(&Status {
-                status: status.to_string(),
-            })
-            .inc();
+        let status = STATUSES
+            .iter()
+            .copied()
+            .find(|s| *s == status)
+            .unwrap_or("other");
+        self.polls.get_or_create(&Status { status }).inc();
     }
 
     pub fn observe(&self, route: &str, seconds: f64) {

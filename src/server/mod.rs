@@ -289,20 +289,31 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Resp {
     html(status, pages::problem(title, detail), None)
 }
 
-/// One route per endpoint. Bodies are capped, every request has a deadline longer than the
-/// longest long-poll, and each request is logged by its route template, never its path (paths
+/// The deadline of a request that reads a body.
+fn body_deadline() -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(MAX_LONG_POLL_SECS + 15),
+    )
+}
+
+/// One route per endpoint. Bodies are capped, requests that read one have a deadline longer
+/// than the longest long-poll, and each request is logged by its route template, never its path (paths
 /// carry challenge tokens).
 fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(&format!("{GENERATOR_PATH}{{user}}"), any(generator_route))
         .route(&format!("{POLLER_PATH}{{token}}"), any(poller_route))
+        // The two routes that read a request body get a deadline, against a body that trickles
+        // in; the others read none (the poller's own wait is capped at MAX_LONG_POLL_SECS), and a
+        // timer per request would cost every poll.
         .route(
             &format!("{VALIDATOR_API_PATH}{{token}}"),
-            any(validator_api_route),
+            any(validator_api_route).layer(body_deadline()),
         )
         .route(
             &format!("{VALIDATOR_PAGE_PATH}{{token}}"),
-            any(validator_page_route),
+            any(validator_page_route).layer(body_deadline()),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -325,10 +336,6 @@ fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_REQUEST_BODY,
-        ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(MAX_LONG_POLL_SECS + 15),
         ))
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(

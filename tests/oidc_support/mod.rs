@@ -185,7 +185,8 @@ impl OidcProvider {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+        // Generous: on a loaded 2-core machine node can take long to start.
+        let line = match rx.recv_timeout(Duration::from_secs(90)) {
             Ok(l) if !l.trim().is_empty() => l,
             other => {
                 let _ = child.kill();
