@@ -23,9 +23,19 @@ async fn main() -> std::io::Result<()> {
             let service = service_fn(|_req| async {
                 let mut resp =
                     Response::new(Full::new(Bytes::from_static(br#"{"status":"pending"}"#)));
-                resp.headers_mut().insert(
+                // The same bytes as `sesame serve`'s pending poll, headers included.
+                let h = resp.headers_mut();
+                h.insert(
                     header::CONTENT_TYPE,
                     header::HeaderValue::from_static("application/json"),
+                );
+                h.insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-store"),
+                );
+                h.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    header::HeaderValue::from_static("nosniff"),
                 );
                 Ok::<_, Infallible>(resp)
             });

@@ -457,3 +457,147 @@ fn json_logs_and_prometheus_metrics() {
         "{log}"
     );
 }
+
+/// Sends `request` on a fresh connection.
+fn send_raw(server: &RefServer, request: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    s
+}
+
+/// Reads one response: its head (lower-cased) and body (by Content-Length).
+fn read_response(s: &mut std::net::TcpStream) -> (String, String) {
+    let mut reader = BufReader::new(s);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line.to_ascii_lowercase());
+    }
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+fn waiting(server: &RefServer) -> u64 {
+    let metrics = block_on(async {
+        http()
+            .get(format!("{}metrics", server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sesame_serve_long_polls_waiting "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn wait_for_waiting(server: &RefServer, n: u64) {
+    let start = Instant::now();
+    while waiting(server) != n {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "long-polls waiting: {} (expected {n})",
+            waiting(server)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Long-polls on fresh connections wait outside hyper (parked): they are counted as waiting, a
+/// client that hangs up is let go at once, a pending answer closes the connection (so the next
+/// long-poll is parked too), and a decision answers a parked poll at once, on a connection kept
+/// alive.
+#[test]
+fn parked_long_polls_answer_on_decision_or_time_and_let_go_of_clients_that_leave() {
+    let server = RefServer::start();
+    let ch = generate(&server, "");
+    let path = url::Url::parse(ch["polling_url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_string();
+    let long_poll = |wait: u32| format!("GET {path}?wait={wait} HTTP/1.1\r\nHost: sesame\r\n\r\n");
+
+    let mut timed = send_raw(&server, &long_poll(2));
+    let leaving = send_raw(&server, &long_poll(20));
+    wait_for_waiting(&server, 2);
+    drop(leaving);
+    wait_for_waiting(&server, 1);
+
+    let (head, body) = read_response(&mut timed);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close\r\n"), "{head}");
+    assert_eq!(body, r#"{"status":"pending"}"#);
+    let mut rest = Vec::new();
+    timed.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "the connection is closed after a pending answer"
+    );
+
+    let mut decided = send_raw(&server, &long_poll(20));
+    wait_for_waiting(&server, 1);
+    let asked = Instant::now();
+    approve(ch["challenge_url"].as_str().unwrap());
+    let (head, body) = read_response(&mut decided);
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["status"], "success");
+    assert_eq!(waiting(&server), 0);
+}
+
+/// Parking checks the client's address as the poll would: a long-poll from another address
+/// (here, behind a trusted proxy) is answered `unauthorized` at once, not held.
+#[test]
+fn a_long_poll_from_another_address_is_not_parked() {
+    let mut config = dev_config();
+    config.ip_check = true;
+    config.trusted_proxy_header = Some(HeaderName::from_static("x-forwarded-for"));
+    let server = RefServer::with_config(config);
+    let ch = block_on(async {
+        http()
+            .get(format!(
+                "{}noauth/v1/challenge_generator/{USER}",
+                server.url
+            ))
+            .header("x-forwarded-for", "10.1.1.1")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    let path = url::Url::parse(ch["polling_url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_string();
+    let from = |ip: &str| {
+        format!("GET {path}?wait=20 HTTP/1.1\r\nHost: sesame\r\nX-Forwarded-For: {ip}\r\n\r\n")
+    };
+    let started = Instant::now();
+    let (_, body) = read_response(&mut send_raw(&server, &from("10.2.2.2")));
+    assert_eq!(body, r#"{"status":"unauthorized"}"#);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let _owner = send_raw(&server, &from("10.1.1.1"));
+    wait_for_waiting(&server, 1);
+}

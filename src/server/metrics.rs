@@ -36,8 +36,8 @@ pub struct Route {
 }
 
 /// The route templates, so that a request's label is a `&'static str` (no allocation per
-/// request); anything else is "other".
-const ROUTES: &[&str] = &[
+/// request); anything else is "other" (the last).
+pub const ROUTES: &[&str] = &[
     "noauth/v1/challenge_poller/{token}",
     "noauth/v1/challenge_generator/{user}",
     "api/v2/challenge_validator/{token}",
@@ -47,7 +47,19 @@ const ROUTES: &[&str] = &[
     "readyz",
     "metrics",
     "",
+    "other",
 ];
+
+/// The index of "other" in [`ROUTES`].
+pub const OTHER: usize = ROUTES.len() - 1;
+
+/// The index of a route template in [`ROUTES`].
+pub fn route_index(route: &str) -> usize {
+    ROUTES[..OTHER]
+        .iter()
+        .position(|r| *r == route)
+        .unwrap_or(OTHER)
+}
 
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 33 s: the long-polls are in the top buckets.
@@ -56,11 +68,12 @@ fn latency_histogram() -> Histogram {
 
 pub struct Metrics {
     registry: Registry,
-    pub challenges: Family<Event, Counter>,
-    pub polls: Family<Status, Counter>,
+    challenges: Family<Event, Counter>,
     pub waiting: Gauge,
-    pub latency: Family<Route, Histogram, fn() -> Histogram>,
     pub store_errors: Counter,
+    /// The series of [`ROUTES`] and [`STATUSES`], looked up once rather than per request.
+    route_latency: Vec<Histogram>,
+    poll_statuses: Vec<Counter>,
 }
 
 impl Default for Metrics {
@@ -93,13 +106,22 @@ impl Default for Metrics {
             "Requests that failed because the challenge store (Redis) could not be reached",
             store_errors.clone(),
         );
+        let route_latency = ROUTES
+            .iter()
+            .map(|&route| latency.get_or_create(&Route { route }).clone())
+            .collect();
+        let poll_statuses = STATUSES
+            .iter()
+            .chain(&["other"])
+            .map(|&status| polls.get_or_create(&Status { status }).clone())
+            .collect();
         Metrics {
             registry,
             challenges,
-            polls,
             waiting,
-            latency,
             store_errors,
+            route_latency,
+            poll_statuses,
         }
     }
 }
@@ -110,23 +132,20 @@ impl Metrics {
     }
 
     pub fn poll(&self, status: &str) {
-        let status = STATUSES
+        let i = STATUSES
             .iter()
-            .copied()
-            .find(|s| *s == status)
-            .unwrap_or("other");
-        self.polls.get_or_create(&Status { status }).inc();
+            .position(|s| *s == status)
+            .unwrap_or(STATUSES.len());
+        if let Some(c) = self.poll_statuses.get(i) {
+            c.inc();
+        }
     }
 
-    pub fn observe(&self, route: &str, seconds: f64) {
-        let route = ROUTES
-            .iter()
-            .copied()
-            .find(|r| *r == route)
-            .unwrap_or("other");
-        self.latency
-            .get_or_create(&Route { route })
-            .observe(seconds);
+    /// `route`: an index into [`ROUTES`].
+    pub fn observe(&self, route: usize, seconds: f64) {
+        if let Some(h) = self.route_latency.get(route) {
+            h.observe(seconds);
+        }
     }
 
     pub fn render(&self) -> String {

@@ -10,6 +10,8 @@
 use crate::pages;
 mod limits;
 mod metrics;
+mod observe;
+mod park;
 mod redis_state;
 pub use redis_state::redact as redact_redis;
 mod state;
@@ -24,14 +26,14 @@ use crate::protocol::{
 use crate::secret::Secret;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
-use axum::middleware::Next;
+use axum::extract::{Path, Request, State};
 use axum::routing::{any, get};
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use observe::{ClientIp, StoreFailed};
 use state::{ChallengeState, Challenges, Created, Limits, NewChallenge, Poll, StateError, Status};
 use std::future::Future;
 use std::io::Write;
@@ -113,7 +115,17 @@ struct App {
     base: Url,
     challenges: Arc<dyn ChallengeState>,
     guesses: limits::Guesses,
-    metrics: metrics::Metrics,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl App {
+    fn log(&self) -> observe::Log {
+        match (self.config.log, self.config.log_json) {
+            (false, _) => observe::Log::Off,
+            (true, false) => observe::Log::Text,
+            (true, true) => observe::Log::Json,
+        }
+    }
 }
 
 pub struct Server {
@@ -161,7 +173,7 @@ impl Server {
                 base,
                 challenges,
                 guesses: limits::Guesses::default(),
-                metrics: metrics::Metrics::default(),
+                metrics: Arc::new(metrics::Metrics::default()),
             }),
         })
     }
@@ -190,7 +202,10 @@ impl Server {
 
     /// Serves until `shutdown` completes, then lets requests in flight finish (at most 5 s).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // Cancelled at shutdown: each connection holds a child token of its own (a shared
+        // signal would be one lock taken by every poll of every connection).
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let connections = tokio_util::task::TaskTracker::new();
         let purger = {
             let app = self.app.clone();
             tokio::spawn(async move {
@@ -214,32 +229,120 @@ impl Server {
                             continue;
                         }
                     };
-                    // The peer address, for the handlers' IP checks and the log.
-                    let svc = tower::ServiceExt::map_request(router.clone(), move |mut req: hyper::Request<hyper::body::Incoming>| {
-                        req.extensions_mut().insert(ConnectInfo(peer));
-                        req
-                    });
-                    let svc = TowerToHyperService::new(svc);
-                    let conn = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(10))
-                        .serve_connection(TokioIo::new(stream), svc);
-                    let conn = graceful.watch(conn);
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
+                    connections.spawn(connection(
+                        self.app.clone(),
+                        router.clone(),
+                        stream,
+                        peer,
+                        cancel.child_token(),
+                    ));
                 }
                 _ = &mut shutdown => break,
             }
         }
         purger.abort();
+        cancel.cancel();
         drop(self.listener);
+        connections.close();
         tokio::select! {
-            _ = graceful.shutdown() => {}
+            () = connections.wait() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
         Ok(())
     }
+}
+
+/// How long a client may take to send a request head, as hyper allows: then it is dropped.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One connection: its first request head is read here, and a long-poll of a pending challenge
+/// is parked (see [`park`]) before hyper serves the connection as usual.
+async fn connection(
+    app: Arc<App>,
+    router: Router,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut stream = stream;
+    let mut head = Vec::with_capacity(park::FIRST_READ);
+    match tokio::time::timeout(HEAD_TIMEOUT, stream.read_buf(&mut head)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return,
+    }
+    let parked = match park::long_poll(
+        &head,
+        POLLER_PATH,
+        app.config
+            .trusted_proxy_header
+            .as_ref()
+            .map(HeaderName::as_str),
+    ) {
+        Some(poll) => {
+            let since = tokio::time::Instant::now();
+            let ip = client_ip(&app.config, peer, poll.forwarded.as_deref());
+            let check_ip = app.config.ip_check.then_some(ip);
+            let now = SystemTime::now();
+            match app.challenges.watch(&poll.token, check_ip, now).await {
+                Ok(Some(watch)) => {
+                    head.shrink_to_fit();
+                    let wait = Duration::from_secs(poll.wait.min(MAX_LONG_POLL_SECS));
+                    let left = watch.expires.duration_since(now).unwrap_or_default();
+                    let until = since + wait.min(left);
+                    let _waiting = metrics::Waiting::start(&app.metrics.waiting);
+                    match park::park(&stream, &mut head, watch.changed, until, &cancel).await {
+                        park::Unparked::Ready => Some(park::Parked { since, until }),
+                        park::Unparked::Gone => return,
+                    }
+                }
+                // Not pending, or the store is down: the handler answers.
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    // The client's address (for the handlers' IP checks and the log) and, for the first
+    // request, how long it was parked.
+    let parked = Arc::new(std::sync::Mutex::new(parked));
+    let svc = tower::ServiceExt::map_request(
+        router,
+        move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let forwarded = app
+                .config
+                .trusted_proxy_header
+                .as_ref()
+                .and_then(|h| req.headers().get(h)?.to_str().ok());
+            let ip = client_ip(&app.config, peer, forwarded);
+            req.extensions_mut().insert(ClientIp(ip));
+            if let Some(p) = parked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+            {
+                req.extensions_mut().insert(p);
+            }
+            req
+        },
+    );
+    let io = park::Rewind::new(head.into(), stream);
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        // No read while a request is in flight: hyper would otherwise take a fresh 8 KiB
+        // buffer per request to watch for the client leaving (the request still holds the
+        // first), a malloc, free and page faults per poll. Parked long-polls watch for it
+        // themselves; a client that leaves a request in hyper is noticed when its answer is
+        // written, at most a long-poll's wait later.
+        .half_close(true)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
+    // Boxed, so that a parked connection's task does not reserve room for hyper's.
+    let mut conn = Box::pin(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = cancel.cancelled() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
 }
 
 type Resp = Response<Body>;
@@ -289,6 +392,11 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Resp {
     html(status, pages::problem(title, detail), None)
 }
 
+/// The cap on a request body (only the validator routes read one).
+fn body_limit() -> tower_http::limit::RequestBodyLimitLayer {
+    tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY)
+}
+
 /// The deadline of a request that reads a body.
 fn body_deadline() -> tower_http::timeout::TimeoutLayer {
     tower_http::timeout::TimeoutLayer::with_status_code(
@@ -309,11 +417,15 @@ fn router(app: Arc<App>) -> Router {
         // timer per request would cost every poll.
         .route(
             &format!("{VALIDATOR_API_PATH}{{token}}"),
-            any(validator_api_route).layer(body_deadline()),
+            any(validator_api_route)
+                .layer::<_, std::convert::Infallible>(body_deadline())
+                .layer::<_, std::convert::Infallible>(body_limit()),
         )
         .route(
             &format!("{VALIDATOR_PAGE_PATH}{{token}}"),
-            any(validator_page_route).layer(body_deadline()),
+            any(validator_page_route)
+                .layer::<_, std::convert::Infallible>(body_deadline())
+                .layer::<_, std::convert::Infallible>(body_limit()),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -329,49 +441,25 @@ fn router(app: Arc<App>) -> Router {
         )
         .route(WHOAMI_PATH, get(whoami_route))
         .route("/", get(home))
-        .route_layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            log_request,
-        ))
+        .route_layer(observe::Observe::new(app.metrics.clone(), app.log()))
         .fallback(not_found)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            MAX_REQUEST_BODY,
-        ))
-        .layer(
-            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ),
-        )
-        .layer(
-            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-                HeaderName::from_static("x-content-type-options"),
-                HeaderValue::from_static("nosniff"),
-            ),
-        )
         .with_state(app)
 }
 
-type Peer = ConnectInfo<SocketAddr>;
-
-/// The client's address as the checks see it: the TCP peer, or the trusted proxy's header.
-struct ClientIp(IpAddr);
-
+/// The client's address, put on every request by the connection loop (see [`connection`]).
 impl axum::extract::FromRequestParts<Arc<App>> for ClientIp {
     type Rejection = StatusCode;
 
     async fn from_request_parts(
         parts: &mut hyper::http::request::Parts,
-        app: &Arc<App>,
+        _: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
-        // The connection loop inserts the peer address into every request; without it the IP
-        // check could not be made, so refuse rather than guess.
-        let peer = parts
+        // Without it the IP check could not be made, so refuse rather than guess.
+        parts
             .extensions
-            .get::<Peer>()
-            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?
-            .0;
-        Ok(ClientIp(client_ip(&app.config, peer, &parts.headers)))
+            .get::<ClientIp>()
+            .copied()
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -388,13 +476,25 @@ async fn poller_route(
     State(app): State<Arc<App>>,
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
-    req: Request,
+    uri: hyper::Uri,
+    parked: Option<axum::Extension<park::Parked>>,
 ) -> Resp {
-    let wait = query_param(req.uri(), "wait")
+    let wait = query_param(&uri, "wait")
         .and_then(|w| w.parse::<u64>().ok())
         .unwrap_or(0)
         .min(MAX_LONG_POLL_SECS);
-    poller(&app, ip, &token, wait).await
+    // A parked request has waited already: only what is left of its wait remains.
+    let until = match parked {
+        Some(parked) => parked.until,
+        None => tokio::time::Instant::now() + Duration::from_secs(wait),
+    };
+    let (mut resp, pending) = poller(&app, ip, &token, until).await;
+    if wait > 0 && pending {
+        // The client polls again: on a fresh connection, which is parked (see `park`).
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 async fn validator_api_route(
@@ -488,8 +588,8 @@ async fn not_found(State(app): State<Arc<App>>, ClientIp(ip): ClientIp, req: Req
         "Not found",
         "There is nothing at this address.",
     );
-    log_line(
-        &app,
+    observe::log_line(
+        app.log(),
         ip,
         req.method(),
         "other",
@@ -499,79 +599,12 @@ async fn not_found(State(app): State<Arc<App>>, ClientIp(ip): ClientIp, req: Req
     resp
 }
 
-async fn log_request(
-    State(app): State<Arc<App>>,
-    ClientIp(ip): ClientIp,
-    route: MatchedPath,
-    req: Request,
-    next: Next,
-) -> Resp {
-    let method = req.method().clone();
-    let started = std::time::Instant::now();
-    let mut resp = next.run(req).await;
-    let took = started.elapsed();
-    app.metrics
-        .observe(route.as_str().trim_start_matches('/'), took.as_secs_f64());
-    if resp.extensions().get::<StoreFailed>().is_some() {
-        app.metrics.store_errors.inc();
-    }
-    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
-        && !resp.headers().contains_key(header::RETRY_AFTER)
-    {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-    }
-    log_line(
-        &app,
-        ip,
-        &method,
-        route.as_str().trim_start_matches('/'),
-        resp.status(),
-        took,
-    );
-    resp
-}
-
-/// One line per request: the route template, never the path (paths carry tokens).
-fn log_line(
-    app: &App,
-    ip: IpAddr,
-    method: &Method,
-    route: &str,
-    status: StatusCode,
-    took: Duration,
-) {
-    if !app.config.log {
-        return;
-    }
-    let now = unix_seconds(SystemTime::now());
-    let line = if app.config.log_json {
-        serde_json::json!({
-            "time": crate::clock::rfc3339_utc(now),
-            "ip": ip.to_string(),
-            "method": method.as_str(),
-            "route": route,
-            "status": status.as_u16(),
-            "ms": took.as_secs_f64() * 1000.0,
-        })
-        .to_string()
-    } else {
-        format!(
-            "{} {ip} {method} {route} {} {}ms",
-            crate::clock::format_utc(now),
-            status.as_u16(),
-            took.as_millis()
-        )
-    };
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let from_header = config.trusted_proxy_header.as_ref().and_then(|h| {
-        let v = headers.get(h)?.to_str().ok()?;
+/// `forwarded`: the value of the trusted proxy header, if one is configured and was sent.
+fn client_ip(config: &Config, peer: SocketAddr, forwarded: Option<&str>) -> IpAddr {
+    let from_header = forwarded
+        .filter(|_| config.trusted_proxy_header.is_some())
         // A proxy appends the address it saw: the last entry is the one it vouches for.
-        v.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
-    });
+        .and_then(|v| v.rsplit(',').next()?.trim().parse::<IpAddr>().ok());
     let ip = from_header.unwrap_or(peer.ip());
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
@@ -693,43 +726,70 @@ fn unavailable(e: &StateError) -> Resp {
     r
 }
 
-/// Marks a response that failed for want of the challenge store, for the metrics.
-#[derive(Clone, Copy)]
-struct StoreFailed;
-
-fn status_only(s: &str) -> PollResponse {
-    PollResponse {
-        status: s.into(),
-        ..Default::default()
-    }
+/// A status-only poll answer: the bytes serde would write for a [`PollResponse`] with only
+/// `status`, without serialising (a poll is the hottest request; a test keeps them equal).
+fn status_only(code: StatusCode, status: &'static str) -> Resp {
+    let body: &'static str = match status {
+        "pending" => r#"{"status":"pending"}"#,
+        "unknown" => r#"{"status":"unknown"}"#,
+        "expired" => r#"{"status":"expired"}"#,
+        "unauthorized" => r#"{"status":"unauthorized"}"#,
+        "denied" => r#"{"status":"denied"}"#,
+        "slow_down" => r#"{"status":"slow_down"}"#,
+        other => {
+            return json(
+                code,
+                &PollResponse {
+                    status: other.into(),
+                    ..Default::default()
+                },
+            );
+        }
+    };
+    respond(
+        code,
+        "application/json",
+        Bytes::from_static(body.as_bytes()),
+    )
 }
 
-/// `wait`: seconds to hold a pending poll open (the long-poll extension), already capped.
-async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
-    let wait_until = tokio::time::Instant::now() + Duration::from_secs(wait);
+/// What a poll comes to.
+enum Reply {
+    Status(&'static str),
+    Success(PollResponse),
+}
+
+/// `wait_until`: until when to hold a pending poll open (the long-poll extension). The answer,
+/// and whether it is `pending`.
+async fn poller(
+    app: &App,
+    ip: IpAddr,
+    token: &str,
+    wait_until: tokio::time::Instant,
+) -> (Resp, bool) {
     let check_ip = app.config.ip_check.then_some(ip);
     loop {
         let now = SystemTime::now();
         let polled = match app.challenges.poll(token, check_ip, now).await {
             Ok(p) => p,
-            Err(e) => return unavailable(&e),
+            Err(e) => return (unavailable(&e), false),
         };
         let reply = match polled {
             Poll::Unknown => {
                 // RFC 8628 §5.2: slow down whoever guesses tokens.
                 if let Some(wait) = app.guesses.unknown(ip) {
                     app.metrics.poll("slow_down");
-                    let mut r = json(StatusCode::TOO_MANY_REQUESTS, &status_only("slow_down"));
+                    let mut r = status_only(StatusCode::TOO_MANY_REQUESTS, "slow_down");
                     if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
                         r.headers_mut().insert(header::RETRY_AFTER, v);
                     }
-                    return r;
+                    return (r, false);
                 }
-                status_only("unknown")
+                Reply::Status("unknown")
             }
-            Poll::Expired => status_only("expired"),
-            Poll::Unauthorized => status_only("unauthorized"),
-            Poll::Denied => status_only("denied"),
+            Poll::Expired => Reply::Status("expired"),
+            Poll::Unauthorized => Reply::Status("unauthorized"),
+            Poll::Denied => Reply::Status("denied"),
             Poll::Collected { user } => {
                 let now = unix_seconds(now);
                 let exp = now + app.config.jwt_ttl.as_secs() as i64;
@@ -741,37 +801,47 @@ async fn poller(app: &App, ip: IpAddr, token: &str, wait: u64) -> Resp {
                     now,
                     exp,
                 );
-                PollResponse {
+                Reply::Success(PollResponse {
                     status: "success".into(),
                     cookie_name: Some(app.config.cookie_name.clone()),
                     expiration: Some(exp.into()),
                     encoded_jwt: Some(jwt),
                     user: Some(user),
-                }
+                })
             }
-            Poll::Pending {
-                mut changed,
-                expires,
-            } => {
+            Poll::Pending { expires } => {
                 let expires_in = expires.duration_since(now).unwrap_or_default();
                 let until = wait_until.min(tokio::time::Instant::now() + expires_in);
                 if tokio::time::Instant::now() >= until {
-                    status_only("pending")
+                    Reply::Status("pending")
                 } else {
-                    let _waiting = metrics::Waiting::start(&app.metrics.waiting);
-                    tokio::select! {
-                        _ = changed.changed() => {}
-                        _ = tokio::time::sleep_until(until) => {}
+                    // Decided in between: `watch` says so (None), and the loop polls again.
+                    let watch = match app.challenges.watch(token, check_ip, now).await {
+                        Ok(w) => w,
+                        Err(e) => return (unavailable(&e), false),
+                    };
+                    if let Some(mut watch) = watch {
+                        let _waiting = metrics::Waiting::start(&app.metrics.waiting);
+                        tokio::select! {
+                            _ = watch.changed.changed() => {}
+                            _ = tokio::time::sleep_until(until) => {}
+                        }
                     }
                     continue;
                 }
             }
         };
-        app.metrics.poll(&reply.status);
-        if reply.status == "success" {
-            app.metrics.event("collected");
-        }
-        return json(StatusCode::OK, &reply);
+        return match reply {
+            Reply::Status(status) => {
+                app.metrics.poll(status);
+                (status_only(StatusCode::OK, status), status == "pending")
+            }
+            Reply::Success(r) => {
+                app.metrics.poll("success");
+                app.metrics.event("collected");
+                (json(StatusCode::OK, &r), false)
+            }
+        };
     }
 }
 
@@ -1114,5 +1184,27 @@ mod tests {
         assert!(loopback_redirect("http://evil.example:5000/callback").is_none());
         assert!(loopback_redirect("http://user@127.0.0.1:5000/callback").is_none());
         assert!(loopback_redirect("javascript:alert(1)").is_none());
+    }
+
+    #[tokio::test]
+    async fn status_only_answers_are_what_serde_writes() {
+        for status in [
+            "pending",
+            "unknown",
+            "expired",
+            "unauthorized",
+            "denied",
+            "slow_down",
+            "anything",
+        ] {
+            let resp = status_only(StatusCode::OK, status);
+            let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+            let expected = serde_json::to_vec(&PollResponse {
+                status: status.into(),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(body, expected, "{status}");
+        }
     }
 }

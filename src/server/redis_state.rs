@@ -12,8 +12,8 @@
 //! answers a long-poll held by replica A at once, with no polling of Redis.
 
 use super::state::{
-    ChallengeState, Created, Limits, NewChallenge, Poll, StateError, Status, View, random_token,
-    user_code,
+    ChallengeState, Created, Limits, NewChallenge, Poll, StateError, Status, View, Watch,
+    random_token, user_code,
 };
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
@@ -332,8 +332,6 @@ impl ChallengeState for RedisState {
         ip: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<Poll, StateError> {
-        // Listen before looking, so a decision made in between is not missed.
-        let changed = self.waiters.subscribe(token);
         let mut conn = self.conn.clone();
         let reply: Vec<String> = scripts()
             .poll
@@ -350,11 +348,36 @@ impl ChallengeState for RedisState {
             Some("denied") => Poll::Denied,
             Some("collected") => Poll::Collected { user: second },
             Some("pending") => Poll::Pending {
-                changed,
                 expires: from_ms(second.parse().unwrap_or(0)),
             },
             _ => Poll::Unknown,
         })
+    }
+
+    async fn watch(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Option<Watch>, StateError> {
+        // Listen before looking, so a decision made in between is not missed. A read, so
+        // nothing is collected.
+        let changed = self.waiters.subscribe(token);
+        let mut conn = self.conn.clone();
+        let (status, expires, owner): (Option<String>, Option<i64>, Option<String>) =
+            redis::cmd("HMGET")
+                .arg(format!("{PREFIX}{token}"))
+                .arg(&["status", "expires", "ip"])
+                .query_async(&mut conn)
+                .await
+                .map_err(failed)?;
+        let expires = expires.unwrap_or(0);
+        let pending = status.as_deref() == Some("pending") && expires > ms(now);
+        let from_owner = ip.is_none_or(|ip| owner.as_deref() == Some(ip.to_string().as_str()));
+        Ok((pending && from_owner).then(|| Watch {
+            changed,
+            expires: from_ms(expires),
+        }))
     }
 
     async fn health(&self) -> Result<(), StateError> {

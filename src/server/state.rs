@@ -59,15 +59,22 @@ pub enum Poll {
     Unknown,
     Expired,
     Unauthorized,
-    /// Still waiting: `changed` fires when it is decided; it expires at `expires`.
+    /// Still waiting (to wait for the decision, [`ChallengeState::watch`] it); it expires at
+    /// `expires`.
     Pending {
-        changed: watch::Receiver<()>,
         expires: SystemTime,
     },
     Denied,
     Collected {
         user: String,
     },
+}
+
+/// A pending challenge someone may wait on: `changed` fires when it is decided.
+#[derive(Debug)]
+pub struct Watch {
+    pub changed: watch::Receiver<()>,
+    pub expires: SystemTime,
 }
 
 /// The shared state could not be reached (Redis down or restarting): the request gets 503
@@ -118,6 +125,14 @@ pub trait ChallengeState: Send + Sync {
         ip: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<Poll, StateError>;
+    /// Looks without touching: `Some` if the challenge is pending, unexpired and (with `ip`)
+    /// polled from its address. Collects nothing; a parked long-poll waits on it.
+    async fn watch(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Option<Watch>, StateError>;
     /// Whether the state can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StateError> {
         Ok(())
@@ -298,10 +313,7 @@ impl Challenges {
             return Poll::Unauthorized;
         }
         match c.status {
-            Status::Pending => Poll::Pending {
-                changed: c.changed.subscribe(),
-                expires: c.expires,
-            },
+            Status::Pending => Poll::Pending { expires: c.expires },
             Status::Denied => Poll::Denied,
             Status::Approved => {
                 let user = c.user.clone();
@@ -309,6 +321,20 @@ impl Challenges {
                 Poll::Collected { user }
             }
         }
+    }
+
+    pub fn watch(&self, token: &str, ip: Option<IpAddr>, now: SystemTime) -> Option<Watch> {
+        let map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let c = map.get(token)?;
+        (c.status == Status::Pending && !c.is_expired(now) && ip.is_none_or(|ip| ip == c.ip)).then(
+            || Watch {
+                changed: c.changed.subscribe(),
+                expires: c.expires,
+            },
+        )
     }
 
     /// Drops challenges past their expiry plus a grace period.
@@ -354,6 +380,14 @@ impl ChallengeState for Challenges {
         now: SystemTime,
     ) -> Result<Poll, StateError> {
         Ok(Challenges::poll(self, token, ip, now))
+    }
+    async fn watch(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Option<Watch>, StateError> {
+        Ok(Challenges::watch(self, token, ip, now))
     }
     fn purge(&self, now: SystemTime) -> usize {
         Challenges::purge(self, now)
