@@ -151,6 +151,9 @@ const GRACE: Duration = Duration::from_secs(300);
 #[derive(Debug, Default)]
 pub struct Challenges {
     map: Mutex<HashMap<String, Challenge>>,
+    /// When a full map was last purged (seconds since the epoch): at most once a second, or
+    /// every generator request at the cap would scan the whole map.
+    purged_when_full: std::sync::atomic::AtomicU64,
 }
 
 /// Letters a person cannot confuse (no vowels, so no words; no 0/O, 1/I), as RFC 8628 §6.1
@@ -202,7 +205,11 @@ impl Challenges {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= limits.max_pending {
-            Self::purge_locked(&mut map, new.now);
+            use std::sync::atomic::Ordering;
+            let second = crate::clock::unix_seconds(new.now).max(0).unsigned_abs();
+            if self.purged_when_full.swap(second, Ordering::Relaxed) != second {
+                Self::purge_locked(&mut map, new.now);
+            }
             if map.len() >= limits.max_pending {
                 return Created::Full;
             }
@@ -401,6 +408,7 @@ impl ChallengeState for Challenges {
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+    use std::time::UNIX_EPOCH;
 
     impl Challenges {
         fn create(&self, new: NewChallenge, cap: usize) -> Option<(String, String)> {
@@ -428,6 +436,27 @@ mod tests {
             redirect_uri: None,
             state: None,
         }
+    }
+
+    #[test]
+    fn a_full_map_is_purged_at_most_once_a_second() {
+        let s = Challenges::default();
+        let start = UNIX_EPOCH + Duration::from_millis(1_000_000_500);
+        assert!(s.create(new(start), 1).is_some());
+        // Purgeable from start + ttl + GRACE, half-way through a second; `edge` is earlier in
+        // that second.
+        let purgeable = start + Duration::from_secs(120) + GRACE;
+        let edge = purgeable - Duration::from_millis(300);
+        assert!(
+            s.create(new(edge), 1).is_none(),
+            "full, nothing to purge yet"
+        );
+        let later_same_second = purgeable + Duration::from_millis(100);
+        assert!(
+            s.create(new(later_same_second), 1).is_none(),
+            "no second scan within the same second"
+        );
+        assert!(s.create(new(edge + Duration::from_secs(1)), 1).is_some());
     }
 
     #[test]
