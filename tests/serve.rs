@@ -406,16 +406,7 @@ fn json_logs_and_prometheus_metrics() {
     login.finish().expect_code(0);
     let jwt = sb.token();
 
-    let metrics = block_on(async {
-        http()
-            .get(format!("{url}metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    });
+    let metrics = metrics_text(&url);
     for line in [
         "sesame_serve_challenges_total{event=\"generated\"} 1",
         "sesame_serve_challenges_total{event=\"approved\"} 1",
@@ -489,18 +480,22 @@ fn read_response(s: &mut std::net::TcpStream) -> (String, String) {
     (head, String::from_utf8(body).unwrap())
 }
 
-fn waiting(server: &RefServer) -> u64 {
-    let metrics = block_on(async {
+/// The server's `/metrics` page.
+fn metrics_text(url: &str) -> String {
+    block_on(async {
         http()
-            .get(format!("{}metrics", server.url))
+            .get(format!("{url}metrics"))
             .send()
             .await
             .unwrap()
             .text()
             .await
             .unwrap()
-    });
-    metrics
+    })
+}
+
+fn waiting(server: &RefServer) -> u64 {
+    metrics_text(server.url.as_str())
         .lines()
         .find_map(|l| l.strip_prefix("sesame_serve_long_polls_waiting "))
         .unwrap()
