@@ -267,8 +267,13 @@ async fn connection(
     use tokio::io::AsyncReadExt;
     let mut stream = stream;
     let mut head = Vec::with_capacity(park::FIRST_READ);
-    match tokio::time::timeout(HEAD_TIMEOUT, stream.read_buf(&mut head)).await {
+    let first = tokio::select! {
+        read = tokio::time::timeout(HEAD_TIMEOUT, stream.read_buf(&mut head)) => read,
+        () = cancel.cancelled() => return,
+    };
+    match first {
         Ok(Ok(n)) if n > 0 => {}
+        // Closed, failed, or silent for as long as hyper would wait for a head.
         _ => return,
     }
     let parked = match park::long_poll(
