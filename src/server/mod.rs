@@ -773,6 +773,7 @@ async fn poller(
     wait_until: tokio::time::Instant,
 ) -> (Resp, bool) {
     let check_ip = app.config.ip_check.then_some(ip);
+    let mut rewatched = false;
     loop {
         let now = SystemTime::now();
         let polled = match app.challenges.poll(token, check_ip, now).await {
@@ -820,19 +821,27 @@ async fn poller(
                 if tokio::time::Instant::now() >= until {
                     Reply::Status("pending")
                 } else {
-                    // Decided in between: `watch` says so (None), and the loop polls again.
                     let watch = match app.challenges.watch(token, check_ip, now).await {
                         Ok(w) => w,
                         Err(e) => return (unavailable(&e), false),
                     };
-                    if let Some(mut watch) = watch {
-                        let _waiting = metrics::Waiting::start(&app.metrics.waiting);
-                        tokio::select! {
-                            _ = watch.changed.changed() => {}
-                            _ = tokio::time::sleep_until(until) => {}
+                    match watch {
+                        Some(mut watch) => {
+                            let _waiting = metrics::Waiting::start(&app.metrics.waiting);
+                            tokio::select! {
+                                _ = watch.changed.changed() => {}
+                                _ = tokio::time::sleep_until(until) => {}
+                            }
+                            continue;
                         }
+                        // Decided in between: poll again. A store that keeps saying "pending"
+                        // to the poll but not to `watch` gets a pending answer, not a busy loop.
+                        None if !rewatched => {
+                            rewatched = true;
+                            continue;
+                        }
+                        None => Reply::Status("pending"),
                     }
-                    continue;
                 }
             }
         };
