@@ -596,3 +596,48 @@ fn a_long_poll_from_another_address_is_not_parked() {
     let _owner = send_raw(&server, &from("10.1.1.1"));
     wait_for_waiting(&server, 1);
 }
+
+#[test]
+fn polls_the_shortcut_does_not_take_are_answered_alike_by_the_router() {
+    let server = RefServer::start();
+    let ch = generate(&server, "");
+    let polling_url = ch["polling_url"].as_str().unwrap();
+    let token = polling_url.rsplit('/').next().unwrap();
+    // The same token with its first letter percent-encoded: the router decodes it, the
+    // shortcut (plain tokens only) leaves it to the router.
+    let encoded = polling_url.replacen(
+        &format!("/{token}"),
+        &format!("/%{:02X}{}", token.as_bytes()[0], &token[1..]),
+        1,
+    );
+    assert_eq!(get_json(polling_url, None).1["status"], "pending");
+    assert_eq!(get_json(&encoded, None).1["status"], "pending");
+    assert_eq!(get_json(&format!("{polling_url}/"), None).0, 404);
+
+    assert_eq!(post_json(&encoded, serde_json::json!({}), None), 200);
+    let api = api(ch["challenge_url"].as_str().unwrap());
+    let (_, view) = get_json(&api, None);
+    let nonce = view["nonce"].as_str().unwrap();
+    assert_eq!(
+        post_json(&api, serde_json::json!({"nonce": nonce}), None),
+        200
+    );
+    // Collected once, whichever way the poll came.
+    let (status, first) = get_json(&encoded, None);
+    assert_eq!((status, first["status"].as_str()), (200, Some("success")));
+    assert!(
+        first["encoded_jwt"].as_str().is_some_and(|j| !j.is_empty()),
+        "{first}"
+    );
+    let (_, second) = get_json(polling_url, None);
+    assert_ne!(second["status"], "success", "{second}");
+
+    // Both ways are observed under the poller's route: five polls (the 404 is no route's).
+    let metrics = metrics_text(server.url.as_str());
+    assert!(
+        metrics.contains(
+            "sesame_serve_request_duration_seconds_count{route=\"noauth/v1/challenge_poller/{token}\"} 5"
+        ),
+        "{metrics}"
+    );
+}

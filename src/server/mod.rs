@@ -3,7 +3,8 @@
 //! It is the embedded default behind `sesame demo`, the fixture of the test suite, and can run
 //! behind an SSO reverse proxy that sets a user header.
 //!
-//! Routing is axum's (one handler per endpoint); connections are served by hyper-util's HTTP/1
+//! Routing is axum's (one handler per endpoint), except that a poll takes a shortcut around the
+//! router to the same handler (see [`shortcut`]); connections are served by hyper's HTTP/1
 //! builder, which gives the header-read timeout (idle sockets are dropped after 10 s) and the
 //! graceful shutdown that `axum::serve` does not expose.
 
@@ -13,6 +14,7 @@ mod metrics;
 mod observe;
 mod park;
 mod redis_state;
+mod shortcut;
 pub use redis_state::redact as redact_redis;
 mod state;
 mod token;
@@ -27,7 +29,8 @@ use crate::secret::Secret;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
-use axum::routing::{any, get};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, any, get};
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::{HeaderMap, Method, Response, StatusCode};
@@ -216,7 +219,7 @@ impl Server {
                 }
             })
         };
-        let router = router(self.app.clone());
+        let routes = routes(self.app.clone());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -231,7 +234,7 @@ impl Server {
                     };
                     connections.spawn(connection(
                         self.app.clone(),
-                        router.clone(),
+                        routes.clone(),
                         stream,
                         peer,
                         cancel.child_token(),
@@ -257,13 +260,22 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One connection: its first request head is read here, and a long-poll of a pending challenge
 /// is parked (see [`park`]) before hyper serves the connection as usual.
-async fn connection(
+async fn connection<S>(
     app: Arc<App>,
-    router: Router,
+    routes: S,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     cancel: tokio_util::sync::CancellationToken,
-) {
+) where
+    S: tower::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = Resp,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
     use tokio::io::AsyncReadExt;
     let mut stream = stream;
     let mut head = Vec::with_capacity(park::FIRST_READ);
@@ -311,7 +323,7 @@ async fn connection(
     // request, how long it was parked.
     let parked = Arc::new(std::sync::Mutex::new(parked));
     let svc = tower::ServiceExt::map_request(
-        router,
+        routes,
         move |mut req: hyper::Request<hyper::body::Incoming>| {
             let forwarded = app
                 .config
@@ -410,32 +422,54 @@ fn body_deadline() -> tower_http::timeout::TimeoutLayer {
     )
 }
 
+/// Every request's way to its handler: a poll by the shortcut, anything else by the router.
+fn routes(
+    app: Arc<App>,
+) -> impl tower::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = Resp,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone
++ Send
++ 'static {
+    let observe = observe::Observe::new(app.metrics.clone(), app.log());
+    let poll = tower::Layer::layer(
+        &observe.route(&format!("{POLLER_PATH}{{token}}")),
+        tower::service_fn({
+            let app = app.clone();
+            move |req| poll_shortcut(app.clone(), req)
+        }),
+    );
+    shortcut::Shortcut::new(POLLER_PATH, poll, router(app, &observe))
+}
+
 /// One route per endpoint. Bodies are capped, requests that read one have a deadline longer
 /// than the longest long-poll, and each request is logged by its route template, never its path (paths
 /// carry challenge tokens).
-fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route(&format!("{GENERATOR_PATH}{{user}}"), any(generator_route))
-        .route(&format!("{POLLER_PATH}{{token}}"), any(poller_route))
+fn router(app: Arc<App>, observe: &observe::Observe) -> Router {
+    let routes: Vec<(String, MethodRouter<Arc<App>>)> = vec![
+        (format!("{GENERATOR_PATH}{{user}}"), any(generator_route)),
+        (format!("{POLLER_PATH}{{token}}"), any(poller_route)),
         // The two routes that read a request body get a deadline, against a body that trickles
         // in; the others read none (the poller's own wait is capped at MAX_LONG_POLL_SECS), and a
         // timer per request would cost every poll.
-        .route(
-            &format!("{VALIDATOR_API_PATH}{{token}}"),
+        (
+            format!("{VALIDATOR_API_PATH}{{token}}"),
             any(validator_api_route)
                 .layer::<_, std::convert::Infallible>(body_deadline())
                 .layer::<_, std::convert::Infallible>(body_limit()),
-        )
-        .route(
-            &format!("{VALIDATOR_PAGE_PATH}{{token}}"),
+        ),
+        (
+            format!("{VALIDATOR_PAGE_PATH}{{token}}"),
             any(validator_page_route)
                 .layer::<_, std::convert::Infallible>(body_deadline())
                 .layer::<_, std::convert::Infallible>(body_limit()),
-        )
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
+        ),
+        ("/healthz".into(), get(healthz)),
+        ("/readyz".into(), get(readyz)),
+        (
+            "/metrics".into(),
             get(|State(app): State<Arc<App>>| async move {
                 respond(
                     StatusCode::OK,
@@ -443,10 +477,16 @@ fn router(app: Arc<App>) -> Router {
                     app.metrics.render(),
                 )
             }),
-        )
-        .route(WHOAMI_PATH, get(whoami_route))
-        .route("/", get(home))
-        .route_layer(observe::Observe::new(app.metrics.clone(), app.log()))
+        ),
+        (WHOAMI_PATH.into(), get(whoami_route)),
+        ("/".into(), get(home)),
+    ];
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            let observed = handler.layer(observe.route(&path));
+            router.route(&path, observed)
+        })
         .fallback(not_found)
         .with_state(app)
 }
@@ -484,16 +524,56 @@ async fn poller_route(
     uri: hyper::Uri,
     parked: Option<axum::Extension<park::Parked>>,
 ) -> Resp {
-    let wait = query_param(&uri, "wait")
-        .and_then(|w| w.parse::<u64>().ok())
+    poll_answer(&app, ip, &token, poll_wait(&uri), parked.map(|p| p.0)).await
+}
+
+/// A poll that took the shortcut around the router: the request's parts are read and let go
+/// before the (possibly long) wait, and the answer is [`poller_route`]'s.
+fn poll_shortcut<B>(
+    app: Arc<App>,
+    req: hyper::Request<B>,
+) -> impl Future<Output = Result<Resp, std::convert::Infallible>> {
+    let ip = req.extensions().get::<ClientIp>().copied();
+    let parked = req.extensions().get::<park::Parked>().copied();
+    let token = shortcut::plain_token(req.uri().path(), POLLER_PATH)
+        .unwrap_or_default()
+        .to_owned();
+    let wait = poll_wait(req.uri());
+    drop(req);
+    async move {
+        Ok(match ip {
+            Some(ClientIp(ip)) => poll_answer(&app, ip, &token, wait, parked).await,
+            // As the router's extractor answers (see `ClientIp`).
+            None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        })
+    }
+}
+
+/// The wait a poll asks for (`?wait=` seconds), capped; none if absent or not a number.
+fn poll_wait(uri: &hyper::Uri) -> u64 {
+    uri.query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "wait")
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        })
         .unwrap_or(0)
-        .min(MAX_LONG_POLL_SECS);
+        .min(MAX_LONG_POLL_SECS)
+}
+
+async fn poll_answer(
+    app: &App,
+    ip: IpAddr,
+    token: &str,
+    wait: u64,
+    parked: Option<park::Parked>,
+) -> Resp {
     // A parked request has waited already: only what is left of its wait remains.
     let until = match parked {
         Some(parked) => parked.until,
         None => tokio::time::Instant::now() + Duration::from_secs(wait),
     };
-    let (mut resp, pending) = poller(&app, ip, &token, until).await;
+    let (mut resp, pending) = poller(app, ip, token, until).await;
     if wait > 0 && pending {
         // The client polls again: on a fresh connection, which is parked (see `park`).
         resp.headers_mut()

@@ -1,5 +1,5 @@
 //! One log line and one latency observation per request: a tower layer around each route that
-//! records the route template (never the path: paths carry tokens), the client address, the
+//! records its route template (never the path: paths carry tokens), the client address, the
 //! status and the time taken, and sees that every answer says `Cache-Control: no-store` and
 //! `X-Content-Type-Options: nosniff`. Hand-written rather than axum's `middleware::from_fn`, which boxes
 //! a future and clones the inner service per request, a measurable share of a poll's cost.
@@ -7,7 +7,6 @@
 use super::metrics::{self, Metrics};
 use super::park::Parked;
 use axum::body::Body;
-use axum::extract::MatchedPath;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::future::Future;
@@ -39,11 +38,25 @@ pub enum Log {
 pub struct Observe {
     metrics: Arc<Metrics>,
     log: Log,
+    /// The route's index in [`metrics::ROUTES`].
+    route: usize,
 }
 
 impl Observe {
     pub fn new(metrics: Arc<Metrics>, log: Log) -> Self {
-        Observe { metrics, log }
+        Observe {
+            metrics,
+            log,
+            route: metrics::OTHER,
+        }
+    }
+
+    /// The layer for the route with this template (a path as given to the router).
+    pub fn route(&self, template: &str) -> Self {
+        Observe {
+            route: metrics::route_index(template.trim_start_matches('/')),
+            ..self.clone()
+        }
     }
 }
 
@@ -63,9 +76,9 @@ pub struct Observed<S> {
     observe: Observe,
 }
 
-impl<S> tower::Service<Request<Body>> for Observed<S>
+impl<S, B> tower::Service<Request<B>> for Observed<S>
 where
-    S: tower::Service<Request<Body>, Response = Response<Body>>,
+    S: tower::Service<Request<B>, Response = Response<Body>>,
 {
     type Response = Response<Body>;
     type Error = S::Error;
@@ -75,20 +88,14 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(metrics::OTHER, |m| {
-                metrics::route_index(m.as_str().trim_start_matches('/'))
-            });
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         // A parked long-poll started when it arrived, not when hyper got it.
         let started = req
             .extensions()
             .get::<Parked>()
             .map_or_else(Instant::now, |p| p.since.into_std());
         let seen = Seen {
-            route,
+            route: self.observe.route,
             ip: req.extensions().get::<ClientIp>().map(|c| c.0),
             method: req.method().clone(),
             started,

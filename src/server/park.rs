@@ -58,10 +58,8 @@ pub fn long_poll(head: &[u8], poller_path: &str, proxy_header: Option<&str>) -> 
         return None;
     }
     let (path, query) = req.path?.split_once('?')?;
-    let token = path.strip_prefix(poller_path)?;
-    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
+    // A token as the poll shortcut takes it, so that a parked poll is answered by the shortcut.
+    let token = super::shortcut::plain_token(path, poller_path)?;
     let wait = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "wait")
         .and_then(|(_, v)| v.parse::<u64>().ok())
