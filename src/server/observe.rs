@@ -185,6 +185,9 @@ pub fn log_line(
     status: StatusCode,
     took: Duration,
 ) {
+    if log == Log::Off {
+        return;
+    }
     let now = crate::clock::unix_seconds(SystemTime::now());
     let line = match log {
         Log::Off => return,
