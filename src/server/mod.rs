@@ -450,6 +450,8 @@ fn routes(
 fn router(app: Arc<App>, observe: &observe::Observe) -> Router {
     let routes: Vec<(String, MethodRouter<Arc<App>>)> = vec![
         (format!("{GENERATOR_PATH}{{user}}"), any(generator_route)),
+        // Most polls take the shortcut around the router to the same `poll_answer` (see
+        // `routes`): a layer added here would not apply to them.
         (format!("{POLLER_PATH}{{token}}"), any(poller_route)),
         // The two routes that read a request body get a deadline, against a body that trickles
         // in; the others read none (the poller's own wait is capped at MAX_LONG_POLL_SECS), and a
@@ -535,16 +537,16 @@ fn poll_shortcut<B>(
 ) -> impl Future<Output = Result<Resp, std::convert::Infallible>> {
     let ip = req.extensions().get::<ClientIp>().copied();
     let parked = req.extensions().get::<park::Parked>().copied();
-    let token = shortcut::plain_token(req.uri().path(), POLLER_PATH)
-        .unwrap_or_default()
-        .to_owned();
+    let token = shortcut::plain_token(req.uri().path(), POLLER_PATH).map(str::to_owned);
     let wait = poll_wait(req.uri());
     drop(req);
     async move {
-        Ok(match ip {
-            Some(ClientIp(ip)) => poll_answer(&app, ip, &token, wait, parked).await,
+        Ok(match (ip, token) {
+            (Some(ClientIp(ip)), Some(token)) => poll_answer(&app, ip, &token, wait, parked).await,
             // As the router's extractor answers (see `ClientIp`).
-            None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            (None, _) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            // Only if the shortcut's prefix were not the poller's: never a poll of no token.
+            (_, None) => StatusCode::NOT_FOUND.into_response(),
         })
     }
 }

@@ -53,8 +53,14 @@ impl Observe {
 
     /// The layer for the route with this template (a path as given to the router).
     pub fn route(&self, template: &str) -> Self {
+        let route = metrics::route_index(template.trim_start_matches('/'));
+        debug_assert_ne!(
+            route,
+            metrics::OTHER,
+            "{template} is missing from metrics::ROUTES"
+        );
         Observe {
-            route: metrics::route_index(template.trim_start_matches('/')),
+            route,
             ..self.clone()
         }
     }

@@ -42,6 +42,8 @@ where
     type Error = H::Error;
     type Future = futures_util::future::Either<H::Future, R::Future>;
 
+    // Both must be ready, as `call` does not know yet which it will use. Both always are (the
+    // router, and a service function); a layer that limits capacity belongs inside either.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         std::task::ready!(self.hot.poll_ready(cx))?;
         self.rest.poll_ready(cx)
