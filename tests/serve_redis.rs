@@ -1,7 +1,8 @@
 //! `sesame serve` replicas sharing their challenges in a real `redis-server` (started here on an
 //! ephemeral loopback port; scripts/test-all.sh installs it): a login generated on replica A and
 //! approved on replica B completes; concurrent collection on both gives exactly one success;
-//! Redis killed mid-login gives 503s with Retry-After, and the login completes once it is back;
+//! Redis killed mid-login gives 503s with Retry-After, and the login completes once it is back; a
+//! Redis restarted between requests costs no request;
 //! the per-address and global limits count across replicas.
 
 mod common;
@@ -286,4 +287,27 @@ fn max_pending_counts_across_replicas() {
     let (status, retry, _) = generate(&a);
     assert_eq!(status, 503);
     assert!(retry.is_some());
+}
+
+#[test]
+#[ignore = "needs redis-server (scripts/test-all.sh installs it)"]
+fn a_redis_restart_between_requests_costs_no_request() {
+    let mut redis = Redis::start();
+    let a = replica(&redis, |_| {});
+    let (status, _, body) = generate(&a);
+    assert_eq!(status, 200, "{body}");
+    // Restarted while the replica is idle: its connection is dead, and the next request on it
+    // is the first to know.
+    redis.kill();
+    redis.spawn();
+    for _ in 0..3 {
+        let (status, _, body) = generate(&a);
+        assert_eq!(status, 200, "{body}");
+        let (status, _, body) = get(body["polling_url"].as_str().unwrap());
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("pending")),
+            "{body}"
+        );
+    }
 }

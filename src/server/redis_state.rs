@@ -180,6 +180,22 @@ fn failed(e: redis::RedisError) -> StateError {
     StateError(format!("Redis: {e}"))
 }
 
+/// Runs a request on the shared connection (`|conn| request`), and once more if that
+/// connection had dropped: after Redis restarts, the first request on the old connection is the
+/// one to find out, and the manager reconnects for the second. A request whose reply alone was
+/// lost runs twice; each is safe to repeat (a second `create` leaves one more pending challenge,
+/// a second `decide` or collecting `poll` finds the challenge decided or collected). A macro,
+/// as an async closure's future cannot be shown to be `Send` for every borrow.
+macro_rules! once_more {
+    ($state:expr, |$conn:ident| $request:expr) => {{
+        let mut $conn = $state.conn.clone();
+        match $request.await {
+            Err(e) if e.is_connection_dropped() => $request.await.map_err(failed),
+            done => done.map_err(failed),
+        }
+    }};
+}
+
 impl RedisState {
     /// Sets up the connection (made lazily: a Redis that is down now makes requests answer 503
     /// until it is up, not the server refuse to start) and the decision subscription.
@@ -230,9 +246,8 @@ impl ChallengeState for RedisState {
         let expires = ms(new.now + new.ttl);
         let keep = i64::try_from((new.ttl + GRACE).as_millis()).unwrap_or(i64::MAX);
         let ip = new.ip.to_string();
-        let mut conn = self.conn.clone();
-        let outcome: String = scripts()
-            .create
+        let mut create = scripts().create.prepare_invoke();
+        create
             .key(format!("{PREFIX}{token}"))
             .key(PENDING)
             .key(format!("{IP_PREFIX}{ip}"))
@@ -251,10 +266,8 @@ impl ChallengeState for RedisState {
                     .unwrap_or(""),
             )
             .arg(new.state.as_deref().unwrap_or(""))
-            .arg(&token)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(failed)?;
+            .arg(&token);
+        let outcome: String = once_more!(self, |c| create.invoke_async(&mut c))?;
         Ok(match outcome.as_str() {
             "ok" => Created::New { token, code },
             "ipfull" => Created::IpFull,
@@ -263,11 +276,8 @@ impl ChallengeState for RedisState {
     }
 
     async fn view(&self, token: &str, now: SystemTime) -> Result<Option<View>, StateError> {
-        let mut conn = self.conn.clone();
-        let h: HashMap<String, String> = conn
-            .hgetall(format!("{PREFIX}{token}"))
-            .await
-            .map_err(failed)?;
+        let key = format!("{PREFIX}{token}");
+        let h: HashMap<String, String> = once_more!(self, |c| c.hgetall(&key))?;
         let field = |k: &str| h.get(k).cloned().unwrap_or_default();
         let Some(ip) = h.get("ip").and_then(|i| i.parse::<IpAddr>().ok()) else {
             return Ok(None);
@@ -292,14 +302,9 @@ impl ChallengeState for RedisState {
     }
 
     async fn take_nonce(&self, token: &str) -> Result<Option<String>, StateError> {
-        let mut conn = self.conn.clone();
-        scripts()
-            .take_nonce
-            .key(format!("{PREFIX}{token}"))
-            .arg(random_token())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(failed)
+        let mut take = scripts().take_nonce.prepare_invoke();
+        take.key(format!("{PREFIX}{token}")).arg(random_token());
+        once_more!(self, |c| take.invoke_async(&mut c))
     }
 
     async fn decide(
@@ -309,9 +314,8 @@ impl ChallengeState for RedisState {
         approve: bool,
         now: SystemTime,
     ) -> Result<bool, StateError> {
-        let mut conn = self.conn.clone();
-        let done: i64 = scripts()
-            .decide
+        let mut decide = scripts().decide.prepare_invoke();
+        decide
             .key(format!("{PREFIX}{token}"))
             .key(PENDING)
             .arg(nonce)
@@ -319,10 +323,8 @@ impl ChallengeState for RedisState {
             .arg(ms(now))
             .arg(token)
             .arg(CHANNEL)
-            .arg(IP_PREFIX)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(failed)?;
+            .arg(IP_PREFIX);
+        let done: i64 = once_more!(self, |c| decide.invoke_async(&mut c))?;
         Ok(done == 1)
     }
 
@@ -332,15 +334,11 @@ impl ChallengeState for RedisState {
         ip: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<Poll, StateError> {
-        let mut conn = self.conn.clone();
-        let reply: Vec<String> = scripts()
-            .poll
-            .key(format!("{PREFIX}{token}"))
+        let mut poll = scripts().poll.prepare_invoke();
+        poll.key(format!("{PREFIX}{token}"))
             .arg(ms(now))
-            .arg(ip.map(|i| i.to_string()).unwrap_or_default())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(failed)?;
+            .arg(ip.map(|i| i.to_string()).unwrap_or_default());
+        let reply: Vec<String> = once_more!(self, |c| poll.invoke_async(&mut c))?;
         let second = reply.get(1).cloned().unwrap_or_default();
         Ok(match reply.first().map(String::as_str) {
             Some("expired") => Poll::Expired,
@@ -363,14 +361,12 @@ impl ChallengeState for RedisState {
         // Listen before looking, so a decision made in between is not missed. A read, so
         // nothing is collected.
         let changed = self.waiters.subscribe(token);
-        let mut conn = self.conn.clone();
+        let mut hmget = redis::cmd("HMGET");
+        hmget
+            .arg(format!("{PREFIX}{token}"))
+            .arg(&["status", "expires", "ip"]);
         let (status, expires, owner): (Option<String>, Option<i64>, Option<String>) =
-            redis::cmd("HMGET")
-                .arg(format!("{PREFIX}{token}"))
-                .arg(&["status", "expires", "ip"])
-                .query_async(&mut conn)
-                .await
-                .map_err(failed)?;
+            once_more!(self, |c| hmget.query_async(&mut c))?;
         let expires = expires.unwrap_or(0);
         let pending = status.as_deref() == Some("pending") && expires > ms(now);
         let from_owner = ip.is_none_or(|ip| owner.as_deref() == Some(ip.to_string().as_str()));
@@ -381,11 +377,8 @@ impl ChallengeState for RedisState {
     }
 
     async fn health(&self) -> Result<(), StateError> {
-        let mut conn = self.conn.clone();
-        let pong: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .map_err(failed)?;
+        let ping = redis::cmd("PING");
+        let pong: String = once_more!(self, |c| ping.query_async(&mut c))?;
         if pong == "PONG" {
             Ok(())
         } else {
