@@ -117,9 +117,19 @@ pub fn same_origin(a: &Url, b: &Url) -> bool {
 /// Why a request failed, sorted by what the caller does about it.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// Connection refused or reset, timeout, HTTP 5xx or 429: worth another try.
+    /// Connection refused or reset, timeout, a reply cut short: worth another try.
     #[error("{0}")]
     Transient(String),
+    /// HTTP 5xx or 429: the server is there but cannot answer now; worth another try, after
+    /// `retry_after` if it said (`Retry-After` in seconds, at most [`MAX_RETRY_AFTER`]).
+    #[error("the server answered HTTP {status}{}", message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Unavailable {
+        status: u16,
+        /// What the server's JSON said (`message`, `error_description` or `error`), made safe
+        /// to print.
+        message: Option<String>,
+        retry_after: Option<Duration>,
+    },
     /// Any other HTTP status.
     #[error("the server answered HTTP {status} for {url}")]
     Status { status: u16, url: String },
@@ -183,10 +193,15 @@ pub async fn get_with_headers(
     let status = resp.status();
     let headers = resp.headers().clone();
     if status.is_server_error() || status.as_u16() == 429 {
-        return Err(FetchError::Transient(format!(
-            "the server answered HTTP {}",
-            status.as_u16()
-        )));
+        let message = read_body(&mut resp)
+            .await
+            .ok()
+            .and_then(|b| server_message(&b));
+        return Err(FetchError::Unavailable {
+            status: status.as_u16(),
+            message,
+            retry_after: retry_after(&headers),
+        });
     }
     if !status.is_success() {
         return Err(FetchError::Status {
@@ -202,6 +217,39 @@ pub async fn get_with_headers(
         }),
         Err(BodyError::Read(reason)) => Err(FetchError::Transient(reason)),
     }
+}
+
+/// The longest `Retry-After` honoured: a server asking for more is waited for this long.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A `Retry-After` in seconds (the HTTP-date form is not used by login servers and is ignored),
+/// at most [`MAX_RETRY_AFTER`]: a number too large to hold is taken as that.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let digits = value.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// The explanation in an error reply's JSON (`message`, `error_description`, or `error`), on
+/// one line without control characters and at most 200 characters: it is the server's text.
+pub fn server_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = ["message", "error_description", "error"]
+        .iter()
+        .find_map(|k| v.get(k)?.as_str().filter(|t| !t.trim().is_empty()))?;
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    Some(clean.trim().to_string())
 }
 
 /// A JSON reply, read within the rules.
@@ -370,6 +418,40 @@ pub fn redact(url: &Url) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn retry_after_is_whole_seconds_capped_at_a_minute() {
+        let d = |v: &str| parse_retry_after(v).map(|d| d.as_secs());
+        assert_eq!(d("2"), Some(2));
+        assert_eq!(d(" 7 "), Some(7));
+        assert_eq!(d("0"), Some(0));
+        assert_eq!(d("600"), Some(60));
+        assert_eq!(d("99999999999999999999999"), Some(60));
+        for ignored in ["", "-1", "1.5", "+3", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(d(ignored), None, "{ignored:?}");
+        }
+    }
+
+    #[test]
+    fn a_server_message_is_one_short_printable_line() {
+        assert_eq!(
+            server_message(br#"{"message":"down\u001b[2J\nnow"}"#).as_deref(),
+            Some("down [2J now")
+        );
+        assert_eq!(
+            server_message(br#"{"error":"x","error_description":"why"}"#).as_deref(),
+            Some("why")
+        );
+        assert_eq!(
+            server_message(br#"{"error":"busy"}"#).as_deref(),
+            Some("busy")
+        );
+        assert_eq!(server_message(br#"{"message":"  "}"#), None);
+        assert_eq!(server_message(b"<html>busy</html>"), None);
+        let long = format!(r#"{{"message":"{}"}}"#, "a".repeat(1000));
+        assert_eq!(server_message(long.as_bytes()).unwrap().len(), 200);
+    }
+
     use super::*;
 
     #[test]

@@ -18,6 +18,9 @@ pub enum LoginError {
     TimedOut(Duration),
     #[error("could not reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The server answered HTTP 5xx or 429 and kept doing so: it is there, but cannot serve now.
+    #[error("{url} is unavailable: {reason}")]
+    Unavailable { url: String, reason: String },
     #[error("{0}")]
     Server(String),
     #[error("{0}")]
@@ -56,6 +59,10 @@ impl From<LoginError> for Error {
                 Error::other(format!("Could not reach the login server at {url}: {reason}."))
                     .hint("Check the URL (--server, --issuer, or the profile's) and your network, then run `sesame login` again.")
             }
+            LoginError::Unavailable { url, reason } => Error::other(format!(
+                "The login server at {url} is unavailable for now: {reason}."
+            ))
+            .hint("Nothing was saved. Run `sesame login` again in a moment; if this persists, tell the server's operators."),
             LoginError::Server(m) => Error::other(sentence(&m))
                 .hint("Nothing was saved. Check that the URL points at the right kind of server (a ConsoleMe-compatible --server, the provider's --issuer, the API's login-url), or try again later."),
             LoginError::Protocol(m) => Error::other(sentence(&m))

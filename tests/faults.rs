@@ -81,11 +81,14 @@ fn the_server_answers_5xx_to_the_challenge_request() {
         .expect_code(1)
         .no_panic()
         .stderr_has(&[
-            "Could not reach the login server",
+            "is unavailable for now",
             "HTTP 503",
-            "run `sesame login` again",
+            "Run `sesame login` again in a moment",
         ]);
     assert_intact(&sb, &before);
+    // Asked three times, a second apart (no Retry-After), before giving up.
+    let asked = block_on(server.received_requests()).unwrap_or_default().len();
+    assert_eq!(asked, 3);
 }
 
 #[test]

@@ -108,9 +108,16 @@ async fn setup(poller: impl Respond + 'static) -> (MockServer, Challenge) {
         .mount(&server)
         .await;
     let base = Url::parse(&server.uri()).unwrap();
-    let challenge = challenge::request(&client(), &base, "alice", None, Duration::from_secs(15))
-        .await
-        .expect("the challenge request succeeds");
+    let challenge = challenge::request(
+        &client(),
+        &FakeClock::at_unix(1_700_000_000),
+        &base,
+        "alice",
+        None,
+        secs(15),
+    )
+    .await
+    .expect("the challenge request succeeds");
     assert_eq!(
         challenge.challenge_url.as_str(),
         format!("{}/challenge_validator/{TOKEN}", server.uri()),
@@ -303,9 +310,136 @@ async fn request_refuses_a_polling_url_on_another_origin() {
         .mount(&server)
         .await;
     let base = Url::parse(&server.uri()).unwrap();
-    let err = challenge::request(&client(), &base, "alice", None, Duration::from_secs(15))
-        .await
-        .expect_err("a foreign polling URL is refused");
+    let err = challenge::request(
+        &client(),
+        &FakeClock::at_unix(1_700_000_000),
+        &base,
+        "alice",
+        None,
+        secs(15),
+    )
+    .await
+    .expect_err("a foreign polling URL is refused");
     assert!(matches!(err, LoginError::Refused(_)), "{err:?}");
     assert!(err.to_string().contains("refusing"), "{err}");
+}
+
+/// A generator that answers `replies` in turn, then a same-origin challenge.
+async fn generator(replies: Vec<ResponseTemplate>) -> MockServer {
+    let server = MockServer::start().await;
+    let mut all = replies;
+    all.push(ResponseTemplate::new(200).set_body_json(json!({
+        "challenge_url": format!("/challenge_validator/{TOKEN}"),
+        "polling_url": format!("{}{POLLER}{TOKEN}", server.uri()),
+    })));
+    Mock::given(method("GET"))
+        .and(path_regex("^/noauth/v1/challenge_generator/alice$"))
+        .respond_with(Sequence::new(all))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn busy(retry_after: Option<&str>) -> ResponseTemplate {
+    let r = ResponseTemplate::new(503).set_body_json(json!({
+        "status": "error",
+        "message": "the login server cannot reach its challenge store\u{1b}[31m; try again shortly",
+    }));
+    match retry_after {
+        Some(a) => r.insert_header("retry-after", a),
+        None => r,
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_generator_is_asked_again_after_its_retry_after() {
+    let server = generator(vec![busy(Some("2")), busy(None)]).await;
+    let base = Url::parse(&server.uri()).unwrap();
+    let clock = FakeClock::at_unix(1_700_000_000);
+    let challenge = challenge::request(&client(), &clock, &base, "alice", None, secs(60))
+        .await
+        .expect("the third attempt gets the challenge");
+    assert!(challenge.polling_url.path().ends_with(TOKEN));
+    assert_eq!(
+        clock.sleeps(),
+        vec![secs(2), secs(1)],
+        "Retry-After, then 1 s without one"
+    );
+}
+
+#[tokio::test]
+async fn a_generator_that_stays_unavailable_is_reported_with_its_message() {
+    let server = generator(vec![busy(Some("1")), busy(Some("1")), busy(Some("1"))]).await;
+    let base = Url::parse(&server.uri()).unwrap();
+    let clock = FakeClock::at_unix(1_700_000_000);
+    let err = challenge::request(&client(), &clock, &base, "alice", None, secs(60))
+        .await
+        .expect_err("three 503s in a row");
+    assert_eq!(clock.sleeps(), vec![secs(1), secs(1)], "three attempts");
+    let LoginError::Unavailable { reason, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.contains("HTTP 503"), "{reason}");
+    assert!(
+        reason.contains("cannot reach its challenge store"),
+        "the server's message: {reason}"
+    );
+    assert!(
+        !reason.contains('\u{1b}'),
+        "no control characters: {reason:?}"
+    );
+    let shown = sesame::error::Error::from(err).to_string();
+    assert!(shown.contains("unavailable for now"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_generators_patience_is_not_waited_for() {
+    for (retry_after, why) in [
+        ("30", "longer than 5 s"),
+        ("99999999999999999999", "out of range"),
+    ] {
+        let server = generator(vec![busy(Some(retry_after))]).await;
+        let base = Url::parse(&server.uri()).unwrap();
+        let clock = FakeClock::at_unix(1_700_000_000);
+        let err = challenge::request(&client(), &clock, &base, "alice", None, secs(60))
+            .await
+            .expect_err(why);
+        assert!(clock.sleeps().is_empty(), "{why}: {:?}", clock.sleeps());
+        assert!(
+            matches!(err, LoginError::Unavailable { .. }),
+            "{why}: {err:?}"
+        );
+    }
+    // Nor past the login's own time.
+    let server = generator(vec![busy(Some("3"))]).await;
+    let base = Url::parse(&server.uri()).unwrap();
+    let clock = FakeClock::at_unix(1_700_000_000);
+    let err = challenge::request(&client(), &clock, &base, "alice", None, secs(2))
+        .await
+        .expect_err("3 s is past a 2 s timeout");
+    assert!(clock.sleeps().is_empty());
+    assert!(err.to_string().contains("asked again in 3 s"), "{err}");
+}
+
+#[tokio::test]
+async fn a_poll_answered_with_retry_after_waits_as_long_as_asked() {
+    let (server, challenge) = setup(Sequence::new(vec![
+        busy(Some("7")),
+        ResponseTemplate::new(429).insert_header("retry-after", "600"),
+        success(),
+    ]))
+    .await;
+    let (result, clock, events, _) = run_wait(&challenge, secs(300), secs(1)).await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(
+        clock.sleeps(),
+        vec![secs(7), secs(60)],
+        "Retry-After when longer than the backoff, at most 60 s"
+    );
+    let retrying = events.retrying.lock().unwrap().clone();
+    assert!(
+        retrying[0].contains("cannot reach its challenge store"),
+        "{retrying:?}"
+    );
+    assert_eq!(polls(&server).await, 3);
 }

@@ -52,30 +52,64 @@ pub fn generator_url(server: &Url, user: &str, callback: Option<&CallbackParams>
     url
 }
 
-/// Asks the server for a challenge. Fails fast: this is the first contact with the server, and a
-/// retry would only hide a wrong URL.
+/// How many times a challenge is asked for while the server answers 5xx or 429.
+const GENERATOR_ATTEMPTS: u32 = 3;
+/// The longest wait between those attempts, whatever `Retry-After` says.
+const GENERATOR_MAX_PAUSE: Duration = Duration::from_secs(5);
+
+/// Asks the server for a challenge. A connection failure fails fast: this is the first contact
+/// with the server, and a retry would only hide a wrong URL. A server that answers but is
+/// unavailable (5xx, 429) is asked again, [`GENERATOR_ATTEMPTS`] times in all, after its
+/// `Retry-After` (1 s if none, at most [`GENERATOR_MAX_PAUSE`]) and within `timeout`.
 pub async fn request(
     client: &reqwest::Client,
+    clock: &dyn Clock,
     server: &Url,
     user: &str,
     callback: Option<&CallbackParams>,
     timeout: Duration,
 ) -> Result<Challenge, LoginError> {
     let url = generator_url(server, user, callback);
-    let body = http::get_limited(client, &url, timeout.min(Duration::from_secs(15)))
-        .await
-        .map_err(|e| match e {
+    let deadline = clock.now() + timeout;
+    let mut attempt = 1;
+    let body = loop {
+        let left = deadline.duration_since(clock.now()).unwrap_or_default();
+        let e = match http::get_limited(client, &url, left.min(Duration::from_secs(15))).await {
+            Ok(body) => break body,
+            Err(e) => e,
+        };
+        if let FetchError::Unavailable { retry_after, .. } = &e {
+            let pause = retry_after.unwrap_or(Duration::from_secs(1));
+            let left = deadline.duration_since(clock.now()).unwrap_or_default();
+            if attempt < GENERATOR_ATTEMPTS && pause <= GENERATOR_MAX_PAUSE && pause < left {
+                attempt += 1;
+                clock.sleep(pause).await;
+                continue;
+            }
+        }
+        return Err(match e {
             FetchError::Transient(reason) => LoginError::Unreachable {
                 url: server.to_string(),
                 reason,
             },
+            FetchError::Unavailable { retry_after, .. } => {
+                let asked = retry_after
+                    .filter(|a| !a.is_zero())
+                    .map(|a| format!("; it asked to be asked again in {} s", a.as_secs()))
+                    .unwrap_or_default();
+                LoginError::Unavailable {
+                    url: server.to_string(),
+                    reason: format!("{e}{asked}"),
+                }
+            }
             FetchError::Status { status, url } => LoginError::Server(format!(
                 "the server answered HTTP {status} to the challenge request ({url})"
             )),
             FetchError::TooLarge { .. } => {
                 LoginError::Protocol("the server's challenge reply is too large".into())
             }
-        })?;
+        });
+    };
     parse_challenge(server, &body, callback.is_some())
 }
 
@@ -129,7 +163,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 enum Outcome {
     Status(PollStatus),
-    Retry(String),
+    /// Worth another poll: why not now, and how long the server asked to be left alone.
+    Retry(String, Option<Duration>),
 }
 
 /// Polls until a final status or the deadline. `wake` (from the loopback callback) cuts a sleep
@@ -190,12 +225,13 @@ pub async fn wait(
             Outcome::Status(PollStatus::Unknown) => return Err(LoginError::Unknown),
             Outcome::Status(PollStatus::Unauthorized) => return Err(LoginError::Unauthorized),
             Outcome::Status(PollStatus::Denied) => return Err(LoginError::Denied),
-            Outcome::Retry(reason) => {
+            Outcome::Retry(reason, retry_after) => {
                 events.progress(Progress::Retrying { reason: &reason });
                 retrying = Some(reason);
                 let b = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
-                b
+                // As long as the server asked (Retry-After, capped), if that is longer.
+                retry_after.map_or(b, |after| after.max(b))
             }
         };
         if pause.is_zero() {
@@ -219,7 +255,10 @@ async fn poll_once(
 ) -> Result<Outcome, LoginError> {
     let body = match http::get_limited(client, url, timeout).await {
         Ok(b) => b,
-        Err(FetchError::Transient(reason)) => return Ok(Outcome::Retry(reason)),
+        Err(FetchError::Transient(reason)) => return Ok(Outcome::Retry(reason, None)),
+        Err(e @ FetchError::Unavailable { retry_after, .. }) => {
+            return Ok(Outcome::Retry(e.to_string(), retry_after));
+        }
         Err(FetchError::Status { status, url }) => {
             return Err(LoginError::Server(format!(
                 "the server answered HTTP {status} while polling ({url})"

@@ -47,7 +47,7 @@ pub(super) async fn run(
         state: cb.state().to_string(),
     });
     let challenge = tokio::select! {
-        r = challenge::request(&client, &server, &user, params.as_ref(), settings.timeout) => r?,
+        r = challenge::request(&client, &clock, &server, &user, params.as_ref(), settings.timeout) => r?,
         _ = ctrl_c.wait() => return Err(Error::interrupted()),
     };
     let url = &challenge.challenge_url;
