@@ -87,7 +87,9 @@ fn the_server_answers_5xx_to_the_challenge_request() {
         ]);
     assert_intact(&sb, &before);
     // Asked three times, a second apart (no Retry-After), before giving up.
-    let asked = block_on(server.received_requests()).unwrap_or_default().len();
+    let asked = block_on(server.received_requests())
+        .unwrap_or_default()
+        .len();
     assert_eq!(asked, 3);
 }
 

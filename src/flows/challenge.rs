@@ -93,13 +93,17 @@ pub async fn request(
                 reason,
             },
             FetchError::Unavailable { retry_after, .. } => {
-                let asked = retry_after
-                    .filter(|a| !a.is_zero())
-                    .map(|a| format!("; it asked to be asked again in {} s", a.as_secs()))
-                    .unwrap_or_default();
+                let why = match retry_after {
+                    _ if attempt == GENERATOR_ATTEMPTS => format!(" ({attempt} attempts)"),
+                    Some(after) if after > GENERATOR_MAX_PAUSE => {
+                        format!("; it asks to wait {} s", after.as_secs())
+                    }
+                    _ => "; the login's time (--timeout) ran out before it could be asked again"
+                        .to_string(),
+                };
                 LoginError::Unavailable {
                     url: server.to_string(),
-                    reason: format!("{e}{asked}"),
+                    reason: format!("{e}{why}"),
                 }
             }
             FetchError::Status { status, url } => LoginError::Server(format!(
