@@ -88,6 +88,16 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// `challenge::request` for alice against `server`, on `clock`, within `timeout`.
+async fn ask(
+    server: &MockServer,
+    clock: &FakeClock,
+    timeout: Duration,
+) -> Result<Challenge, LoginError> {
+    let base = Url::parse(&server.uri()).unwrap();
+    challenge::request(&client(), clock, &base, "alice", None, timeout).await
+}
+
 /// A mock server whose generator hands out a same-origin challenge (no extensions, so no
 /// long-poll) and whose poller answers with `poller`; and that challenge, obtained through
 /// `challenge::request`.
@@ -107,17 +117,9 @@ async fn setup(poller: impl Respond + 'static) -> (MockServer, Challenge) {
         .respond_with(poller)
         .mount(&server)
         .await;
-    let base = Url::parse(&server.uri()).unwrap();
-    let challenge = challenge::request(
-        &client(),
-        &FakeClock::at_unix(1_700_000_000),
-        &base,
-        "alice",
-        None,
-        secs(15),
-    )
-    .await
-    .expect("the challenge request succeeds");
+    let challenge = ask(&server, &FakeClock::at_unix(1_700_000_000), secs(15))
+        .await
+        .expect("the challenge request succeeds");
     assert_eq!(
         challenge.challenge_url.as_str(),
         format!("{}/challenge_validator/{TOKEN}", server.uri()),
@@ -309,17 +311,9 @@ async fn request_refuses_a_polling_url_on_another_origin() {
         })))
         .mount(&server)
         .await;
-    let base = Url::parse(&server.uri()).unwrap();
-    let err = challenge::request(
-        &client(),
-        &FakeClock::at_unix(1_700_000_000),
-        &base,
-        "alice",
-        None,
-        secs(15),
-    )
-    .await
-    .expect_err("a foreign polling URL is refused");
+    let err = ask(&server, &FakeClock::at_unix(1_700_000_000), secs(15))
+        .await
+        .expect_err("a foreign polling URL is refused");
     assert!(matches!(err, LoginError::Refused(_)), "{err:?}");
     assert!(err.to_string().contains("refusing"), "{err}");
 }
@@ -354,9 +348,8 @@ fn busy(retry_after: Option<&str>) -> ResponseTemplate {
 #[tokio::test]
 async fn an_unavailable_generator_is_asked_again_after_its_retry_after() {
     let server = generator(vec![busy(Some("2")), busy(None)]).await;
-    let base = Url::parse(&server.uri()).unwrap();
     let clock = FakeClock::at_unix(1_700_000_000);
-    let challenge = challenge::request(&client(), &clock, &base, "alice", None, secs(60))
+    let challenge = ask(&server, &clock, secs(60))
         .await
         .expect("the third attempt gets the challenge");
     assert!(challenge.polling_url.path().ends_with(TOKEN));
@@ -370,9 +363,8 @@ async fn an_unavailable_generator_is_asked_again_after_its_retry_after() {
 #[tokio::test]
 async fn a_generator_that_stays_unavailable_is_reported_with_its_message() {
     let server = generator(vec![busy(Some("1")), busy(Some("1")), busy(Some("1"))]).await;
-    let base = Url::parse(&server.uri()).unwrap();
     let clock = FakeClock::at_unix(1_700_000_000);
-    let err = challenge::request(&client(), &clock, &base, "alice", None, secs(60))
+    let err = ask(&server, &clock, secs(60))
         .await
         .expect_err("three 503s in a row");
     assert_eq!(clock.sleeps(), vec![secs(1), secs(1)], "three attempts");
@@ -406,19 +398,15 @@ async fn a_retry_after_beyond_the_generators_patience_is_not_waited_for() {
         ),
     ] {
         let server = generator(vec![busy(Some(retry_after))]).await;
-        let base = Url::parse(&server.uri()).unwrap();
         let clock = FakeClock::at_unix(1_700_000_000);
-        let err = challenge::request(&client(), &clock, &base, "alice", None, secs(60))
-            .await
-            .expect_err(why);
+        let err = ask(&server, &clock, secs(60)).await.expect_err(why);
         assert!(clock.sleeps().is_empty(), "{why}: {:?}", clock.sleeps());
         assert!(err.to_string().contains(shown), "{why}: {err}");
     }
     // Nor past the login's own time.
     let server = generator(vec![busy(Some("3"))]).await;
-    let base = Url::parse(&server.uri()).unwrap();
     let clock = FakeClock::at_unix(1_700_000_000);
-    let err = challenge::request(&client(), &clock, &base, "alice", None, secs(2))
+    let err = ask(&server, &clock, secs(2))
         .await
         .expect_err("3 s is past a 2 s timeout");
     assert!(clock.sleeps().is_empty());
