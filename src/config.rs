@@ -63,12 +63,16 @@ pub struct ProfileConfig {
     pub refresh_body: Option<serde_json::Value>,
 }
 
+/// The largest config file read.
+const MAX_CONFIG_FILE: u64 = 1024 * 1024;
+
 impl ConfigFile {
     /// Reads the file; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<ConfigFile, Error> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+        // A config of a few profiles is a few KiB; `SESAME_CONFIG=/dev/zero` is refused, not read.
+        let bytes = match crate::private_file::read_capped(path, MAX_CONFIG_FILE) {
+            Ok(b) => b,
+            Err(crate::private_file::ReadError::NotFound) => return Ok(Self::default()),
             Err(e) => {
                 return Err(Error::usage(format!(
                     "Could not read the config file {}: {e}",
@@ -76,6 +80,12 @@ impl ConfigFile {
                 )));
             }
         };
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::usage(format!(
+                "The config file {} is not UTF-8 text.",
+                path.display()
+            ))
+        })?;
         Self::parse(&text).map_err(|e| {
             Error::usage(format!(
                 "The config file {} is invalid: {e}",
@@ -124,7 +134,9 @@ use-as = "query:sesskey"
         assert_eq!(k.login_body.as_ref().unwrap()["remember"], true);
         assert_eq!(
             k.use_as,
-            Some(crate::present::UseAs::Query("sesskey".into()))
+            Some(crate::present::UseAs::Query(
+                crate::present::Name::new("sesskey").unwrap()
+            ))
         );
         assert!(ConfigFile::parse("[profiles.a]\nuse-as = \"cookie\"\n").is_err());
     }

@@ -49,12 +49,20 @@ pub fn trust_ca_file(path: std::path::PathBuf) {
     let _ = CA_CERT.set(path);
 }
 
+/// The largest CA bundle read (Debian's whole ca-certificates.crt is about 200 KiB).
+const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
+/// A CA file's bytes, at most [`MAX_CA_FILE`]: `SESAME_CA_CERT=/dev/zero` is refused.
+pub fn read_ca_bytes(path: &std::path::Path) -> Result<Vec<u8>, crate::private_file::ReadError> {
+    crate::private_file::read_capped(path, MAX_CA_FILE)
+}
+
 fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
     let bad = |why: String| {
         Error::usage(format!("The CA certificate file {}: {why}.", path.display()))
             .hint("Give a PEM file with your organisation's CA certificate(s) with --ca-cert, SESAME_CA_CERT or `ca-cert` in the profile.")
     };
-    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let pem = read_ca_bytes(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| bad(format!("not PEM certificates ({e})")))?;
     if certs.is_empty() {

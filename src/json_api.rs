@@ -5,7 +5,7 @@
 
 use crate::http;
 use crate::login_error::LoginError;
-use crate::secret::Secret;
+use crate::secret::{Secret, Token};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -249,7 +249,7 @@ pub enum Step {
 
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    pub token: Secret,
+    pub token: Token,
     pub refresh_token: Option<Secret>,
     pub expires_at: Option<i64>,
 }
@@ -340,8 +340,13 @@ impl JsonApi {
             (None, None) => None,
         }
         .or_else(|| crate::jwt::expiry(&token));
+        let token = Token::issued(&token).map_err(|e| {
+            LoginError::Protocol(format!(
+                "the server's token for the {what} is unusable: {e}"
+            ))
+        })?;
         Ok(Step::Done(Tokens {
-            token: Secret::new(token),
+            token,
             refresh_token,
             expires_at,
         }))
@@ -409,7 +414,12 @@ fn string_at(json: &Value, pointer: &str, key: &str) -> Result<Option<String>, L
     match json.pointer(pointer) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        // Only a whole number that JSON parsing kept exactly: 12345678901234567890123 would
+        // come back as 1.2345678901234568e+22, another token.
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
+        Some(Value::Number(_)) => Err(LoginError::Protocol(format!(
+            "{pointer} ({key}) points at a number that cannot be read exactly (too large, or a fraction); the server must send it as a string"
+        ))),
         Some(Value::Object(o)) => Err(LoginError::Protocol(format!(
             "{pointer} ({key}) points at an object with {}, not at a string; point at the value inside it",
             describe_keys(o)

@@ -3,9 +3,11 @@
 //! request a challenge and open a tab (kubelogin #904, "hundreds of Okta tabs"): the second joins
 //! the first, shows the same URL and code, and ends with its outcome.
 //!
-//! The first login holds an exclusive lock on `<data>/locks/PROFILE.login.lock` for its whole
-//! life and publishes what it shows (and, at the end, its outcome) in `PROFILE.login.json`,
-//! replaced atomically. The OS releases the lock when its holder dies, so a login that was
+//! The first login holds an exclusive lock on `<data>/locks/login/PROFILE.lock` for its whole
+//! life and publishes what it shows (and, at the end, its outcome) in `PROFILE.json` beside it,
+//! replaced atomically. (Refresh locks live in `locks/refresh/`: one directory per kind of lock,
+//! so that no profile name can make one lock's file another's.) A login joins only a pending
+//! login with the same settings (`purpose`): one for bob does not end as alice's. The OS releases the lock when its holder dies, so a login that was
 //! killed never blocks the next one; a joiner that finds the lock free with no outcome
 //! recorded knows its owner died.
 
@@ -25,6 +27,9 @@ pub struct Info {
     /// Tells one owner's login from the next.
     pub id: String,
     pub pid: u32,
+    /// What the login is for (flow, user, server), to tell whether another may join it.
+    #[serde(default)]
+    pub purpose: String,
     #[serde(default)]
     pub url: Option<String>,
     #[serde(default)]
@@ -53,66 +58,33 @@ struct Paths {
 
 impl Paths {
     fn new(data_dir: &Path, profile: &str) -> Paths {
-        let dir = data_dir.join("locks");
+        let dir = data_dir.join("locks").join("login");
         Paths {
-            lock: dir.join(format!("{profile}.login.lock")),
-            info: dir.join(format!("{profile}.login.json")),
+            lock: dir.join(format!("{profile}.lock")),
+            info: dir.join(format!("{profile}.json")),
         }
     }
 
     fn read(&self) -> Option<Info> {
-        std::fs::read(&self.info)
+        crate::private_file::read_own(&self.info, 64 * 1024)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
     }
 
     /// Replaces the info file atomically, so a joiner reads the old or the new, never half.
     fn write(&self, info: &Info) {
-        let Ok(bytes) = serde_json::to_vec(info) else {
-            return;
-        };
-        let tmp = self
-            .info
-            .with_extension(format!("json.{}.tmp", std::process::id()));
-        if write_private(&tmp, &bytes).is_ok() && std::fs::rename(&tmp, &self.info).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let Ok(bytes) = serde_json::to_vec(info) {
+            let _ = crate::private_file::write_atomically(&self.info, &bytes);
         }
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    std::io::Write::write_all(&mut options.open(path)?, bytes)
 }
 
 fn open_lock(paths: &Paths, profile: &str) -> Result<File, Error> {
-    let fail = |e: std::io::Error| {
+    crate::private_file::open_lock(&paths.lock).map_err(|e| {
         Error::other(format!(
             "Could not coordinate logins for profile {profile}: {e}."
         ))
-    };
-    if let Some(dir) = paths.lock.parent() {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(dir).map_err(fail)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&paths.lock)
-        .map_err(fail)
+    })
 }
 
 /// The login that runs: it holds the lock until [`Owner::finish`] (or until it dies).
@@ -126,6 +98,7 @@ pub struct Owner {
 pub struct Busy {
     paths: Paths,
     profile: String,
+    purpose: String,
 }
 
 pub enum Claim {
@@ -133,16 +106,18 @@ pub enum Claim {
     Busy(Busy),
 }
 
-/// Becomes the profile's pending login, or learns that another one is.
-pub fn claim(data_dir: &Path, profile: &str) -> Result<Claim, Error> {
-    claim_paths(Paths::new(data_dir, profile), profile)
+/// Becomes the profile's pending login, or learns that another one is. `purpose` says what
+/// this login is for; [`Busy::join`] joins only a login with the same.
+pub fn claim(data_dir: &Path, profile: &str, purpose: &str) -> Result<Claim, Error> {
+    claim_paths(Paths::new(data_dir, profile), profile, purpose)
 }
 
 impl Owner {
-    fn start(lock: File, paths: Paths) -> Owner {
+    fn start(lock: File, paths: Paths, purpose: &str) -> Owner {
         let info = Info {
             id: format!("{:016x}", rand::random::<u64>()),
             pid: std::process::id(),
+            purpose: purpose.to_string(),
             url: None,
             code: None,
             deadline: None,
@@ -200,7 +175,9 @@ impl Busy {
     pub async fn join(self) -> Result<Joining, Error> {
         let mut waited = Duration::ZERO;
         loop {
-            if let Claim::Owner(owner) = claim_paths(self.paths.clone(), &self.profile)? {
+            if let Claim::Owner(owner) =
+                claim_paths(self.paths.clone(), &self.profile, &self.purpose)?
+            {
                 return Ok(Joining::Owner(owner));
             }
             // An info file with an outcome while the lock is held is a dead owner's: the new
@@ -209,6 +186,16 @@ impl Busy {
                 && info.outcome.is_none()
                 && info.url.is_some()
             {
+                if info.purpose != self.purpose {
+                    return Err(Error::other(format!(
+                        "Another sesame login for profile {} is pending: a {} (process {}). This one, a {}, cannot join it.",
+                        self.profile,
+                        crate::text::Shown::of(&info.purpose),
+                        info.pid,
+                        self.purpose
+                    ))
+                    .hint("Wait for that login to finish (or stop it), or log in with another --profile."));
+                }
                 return Ok(Joining::Joined(Joined {
                     info,
                     paths: self.paths,
@@ -227,13 +214,14 @@ impl Busy {
     }
 }
 
-fn claim_paths(paths: Paths, profile: &str) -> Result<Claim, Error> {
+fn claim_paths(paths: Paths, profile: &str, purpose: &str) -> Result<Claim, Error> {
     let file = open_lock(&paths, profile)?;
     match file.try_lock() {
-        Ok(()) => Ok(Claim::Owner(Owner::start(file, paths))),
+        Ok(()) => Ok(Claim::Owner(Owner::start(file, paths, purpose))),
         Err(std::fs::TryLockError::WouldBlock) => Ok(Claim::Busy(Busy {
             paths,
             profile: profile.to_string(),
+            purpose: purpose.to_string(),
         })),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::other(format!(
             "Could not coordinate logins for profile {profile}: {e}."
@@ -246,9 +234,7 @@ impl Joined {
     /// recording an outcome is reported as such.
     pub async fn outcome(&self) -> Result<(), Error> {
         loop {
-            let free = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&self.paths.lock)
+            let free = crate::private_file::open_lock(&self.paths.lock)
                 .ok()
                 .is_some_and(|f| f.try_lock().is_ok());
             if free {
@@ -298,10 +284,11 @@ mod tests {
     #[tokio::test]
     async fn a_second_claim_joins_and_gets_the_outcome() {
         let dir = tempfile::tempdir().unwrap();
-        let Claim::Owner(mut owner) = claim(dir.path(), "p").unwrap() else {
+        let Claim::Owner(mut owner) = claim(dir.path(), "p", "challenge login as alice").unwrap()
+        else {
             panic!("the first claim owns")
         };
-        let Claim::Busy(busy) = claim(dir.path(), "p").unwrap() else {
+        let Claim::Busy(busy) = claim(dir.path(), "p", "challenge login as alice").unwrap() else {
             panic!("the second claim is busy")
         };
         owner.publish(&url(), Some("ABCD-EFGH"), 100);
@@ -316,17 +303,58 @@ mod tests {
             (e.exit, e.message.as_str()),
             (Exit::LoginIncomplete, "denied")
         );
-        assert!(matches!(claim(dir.path(), "p").unwrap(), Claim::Owner(_)));
+        assert!(matches!(
+            claim(dir.path(), "p", "challenge login as alice").unwrap(),
+            Claim::Owner(_)
+        ));
+    }
+
+    /// Regression (issue 17, item 9): a login for bob joined a pending login for alice and
+    /// reported "Logged in as alice".
+    #[tokio::test]
+    async fn a_login_with_other_settings_does_not_join() {
+        let dir = tempfile::tempdir().unwrap();
+        let Claim::Owner(mut owner) =
+            claim(dir.path(), "p", "challenge login as alice on http://a/").unwrap()
+        else {
+            panic!()
+        };
+        owner.publish(&url(), None, 100);
+        let Claim::Busy(busy) =
+            claim(dir.path(), "p", "challenge login as bob on http://a/").unwrap()
+        else {
+            panic!()
+        };
+        let e = busy.join().await.err().expect("no join");
+        assert!(
+            e.message.contains("as alice") && e.message.contains("as bob"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.exit, Exit::Error);
+    }
+
+    /// Regression (issue 17, item 10): profile X's login lock was `locks/X.login.lock`, the
+    /// refresh lock of profile `X.login`.
+    #[test]
+    fn a_profile_name_cannot_make_a_login_lock_another_profiles_refresh_lock() {
+        let data = Path::new("/d");
+        let login = Paths::new(data, "x").lock;
+        let refresh = crate::refresh::lock_path(data, "x.login");
+        assert_ne!(login, refresh);
+        assert!(login.starts_with("/d/locks/login"));
+        assert!(refresh.starts_with("/d/locks/refresh"));
     }
 
     #[tokio::test]
     async fn a_dead_owner_does_not_block_and_its_joiner_learns_it() {
         let dir = tempfile::tempdir().unwrap();
-        let Claim::Owner(mut owner) = claim(dir.path(), "p").unwrap() else {
+        let Claim::Owner(mut owner) = claim(dir.path(), "p", "challenge login as alice").unwrap()
+        else {
             panic!()
         };
         owner.publish(&url(), None, 100);
-        let Claim::Busy(busy) = claim(dir.path(), "p").unwrap() else {
+        let Claim::Busy(busy) = claim(dir.path(), "p", "challenge login as alice").unwrap() else {
             panic!()
         };
         let Joining::Joined(joined) = busy.join().await.unwrap() else {
@@ -339,7 +367,7 @@ mod tests {
             "{}",
             e.message
         );
-        let Claim::Owner(next) = claim(dir.path(), "p").unwrap() else {
+        let Claim::Owner(next) = claim(dir.path(), "p", "challenge login as alice").unwrap() else {
             panic!("the next login runs")
         };
         next.finish(&Ok(()));

@@ -3,6 +3,7 @@
 //! session, so that every consumer (`status --remote` now, the integrations later) presents it
 //! the same way.
 
+use crate::secret::Token;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -12,17 +13,79 @@ pub enum UseAs {
     /// `Authorization: Bearer TOKEN`.
     Bearer,
     /// `Cookie: NAME=TOKEN`.
-    Cookie(String),
+    Cookie(Name),
     /// `?NAME=TOKEN` on the URL.
-    Query(String),
+    Query(Name),
     /// `NAME: TOKEN`.
-    Header(String),
+    Header(Name),
     /// `Authorization: Basic base64(user:TOKEN)`.
     Basic,
 }
 
 /// The header a bare API key goes in when nothing else is said.
 pub const DEFAULT_API_KEY_HEADER: &str = "X-API-Key";
+
+pub fn default_api_key_header() -> Name {
+    Name(DEFAULT_API_KEY_HEADER.into())
+}
+
+/// The cookie ConsoleMe sends its JWT in, when the poll reply names none.
+pub const DEFAULT_COOKIE_NAME: &str = "consoleme_auth";
+
+pub fn default_cookie_name() -> Name {
+    Name(DEFAULT_COOKIE_NAME.into())
+}
+
+/// A header, cookie or query parameter name: RFC 9110 `token` characters (which RFC 6265
+/// also requires of a cookie name), at most 128 of them. A name a server sends (the challenge
+/// reply's `cookie_name`) becomes one where it enters, so no later `Name: value` line or
+/// `name=value` pair can be split by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl Name {
+    pub fn new(name: &str) -> Result<Name, String> {
+        if is_token(name) {
+            Ok(Name(name.to_string()))
+        } else {
+            Err(format!(
+                "{:?} is not a valid name (1 to 128 letters, digits and !#$%&'*+-.^_`|~)",
+                crate::text::Shown::new(name, 60)
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = String;
+    fn try_from(value: String) -> Result<Name, String> {
+        Name::new(&value)
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// RFC 9110 `token` characters: what a header or cookie name may be made of.
 fn is_token(name: &str) -> bool {
@@ -42,8 +105,8 @@ impl FromStr for UseAs {
             Some((k, n)) => (k, Some(n)),
             None => (text, None),
         };
-        let named = |make: fn(String) -> UseAs, what: &str| match name {
-            Some(n) if is_token(n) => Ok(make(n.to_string())),
+        let named = |make: fn(Name) -> UseAs, what: &str| match name {
+            Some(n) if is_token(n) => Ok(make(Name(n.to_string()))),
             Some(n) => Err(format!(
                 "{n:?} is not a valid {what} name (letters, digits and !#$%&'*+-.^_`|~)"
             )),
@@ -93,8 +156,9 @@ impl UseAs {
         &self,
         request: reqwest::RequestBuilder,
         user: &str,
-        credential: &str,
+        credential: &Token,
     ) -> reqwest::RequestBuilder {
+        let credential = credential.expose();
         match self {
             UseAs::Bearer => request.bearer_auth(credential),
             UseAs::Basic => request.basic_auth(user, Some(credential)),
@@ -108,8 +172,9 @@ impl UseAs {
 
     /// The one header line that presents the credential (`sesame header`), or why a header
     /// cannot carry it.
-    pub fn header_line(&self, user: &str, credential: &str) -> Result<String, String> {
+    pub fn header_line(&self, user: &str, credential: &Token) -> Result<String, String> {
         use base64::Engine;
+        let credential = credential.expose();
         match self {
             UseAs::Bearer => Ok(format!("Authorization: Bearer {credential}")),
             UseAs::Basic => Ok(format!(
@@ -139,6 +204,10 @@ impl UseAs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tok(t: &str) -> Token {
+        Token::issued(t).unwrap()
+    }
 
     #[test]
     fn parses_and_prints_every_form() {
@@ -178,28 +247,28 @@ mod tests {
     #[test]
     fn header_lines() {
         assert_eq!(
-            UseAs::Bearer.header_line("u", "t").unwrap(),
+            UseAs::Bearer.header_line("u", &tok("t")).unwrap(),
             "Authorization: Bearer t"
         );
         assert_eq!(
-            UseAs::Basic.header_line("dana", "pw").unwrap(),
+            UseAs::Basic.header_line("dana", &tok("pw")).unwrap(),
             "Authorization: Basic ZGFuYTpwdw=="
         );
         assert_eq!(
-            UseAs::Cookie("consoleme_auth".into())
-                .header_line("u", "j.w.t")
+            UseAs::Cookie(Name::new("consoleme_auth").unwrap())
+                .header_line("u", &tok("j.w.t"))
                 .unwrap(),
             "Cookie: consoleme_auth=j.w.t"
         );
         assert_eq!(
-            UseAs::Header("X-API-Key".into())
-                .header_line("u", "k")
+            UseAs::Header(Name::new("X-API-Key").unwrap())
+                .header_line("u", &tok("k"))
                 .unwrap(),
             "X-API-Key: k"
         );
         assert!(
-            UseAs::Query("sesskey".into())
-                .header_line("u", "k")
+            UseAs::Query(Name::new("sesskey").unwrap())
+                .header_line("u", &tok("k"))
                 .unwrap_err()
                 .contains("query parameter sesskey")
         );
@@ -207,7 +276,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let u = UseAs::Query("sesskey".into());
+        let u = UseAs::Query(Name::new("sesskey").unwrap());
         let text = serde_json::to_string(&u).unwrap();
         assert_eq!(text, "\"query:sesskey\"");
         assert_eq!(serde_json::from_str::<UseAs>(&text).unwrap(), u);

@@ -2,7 +2,9 @@
 //! reference server. Fields marked "extension" are sesame's; ConsoleMe ignores them and
 //! clients that do not know them still work (see docs/protocol.md).
 
-use crate::secret::Secret;
+use crate::present::Name;
+use crate::secret::{Secret, Token};
+use crate::session::UserName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -12,8 +14,7 @@ pub const VALIDATOR_PAGE_PATH: &str = "/challenge_validator/";
 pub const VALIDATOR_API_PATH: &str = "/api/v2/challenge_validator/";
 /// Who the session's cookie belongs to (ConsoleMe's user profile endpoint).
 pub const WHOAMI_PATH: &str = "/api/v2/user_profile";
-/// The cookie ConsoleMe sends its JWT in, when the poll reply names none.
-pub const DEFAULT_COOKIE_NAME: &str = "consoleme_auth";
+pub use crate::present::DEFAULT_COOKIE_NAME;
 
 /// Server-side extensions a generator reply may advertise.
 pub const EXT_CALLBACK: &str = "callback";
@@ -62,16 +63,52 @@ pub enum PollStatus {
     Denied,
 }
 
+/// A success reply, every field checked: a token that fits a cookie, a cookie name that is
+/// one, a printable user name, an expiry in the future and within ten years.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
-    pub cookie_name: Option<String>,
+    pub cookie_name: Option<Name>,
     pub expiration: Option<i64>,
-    pub jwt: Secret,
-    pub user: Option<String>,
+    pub jwt: Token,
+    pub user: Option<UserName>,
+}
+
+/// The longest session a server may hand out; beyond it, an expiry is nonsense (1e308).
+pub const MAX_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
+
+/// A reply's `expiration`: ConsoleMe sends an integer; a float or a numeric string is accepted
+/// too. It must be after `now` and at most ten years on, or the reply is refused: a session
+/// that is already over (0, -1, "nan") must not replace one that works.
+fn expiration(value: Option<Value>, now: i64) -> Result<Option<i64>, String> {
+    let secs = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    let shown = |f: f64| crate::text::Shown::new(&f.to_string(), 40).into_string();
+    match secs {
+        Some(f)
+            if f.is_finite() && f > now as f64 && f - (now as f64) <= MAX_LIFETIME_SECS as f64 =>
+        {
+            Ok(Some(f as i64))
+        }
+        Some(f) if f.is_finite() && f <= now as f64 => Err(format!(
+            "the server approved the login with a session that has already expired (expiration {})",
+            shown(f)
+        )),
+        Some(f) if f.is_finite() => Err(format!(
+            "the server approved the login with a session that would last over ten years (expiration {})",
+            shown(f)
+        )),
+        _ => Err("the server approved the login with an expiration that is not a time".into()),
+    }
 }
 
 impl PollResponse {
-    pub fn interpret(self) -> Result<PollStatus, String> {
+    /// Makes sense of the reply, checking every field of a success where it enters; `now` is
+    /// Unix seconds.
+    pub fn interpret(self, now: i64) -> Result<PollStatus, String> {
         Ok(match self.status.as_str() {
             "pending" => PollStatus::Pending,
             "expired" => PollStatus::Expired,
@@ -83,20 +120,31 @@ impl PollResponse {
                     .encoded_jwt
                     .filter(|t| !t.expose().trim().is_empty())
                     .ok_or("the server reported success but sent no token (encoded_jwt)")?;
-                let expiration = match self.expiration {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-                    Some(Value::String(s)) => s.trim().parse::<f64>().ok().map(|f| f as i64),
-                    Some(other) => return Err(format!("the expiration {other} is not a time")),
-                };
+                let jwt = Token::issued(jwt.expose())
+                    .map_err(|e| format!("the server's token (encoded_jwt) is unusable: {e}"))?;
+                let cookie_name = self
+                    .cookie_name
+                    .map(|n| Name::new(&n))
+                    .transpose()
+                    .map_err(|e| format!("the server's cookie_name is unusable: {e}"))?;
+                let user = self
+                    .user
+                    .map(|u| UserName::new(&u))
+                    .transpose()
+                    .map_err(|e| format!("the server's user is unusable: {e}"))?;
                 PollStatus::Success(Approval {
-                    cookie_name: self.cookie_name,
-                    expiration,
+                    cookie_name,
+                    expiration: expiration(self.expiration, now)?,
                     jwt,
-                    user: self.user,
+                    user,
                 })
             }
-            other => return Err(format!("the server sent an unknown status {other:?}")),
+            other => {
+                return Err(format!(
+                    "the server sent an unknown status {:?}",
+                    crate::text::Shown::new(other, 40).as_str()
+                ));
+            }
         })
     }
 }
@@ -129,10 +177,12 @@ pub struct ValidatorDecision {
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_600_000_000;
+
     fn parse(json: &str) -> Result<PollStatus, String> {
         serde_json::from_str::<PollResponse>(json)
             .map_err(|e| e.to_string())?
-            .interpret()
+            .interpret(NOW)
     }
 
     #[test]
@@ -171,5 +221,40 @@ mod tests {
         );
         assert!(parse(r#"{"status":"success","encoded_jwt":""}"#).is_err());
         assert!(parse(r#"{"status":"success","encoded_jwt":"t","expiration":[1]}"#).is_err());
+    }
+
+    #[test]
+    fn an_expiration_in_the_past_or_absurd_is_refused() {
+        for exp in [
+            "0",
+            "-1",
+            "\"nan\"",
+            "1e308",
+            "\"inf\"",
+            "1599999999",
+            "1600000000",
+        ] {
+            let json = format!(r#"{{"status":"success","encoded_jwt":"t","expiration":{exp}}}"#);
+            let err = parse(&json).unwrap_err();
+            assert!(err.contains("expir"), "{exp}: {err}");
+        }
+        assert!(parse(r#"{"status":"success","encoded_jwt":"t","expiration":1600000001}"#).is_ok());
+    }
+
+    #[test]
+    fn hostile_strings_in_a_success_are_refused_where_they_enter() {
+        for (field, value) in [
+            ("encoded_jwt", "a.b.c\r\nX-Evil: 1"),
+            ("encoded_jwt", "a;b"),
+            ("cookie_name", "c=x; d"),
+            ("cookie_name", "c\r\nSet"),
+            ("user", "alice\nhost=evil.example"),
+            ("user", "alice\u{1b}]52;c;ZXZpbA==\u{7}"),
+        ] {
+            let mut v = serde_json::json!({"status":"success","encoded_jwt":"a.b.c","cookie_name":"c","user":"u"});
+            v[field] = serde_json::json!(value);
+            let err = parse(&v.to_string()).unwrap_err();
+            assert!(err.contains(field), "{field}={value:?}: {err}");
+        }
     }
 }

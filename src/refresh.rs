@@ -26,47 +26,45 @@ pub fn effective_skew(session: &Session, skew: i64) -> i64 {
     }
 }
 
-/// An exclusive lock on `<data>/locks/<profile>.lock`, released on drop.
+/// Where the refresh lock of `profile` lives: `<data>/locks/refresh/<profile>.lock`, a
+/// directory of its own so that no profile name can make it another lock's file.
+pub fn lock_path(data_dir: &Path, profile: &str) -> std::path::PathBuf {
+    data_dir
+        .join("locks")
+        .join("refresh")
+        .join(format!("{profile}.lock"))
+}
+
+/// An exclusive lock on the profile's refresh lock file, released on drop.
 pub struct ProfileLock {
     _file: File,
 }
 
+/// How long a caller waits for another process's refresh before giving up on the lock.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
 impl ProfileLock {
-    pub fn acquire(data_dir: &Path, profile: &str, wait: Duration) -> Result<ProfileLock, Error> {
-        let dir = data_dir.join("locks");
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
+    /// Waits (asynchronously: the runtime's other tasks go on) until the lock is free, at most
+    /// `wait`. `Ok(None)`: another process held it all that time.
+    pub async fn acquire(
+        data_dir: &Path,
+        profile: &str,
+        wait: Duration,
+    ) -> Result<Option<ProfileLock>, Error> {
         let fail = |e: std::io::Error| {
             Error::other(format!(
                 "Could not lock the session of profile {profile}: {e}."
             ))
         };
-        builder.create(&dir).map_err(fail)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("{profile}.lock")))
-            .map_err(fail)?;
+        let file = crate::private_file::open_lock(&lock_path(data_dir, profile)).map_err(fail)?;
         let start = Instant::now();
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(ProfileLock { _file: file }),
+                Ok(()) => return Ok(Some(ProfileLock { _file: file })),
                 Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
-                    std::thread::sleep(Duration::from_millis(20));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Error::other(format!(
-                        "Another sesame process has been refreshing profile {profile} for over {}s.",
-                        wait.as_secs()
-                    ))
-                    .hint("Try again; if it persists, look for a stuck `sesame` process."));
-                }
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
                 Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
             }
         }
@@ -175,7 +173,7 @@ async fn renew_client_credentials(
         scopes: &info.scopes,
         flow: Flow::ClientCredentials,
     };
-    let new = oidc::session_from(&grant, &resp, None, &session.user, now);
+    let new = oidc::session_from(&grant, &resp, None, &session.user, now)?;
     Ok(Session {
         token: new.token,
         expires_at: new.expires_at,
@@ -265,7 +263,7 @@ async fn refresh_oauth(
         scopes: &info.scopes,
         flow: session.flow,
     };
-    let mut new = oidc::session_from(&grant, &resp, Some(refresh), &session.user, now);
+    let mut new = oidc::session_from(&grant, &resp, Some(refresh), &session.user, now)?;
     if new.id_token.is_none() {
         new.id_token = session.id_token.clone();
     }
@@ -298,8 +296,42 @@ impl From<Session> for Fresh {
     }
 }
 
+/// What a session needs before it is handed out.
+pub enum Due {
+    /// Fit to use as it is.
+    Fresh(Session),
+    /// Out of time and not renewable: the person must log in.
+    Stale,
+    /// To be refreshed (under the lock): [`refresh_locked`].
+    Refresh(Session),
+}
+
+fn unix_now() -> i64 {
+    crate::clock::unix_seconds(std::time::SystemTime::now())
+}
+
+/// Whether `session` can be used now, needs a refresh, or is over. No I/O: the hot path of
+/// `sesame token` decides here without an async runtime.
+pub fn due(session: Session, skew: i64, force: bool) -> Due {
+    let refreshable = session.renewable();
+    let first_skew = if refreshable {
+        effective_skew(&session, skew)
+    } else {
+        0
+    };
+    if !force && session.is_valid_at(unix_now(), first_skew) {
+        Due::Fresh(session)
+    } else if refreshable {
+        Due::Refresh(session)
+    } else {
+        Due::Stale
+    }
+}
+
 /// The valid session for `profile`, refreshing (under the lock) if it is within `skew` seconds
-/// of expiry and can be refreshed. `None` when it is stale and cannot be refreshed.
+/// of expiry and can be refreshed. `None` when it is stale and cannot be refreshed. For
+/// callers outside any async runtime: a runtime is started only if a refresh is due. Inside a
+/// runtime, use [`due`] and [`refresh_locked`].
 pub fn ensure_fresh(
     store: &dyn TokenStore,
     session: Session,
@@ -308,21 +340,62 @@ pub fn ensure_fresh(
     skew: i64,
     force: bool,
 ) -> Result<Option<Fresh>, Error> {
-    let unix_now = || crate::clock::unix_seconds(std::time::SystemTime::now());
-    let now = unix_now();
-    let refreshable = session.renewable();
-    let first_skew = if refreshable {
-        effective_skew(&session, skew)
-    } else {
-        0
+    match due(session, skew, force) {
+        Due::Fresh(s) => Ok(Some(s.into())),
+        Due::Stale => Ok(None),
+        Due::Refresh(s) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
+            runtime
+                .block_on(refresh_locked(
+                    store,
+                    s,
+                    data_dir,
+                    client_secret,
+                    skew,
+                    force,
+                ))
+                .map(Some)
+        }
+    }
+}
+
+/// Refreshes a session that [`due`] found due, under the per-profile lock.
+pub async fn refresh_locked(
+    store: &dyn TokenStore,
+    session: Session,
+    data_dir: &Path,
+    client_secret: Option<&Secret>,
+    skew: i64,
+    force: bool,
+) -> Result<Fresh, Error> {
+    let Some(_lock) = ProfileLock::acquire(data_dir, &session.profile, LOCK_WAIT).await? else {
+        // Another process has been refreshing for a minute (stuck on a slow provider?). A
+        // token that still works is handed out with a warning; the next call tries again.
+        if session.is_valid_at(unix_now(), 0) && !force {
+            let warning = format!(
+                "Another sesame process has been refreshing profile {} for over {}s; using the current token, which expires in {}s.",
+                session.profile,
+                LOCK_WAIT.as_secs(),
+                session
+                    .expires_at
+                    .unwrap_or_default()
+                    .saturating_sub(unix_now())
+            );
+            return Ok(Fresh {
+                session,
+                warning: Some(warning),
+            });
+        }
+        return Err(Error::other(format!(
+            "Another sesame process has been refreshing profile {} for over {}s.",
+            session.profile,
+            LOCK_WAIT.as_secs()
+        ))
+        .hint("Try again; if it persists, look for a stuck `sesame` process."));
     };
-    if !force && session.is_valid_at(now, first_skew) {
-        return Ok(Some(session.into()));
-    }
-    if !refreshable {
-        return Ok(None);
-    }
-    let _lock = ProfileLock::acquire(data_dir, &session.profile, Duration::from_secs(60))?;
     // Someone may have refreshed while we waited for the lock (and time went by).
     let now = unix_now();
     let current = store
@@ -332,21 +405,12 @@ pub fn ensure_fresh(
     // the one found stale, and refreshing again would spend a rotated refresh token twice.
     let replaced = current.token != session.token || current.refresh_token != session.refresh_token;
     if replaced && current.is_valid_at(now, 0) {
-        return Ok(Some(current.into()));
+        return Ok(current.into());
     }
     if !force && current.is_valid_at(now, effective_skew(&current, skew)) {
-        return Ok(Some(current.into()));
+        return Ok(current.into());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
-    let new = match runtime.block_on(refresh(
-        &current,
-        client_secret,
-        &data_dir.join("cache"),
-        now,
-    )) {
+    let new = match refresh(&current, client_secret, &data_dir.join("cache"), now).await {
         Ok(new) => new,
         // A provider that cannot be reached does not make a token that still works useless:
         // hand it out and say so; the next call tries again.
@@ -357,10 +421,10 @@ pub fn ensure_fresh(
                 e.message,
                 current.expires_at.unwrap_or_default().saturating_sub(now)
             );
-            return Ok(Some(Fresh {
+            return Ok(Fresh {
                 session: current,
                 warning: Some(warning),
-            }));
+            });
         }
         Err(e) => return Err(e),
     };
@@ -368,5 +432,5 @@ pub fn ensure_fresh(
         e.into_error(crate::store::StoreKind::Auto)
             .hint("The refresh worked but the new session could not be saved.")
     })?;
-    Ok(Some(new.into()))
+    Ok(new.into())
 }

@@ -2,10 +2,74 @@
 //! (is it still valid, when does it end).
 
 use crate::json_api::JsonApi;
-use crate::present::UseAs;
-use crate::secret::Secret;
+use crate::present::{Name, UseAs};
+use crate::secret::{Secret, Token};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Who a session belongs to, as a server or a JWT named them: at most [`UserName::MAX_CHARS`]
+/// characters, none of them a control character or a bidi override, so it can be printed,
+/// put in git's `username=` line or an HTML page without further checks. May be empty (a
+/// pasted token that names nobody).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserName(String);
+
+impl UserName {
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn new(name: &str) -> Result<UserName, String> {
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "the user name is over {} characters long",
+                Self::MAX_CHARS
+            ));
+        }
+        if !crate::text::is_clean(name) {
+            return Err(format!(
+                "the user name {:?} contains control characters",
+                crate::text::Shown::of(name).as_str()
+            ));
+        }
+        Ok(UserName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for UserName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserName {
+    type Error = String;
+    fn try_from(value: String) -> Result<UserName, String> {
+        UserName::new(&value)
+    }
+}
+
+impl From<UserName> for String {
+    fn from(name: UserName) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for UserName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
 
 /// How the session was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,19 +113,20 @@ pub struct Session {
     pub profile: String,
     /// The challenge server or the OIDC issuer the session came from.
     pub server: String,
-    pub user: String,
+    pub user: UserName,
     pub flow: Flow,
-    /// The JWT (challenge flow) or the access token (OAuth flows).
-    pub token: Secret,
+    /// The JWT (challenge flow), the access token (OAuth flows), the API key, or the Basic
+    /// password.
+    pub token: Token,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cookie_name: Option<String>,
+    pub cookie_name: Option<Name>,
     /// Unix seconds; `None` when the token does not say.
     pub expires_at: Option<i64>,
     pub obtained_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<Secret>,
+    pub id_token: Option<Token>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthInfo>,
     /// From `sesame demo`: its server (and the key that signed the token) is gone.
@@ -108,9 +173,9 @@ impl Session {
     pub fn new(
         profile: &str,
         server: String,
-        user: String,
+        user: UserName,
         flow: Flow,
-        token: Secret,
+        token: Token,
         obtained_at: i64,
     ) -> Session {
         Session {
@@ -144,9 +209,9 @@ impl Session {
             Flow::Challenge => UseAs::Cookie(
                 self.cookie_name
                     .clone()
-                    .unwrap_or_else(|| crate::protocol::DEFAULT_COOKIE_NAME.to_string()),
+                    .unwrap_or_else(crate::present::default_cookie_name),
             ),
-            Flow::ApiKey => UseAs::Header(crate::present::DEFAULT_API_KEY_HEADER.into()),
+            Flow::ApiKey => UseAs::Header(crate::present::default_api_key_header()),
             Flow::Basic => UseAs::Basic,
             _ => UseAs::Bearer,
         }
@@ -174,8 +239,15 @@ impl Session {
         serde_json::to_string(self).expect("a session always serializes")
     }
 
-    pub fn from_json(text: &str) -> Result<Session, serde_json::Error> {
-        serde_json::from_str(text)
+    /// A session read back from a store: every field is checked as it was when the login
+    /// saved it, so a file edited by hand (or by someone else) cannot smuggle in a token with
+    /// a line break. Only an HTTP Basic session's token (a password) may hold spaces.
+    pub fn from_json(text: &str) -> Result<Session, String> {
+        let session: Session = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if session.flow != Flow::Basic && !session.token.is_issued_form() {
+            return Err("its token contains characters no server issues".into());
+        }
+        Ok(session)
     }
 }
 
@@ -185,10 +257,10 @@ pub(crate) fn sample(profile: &str, token: &str, expires_at: Option<i64>) -> Ses
         version: FORMAT_VERSION,
         profile: profile.into(),
         server: "http://127.0.0.1:1".into(),
-        user: "alice".into(),
+        user: UserName::new("alice").unwrap_or_default(),
         flow: Flow::Challenge,
-        token: Secret::new(token),
-        cookie_name: Some("consoleme_auth".into()),
+        token: Token::issued(token).unwrap_or_else(|e| panic!("sample token: {e}")),
+        cookie_name: Name::new("consoleme_auth").ok(),
         expires_at,
         obtained_at: 1_000,
         refresh_token: None,
@@ -213,6 +285,28 @@ mod tests {
         assert!(!s.is_valid_at(1_000, 0));
         assert!(!s.is_valid_at(950, 60));
         assert!(sample("p", "t", None).is_valid_at(i64::MAX - 1, 60));
+    }
+
+    #[test]
+    fn a_stored_session_with_a_hostile_value_is_refused() {
+        let good = sample("p", "tok", Some(5)).to_json();
+        for (from, to) in [
+            ("\"tok\"", "\"tok\\r\\nX-Evil: 1\""),
+            ("\"tok\"", "\"to;k\""),
+            ("\"alice\"", "\"alice\\nhost=evil\""),
+            ("\"consoleme_auth\"", "\"a=b; c\""),
+        ] {
+            let bad = good.replacen(from, to, 1);
+            assert_ne!(bad, good);
+            assert!(Session::from_json(&bad).is_err(), "{bad}");
+        }
+        let basic = good
+            .replacen("\"challenge\"", "\"basic\"", 1)
+            .replacen("\"tok\"", "\"p w;\"", 1);
+        assert!(
+            Session::from_json(&basic).is_ok(),
+            "a Basic password may hold spaces"
+        );
     }
 
     #[test]

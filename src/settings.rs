@@ -237,7 +237,7 @@ pub struct LoginSettings {
     pub common: Common,
     pub server: Option<Url>,
     /// Needed by the challenge flow; OIDC logins take the user from the tokens.
-    pub user: Option<String>,
+    pub user: Option<crate::session::UserName>,
     pub open_browser: bool,
     pub timeout: Duration,
     pub poll_interval: Duration,
@@ -331,7 +331,7 @@ impl DirectSettings {
                         .clone()
                         .unwrap_or_else(json_api::default_refresh_body),
                     cookie: match &use_as {
-                        Some(UseAs::Cookie(name)) => Some(name.clone()),
+                        Some(UseAs::Cookie(name)) => Some(name.to_string()),
                         _ => None,
                     },
                 };
@@ -359,6 +359,21 @@ impl DirectSettings {
                 .filter(|u| !u.trim().is_empty()),
         })
     }
+}
+
+/// The user to log in as, from a flag, the environment or the config: printable, and not a
+/// name that a URL path would swallow (`..` goes up a level: the server would see another path).
+fn user_name(name: &str) -> Result<crate::session::UserName, Error> {
+    if name == "." || name == ".." {
+        return Err(Error::usage(format!(
+            "{name:?} is not a user name: in the login URL it would mean a directory."
+        ))
+        .hint("Pass your user name with --user NAME."));
+    }
+    crate::session::UserName::new(name).map_err(|e| {
+        Error::usage(format!("Cannot log in as that user: {e}."))
+            .hint("Pass your user name with --user NAME.")
+    })
 }
 
 fn url_opt(value: Option<String>, allow_http: bool) -> Result<Option<Url>, Error> {
@@ -492,7 +507,7 @@ impl LoginSettings {
             .or_else(|| env("LOGNAME"))
             .or_else(os_user)
         {
-            Some(u) if !u.trim().is_empty() => Some(u.trim().to_string()),
+            Some(u) if !u.trim().is_empty() => Some(user_name(u.trim())?),
             _ => None,
         };
         let open_browser = !flag(args.no_browser)

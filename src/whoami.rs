@@ -55,7 +55,7 @@ pub async fn ask(url: &Url, session: &Session) -> Result<Answer, LoginError> {
     let request = session.use_as().apply(
         client.get(url.clone()).header("Accept", "application/json"),
         &session.user,
-        session.token.expose(),
+        &session.token,
     );
     let mut resp = http::send(request.timeout(Duration::from_secs(15)))
         .await

@@ -180,9 +180,32 @@ async fn always_pending_times_out_on_the_fake_clock_in_no_real_time() {
         "every sleep is the poll interval: {sleeps:?}"
     );
     assert_eq!(sleeps.iter().sum::<Duration>(), secs(120));
-    assert_eq!(polls(&server).await, 60, "one poll per interval");
-    assert_eq!(events.waiting.load(Ordering::SeqCst), 60);
+    assert_eq!(
+        polls(&server).await,
+        61,
+        "one poll per interval, and a final one at the deadline"
+    );
+    assert_eq!(events.waiting.load(Ordering::SeqCst), 61);
     assert!(events.retrying.lock().unwrap().is_empty());
+}
+
+/// Regression (issue 17, item 14): an approval made during the last poll interval was reported
+/// as a timeout, because the deadline came before the next poll and none was made.
+#[tokio::test]
+async fn an_approval_in_the_last_interval_is_collected_by_a_final_poll_at_the_deadline() {
+    let mut replies = vec![pending(); 3];
+    replies.push(success());
+    let (server, challenge) = setup(Sequence::new(replies)).await;
+    // 3 s at a 1 s interval: polls at 0, 1 and 2 s say pending; the approval comes after that.
+    let (result, clock, _, _) = run_wait(&challenge, secs(3), secs(1)).await;
+    let approval = result.expect("the approval made before the deadline is collected");
+    assert_eq!(approval.jwt.expose(), "aaa.bbb.ccc");
+    assert_eq!(clock.sleeps(), vec![secs(1), secs(1), secs(1)]);
+    assert_eq!(
+        polls(&server).await,
+        4,
+        "the fourth poll is at the deadline"
+    );
 }
 
 #[tokio::test]

@@ -23,7 +23,12 @@ fuzz_target!(|data: &[u8]| {
         scopes: &[],
         flow: sesame::session::Flow::Browser,
     };
-    let session = session_from(&grant, &resp, None, "fallback", 1_800_000_000);
+    let fallback = sesame::session::UserName::new("fallback").unwrap();
+    let Ok(session) = session_from(&grant, &resp, None, &fallback, 1_800_000_000) else {
+        return;
+    };
+    assert!(session.token.is_issued_form());
+    assert!(sesame::text::is_clean(&session.user));
     // The session must store and load back.
     let again = sesame::session::Session::from_json(&session.to_json()).unwrap();
     assert_eq!(again.expires_at, session.expires_at);

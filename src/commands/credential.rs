@@ -38,11 +38,11 @@ pub fn read_git_request(input: impl BufRead) -> Result<BTreeMap<String, String>,
 /// The `get` answer: the user name (`--username`, else the session's user for HTTP Basic
 /// sessions and those that have one) and the token as the password.
 pub fn git_answer(session: &Session, username: Option<&str>) -> String {
+    // `--username` comes from git's own config; a line break in it would add lines too.
     let user = username
-        .map(str::to_owned)
-        .filter(|u| !u.is_empty())
-        .or_else(|| (!session.user.is_empty()).then(|| session.user.clone()))
-        .unwrap_or_else(|| "sesame".into());
+        .filter(|u| !u.is_empty() && crate::text::is_clean(u))
+        .or_else(|| (!session.user.is_empty()).then(|| session.user.as_str()))
+        .unwrap_or("sesame");
     let mut out = format!("username={user}\npassword={}\n", session.token.expose());
     if let Some(exp) = session.expires_at
         && session.flow != Flow::Basic
@@ -127,8 +127,12 @@ pub fn read_exec_info(text: Option<&str>) -> Result<(String, bool), Error> {
 }
 
 /// The session if it is usable now (refreshed if due), `None` if the person must log in.
-fn usable(common: &Common, env: Env, printer: &Printer) -> Result<Option<Session>, Error> {
-    match super::fresh_session(common, env, printer) {
+async fn usable(
+    common: &Common,
+    env: Env<'_>,
+    printer: &Printer,
+) -> Result<Option<Session>, Error> {
+    match super::fresh_session_async(common, env, printer).await {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.exit == Exit::NoSession => Ok(None),
         Err(e) => Err(e),
@@ -142,7 +146,7 @@ pub async fn kubectl(
     printer: &Printer,
 ) -> Result<(), Error> {
     let (version, interactive) = read_exec_info(env("KUBERNETES_EXEC_INFO").as_deref())?;
-    let session = match usable(common, env, printer)? {
+    let session = match usable(common, env, printer).await? {
         Some(s) => s,
         None if interactive => {
             // Only now does a bad login setting (e.g. SESAME_TIMEOUT) matter.
@@ -153,7 +157,7 @@ pub async fn kubectl(
             ));
             // Through the login driver: ten kubectl calls at once join one pending login.
             crate::login::run(&settings, &crate::browser::SystemBrowser, printer).await?;
-            usable(common, env, printer)?.ok_or_else(|| {
+            usable(common, env, printer).await?.ok_or_else(|| {
                 Error::no_session("The login finished but left no usable session.")
             })?
         }

@@ -58,7 +58,9 @@ pub async fn run(
     let user = env("USER")
         .or_else(|| env("USERNAME"))
         .or_else(crate::settings::os_user)
-        .unwrap_or_else(|| "demo".into());
+        .and_then(|u| crate::session::UserName::new(&u).ok())
+        .filter(|u| !u.is_empty() && !matches!(u.as_str(), "." | ".."))
+        .unwrap_or_else(|| crate::session::UserName::new("demo").unwrap_or_default());
     let settings = LoginSettings {
         common: common.clone(),
         server: Some(url),

@@ -256,7 +256,7 @@ fn network_checks(env: Env) -> Vec<Check> {
     // What main chose (flag > SESAME_CA_CERT > profile), which every request here uses.
     let ca = crate::http::ca_file().map(|p| p.display().to_string());
     out.push(match (&ca, var("SSL_CERT_FILE")) {
-        (Some(path), _) => match std::fs::read(path)
+        (Some(path), _) => match crate::http::read_ca_bytes(std::path::Path::new(path))
             .ok()
             .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
         {

@@ -10,7 +10,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
     let session = super::fresh_session(common, env, printer)?;
     let line = session
         .use_as()
-        .header_line(&session.user, session.token.expose())
+        .header_line(&session.user, &session.token)
         .map_err(|why| {
             Error::usage(format!("No header for profile {}: {why}.", common.profile)).hint(
                 "Use `sesame exec` to hand the token to a program, or add it to the URL yourself from `sesame token`.",

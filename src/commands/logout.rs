@@ -100,7 +100,7 @@ fn revoke_session(
         let mut kept = Vec::new();
         let tokens = [
             (session.refresh_token.as_ref(), "refresh_token"),
-            (Some(&session.token), "access_token"),
+            (Some(session.token.secret()), "access_token"),
         ];
         let mut failure = None;
         for (token, hint) in tokens {

@@ -46,36 +46,77 @@ pub fn fresh_session(
     env: Env,
     printer: &crate::output::Printer,
 ) -> Result<Session, Error> {
-    let opened = open_store_to_read(common, printer)?;
-    let session = match opened.store.load(&common.profile) {
-        Ok(s) => s,
-        Err(StoreError::NotFound) => {
-            return Err(
-                Error::no_session(format!("Not logged in (profile {}).", common.profile))
-                    .hint(login_hint(&common.profile)),
-            );
-        }
-        Err(e) => return Err(e.into_error(common.store)),
-    };
-    let expired_at = session.expires_at.unwrap_or_default();
-    let hint = session_hint(&session);
+    let (opened, session) = load_session(common, printer)?;
+    let expired = expired_error(common, &session);
     let secret = common.client_secret(env);
-    let Some(fresh) = crate::refresh::ensure_fresh(
+    let fresh = crate::refresh::ensure_fresh(
         &*opened.store,
         session,
         &common.paths.data_dir,
         secret.as_ref(),
         common.refresh_skew,
         false,
-    )?
-    else {
-        return Err(Error::no_session(format!(
-            "The session for profile {} expired at {}.",
-            common.profile,
-            format_utc(expired_at)
-        ))
-        .hint(hint));
+    )?;
+    handed_out(fresh, expired, printer)
+}
+
+/// [`fresh_session`] for a caller inside the async runtime (`credential kubectl`): the
+/// refresh runs on that runtime rather than on one of its own, which tokio forbids.
+pub async fn fresh_session_async(
+    common: &Common,
+    env: Env<'_>,
+    printer: &crate::output::Printer,
+) -> Result<Session, Error> {
+    use crate::refresh::{self, Due};
+    let (opened, session) = load_session(common, printer)?;
+    let expired = expired_error(common, &session);
+    let fresh = match refresh::due(session, common.refresh_skew, false) {
+        Due::Fresh(s) => Some(s.into()),
+        Due::Stale => None,
+        Due::Refresh(s) => {
+            let secret = common.client_secret(env);
+            let data_dir = &common.paths.data_dir;
+            let skew = common.refresh_skew;
+            let store = &*opened.store;
+            Some(refresh::refresh_locked(store, s, data_dir, secret.as_ref(), skew, false).await?)
+        }
     };
+    handed_out(fresh, expired, printer)
+}
+
+/// The profile's stored session; none is exit 3 with what to run.
+fn load_session(
+    common: &Common,
+    printer: &crate::output::Printer,
+) -> Result<(Opened, Session), Error> {
+    let opened = open_store_to_read(common, printer)?;
+    match opened.store.load(&common.profile) {
+        Ok(s) => Ok((opened, s)),
+        Err(StoreError::NotFound) => Err(Error::no_session(format!(
+            "Not logged in (profile {}).",
+            common.profile
+        ))
+        .hint(login_hint(&common.profile))),
+        Err(e) => Err(e.into_error(common.store)),
+    }
+}
+
+/// What is said when `session` turns out to be over.
+fn expired_error(common: &Common, session: &Session) -> Error {
+    Error::no_session(format!(
+        "The session for profile {} expired at {}.",
+        common.profile,
+        format_utc(session.expires_at.unwrap_or_default())
+    ))
+    .hint(session_hint(session))
+}
+
+fn handed_out(
+    fresh: Option<crate::refresh::Fresh>,
+    expired: Error,
+    printer: &crate::output::Printer,
+) -> Result<Session, Error> {
+    let fresh = fresh.ok_or(expired)?;
     if let Some(w) = &fresh.warning {
         printer.warn(w);
     }

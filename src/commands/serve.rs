@@ -10,6 +10,11 @@ use hyper::header::HeaderName;
 use std::time::Duration;
 use url::Url;
 
+/// The shortest JWT signing key `serve` accepts (RFC 7518 §3.2: a key of at least the hash's size).
+const MIN_SECRET_BYTES: usize = 32;
+/// The largest key file read: a key is bytes, not megabytes.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
 pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, Error> {
     let auth = match (args.auth, &args.user_header) {
         (AuthMode::Header, Some(h)) => Auth::Header(
@@ -45,12 +50,14 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
     };
     let jwt_secret = match (&args.jwt_secret_file, env("SESAME_JWT_SECRET")) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            // A key file is small; /dev/zero is not one.
+            let bytes = crate::private_file::read_capped(path, MAX_SECRET_FILE).map_err(|e| {
                 Error::usage(format!(
-                    "Could not read --jwt-secret-file {}: {e}",
+                    "Could not read --jwt-secret-file {}: {e}.",
                     path.display()
                 ))
             })?;
+            let text = String::from_utf8_lossy(&bytes);
             Secret::from_bytes(text.trim_end_matches(['\r', '\n']).as_bytes())
         }
         (None, Some(s)) => Secret::from_bytes(s.into_bytes()),
@@ -59,8 +66,14 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             Secret::from_bytes(server::random_secret())
         }
     };
-    if jwt_secret.expose_bytes().len() < 32 {
-        printer.warn("The JWT secret is shorter than 32 bytes; use a longer random secret.");
+    // HS256 with a short key can be brute-forced, and an empty one lets anyone sign tokens
+    // that /api/v2/user_profile accepts (RFC 7518 §3.2: at least 256 bits).
+    let secret_len = jwt_secret.expose_bytes().len();
+    if secret_len < MIN_SECRET_BYTES {
+        return Err(Error::usage(format!(
+            "The JWT secret is {secret_len} bytes long; sesame serve needs at least {MIN_SECRET_BYTES} (from --jwt-secret-file or SESAME_JWT_SECRET)."
+        ))
+        .hint("Make one with `head -c 48 /dev/urandom | base64 > jwt.secret` and pass --jwt-secret-file jwt.secret (the same file on every replica)."));
     }
     let public_url = match &args.public_url {
         Some(u) => {

@@ -218,7 +218,7 @@ impl Report<'_> {
             "profile": self.profile,
             "logged_in": true,
             "valid": self.valid(),
-            "user": s.map(|s| s.user.clone()).or_else(|| jwt_subject(&self.claims)),
+            "user": s.map(|s| s.user.to_string()).or_else(|| jwt_subject(&self.claims)),
             "server": s.map(|s| s.server.clone()),
             "flow": s.map(|s| s.flow.to_string()),
             "store": self.source,
@@ -249,7 +249,7 @@ impl Report<'_> {
                 if s.user.is_empty() {
                     "(none given)".into()
                 } else {
-                    s.user.clone()
+                    s.user.to_string()
                 },
             );
             line(

@@ -5,7 +5,7 @@
 //! the wait at once; transient failures (connection refused or reset, timeouts, HTTP 5xx or
 //! 429) are retried with backoff until the deadline.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, unix_seconds};
 use crate::events::{Events, Progress};
 use crate::http::{self, FetchError};
 use crate::login_error::LoginError;
@@ -28,7 +28,7 @@ pub struct CallbackParams {
 pub struct Challenge {
     pub challenge_url: Url,
     pub polling_url: Url,
-    pub user_code: Option<String>,
+    pub user_code: Option<crate::text::Shown>,
     pub long_poll: bool,
     /// The server redirects the browser to our loopback callback after the decision.
     pub callback: bool,
@@ -151,7 +151,11 @@ pub fn parse_challenge(
     Ok(Challenge {
         challenge_url,
         polling_url,
-        user_code: reply.user_code.filter(|c| !c.is_empty() && c.len() <= 32),
+        // Shown to the person to compare with the page: never an escape sequence.
+        user_code: reply
+            .user_code
+            .filter(|c| !c.is_empty() && c.len() <= 32)
+            .map(|c| crate::text::Shown::new(&c, 32)),
         long_poll: reply.extensions.iter().any(|e| e == EXT_LONG_POLL),
         callback: asked_for_callback && reply.extensions.iter().any(|e| e == EXT_CALLBACK),
     })
@@ -190,11 +194,20 @@ pub async fn wait(
     let mut backoff = interval;
     // While retrying, the spinner keeps saying why, rather than "waiting".
     let mut retrying: Option<String> = None;
+    // An approval in the last interval is still collected: at the deadline comes one final
+    // poll (no long-poll), and only a "pending" to that one is a timeout.
+    let mut final_poll = false;
     loop {
-        let remaining = match settings.deadline.duration_since(clock.now()) {
-            Ok(r) if !r.is_zero() => r,
-            _ => return Err(LoginError::TimedOut(total)),
-        };
+        let remaining = settings
+            .deadline
+            .duration_since(clock.now())
+            .unwrap_or_default();
+        if remaining.is_zero() {
+            if final_poll {
+                return Err(LoginError::TimedOut(total));
+            }
+            final_poll = true;
+        }
         let long_poll_secs = (challenge.long_poll && remaining.as_secs() >= 1)
             .then(|| remaining.as_secs().min(MAX_LONG_POLL_SECS));
         if retrying.is_none() {
@@ -211,7 +224,7 @@ pub async fn wait(
         // An in-flight poll is never cancelled, not even by the callback: the server hands the
         // token out once, and a dropped reply would lose it ("unknown" on the next poll). A
         // long-poll answers as soon as the decision is made anyway; the wake cuts sleeps only.
-        let outcome = poll_once(client, &url, timeout).await?;
+        let outcome = poll_once(client, &url, timeout, unix_seconds(clock.now())).await?;
         let pause = match outcome {
             Outcome::Status(PollStatus::Pending) => {
                 backoff = interval;
@@ -238,10 +251,10 @@ pub async fn wait(
                 retry_after.map_or(b, |after| after.max(b))
             }
         };
+        let pause = pause.min(remaining);
         if pause.is_zero() {
             continue;
         }
-        let pause = pause.min(remaining);
         match wake {
             Some(w) => tokio::select! {
                 _ = clock.sleep(pause) => {}
@@ -256,6 +269,7 @@ async fn poll_once(
     client: &reqwest::Client,
     url: &Url,
     timeout: Duration,
+    now: i64,
 ) -> Result<Outcome, LoginError> {
     let body = match http::get_limited(client, url, timeout).await {
         Ok(b) => b,
@@ -276,7 +290,7 @@ async fn poll_once(
         ))
     })?;
     reply
-        .interpret()
+        .interpret(now)
         .map(Outcome::Status)
         .map_err(LoginError::Protocol)
 }

@@ -3,7 +3,7 @@
 //! and save the session. The previous session is replaced only by a new one: failure or Ctrl-C
 //! leaves it as it was.
 
-use super::display::{linger, present};
+use super::display::{Shown, linger, present};
 use super::save::{open_for_saving, save};
 use crate::browser::Opener;
 use crate::clock::{Clock, SystemClock, unix_seconds};
@@ -16,7 +16,7 @@ use crate::login_error::LoginError;
 use crate::output::{Printer, WaitDisplay};
 use crate::pending;
 use crate::protocol::Approval;
-use crate::session::{Flow, Session};
+use crate::session::{Flow, Session, UserName};
 use crate::settings::LoginSettings;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -51,8 +51,13 @@ pub(super) async fn run(
         _ = ctrl_c.wait() => return Err(Error::interrupted()),
     };
     let url = &challenge.challenge_url;
-    let code = challenge.user_code.as_deref();
-    let browser_opened = present(settings, printer, opener, url, code, true, owner);
+    let code = challenge.user_code.as_ref().map(crate::text::Shown::as_str);
+    let shown = Shown {
+        code,
+        user: Some(&user),
+        any_device: true,
+    };
+    let browser_opened = present(settings, printer, opener, url, shown, owner);
     let browser_expected = browser_opened && challenge.callback;
 
     let waiting = Waiting {
@@ -88,7 +93,7 @@ pub(super) async fn run(
     let saved = save(&*opened.store, &session, settings, printer);
     let page = match &saved {
         Ok(()) => Page::SignedIn {
-            user: session.user.clone(),
+            user: session.user.to_string(),
         },
         Err(e) => Page::Failed {
             message: e.message.clone(),
@@ -99,7 +104,7 @@ pub(super) async fn run(
 }
 
 /// The server and the user to log in as.
-fn target(settings: &LoginSettings) -> Result<(Url, String), Error> {
+fn target(settings: &LoginSettings) -> Result<(Url, UserName), Error> {
     let server = settings.server.clone().ok_or_else(|| {
         Error::usage("The challenge flow needs a server.")
             .hint("Pass --server URL, set SESAME_SERVER, or set `server` in the profile's config.")
@@ -180,7 +185,7 @@ fn session_from(
     approval: Approval,
     settings: &LoginSettings,
     server: &Url,
-    user: &str,
+    user: &UserName,
     now: i64,
 ) -> Session {
     let expires_at = approval
@@ -193,7 +198,7 @@ fn session_from(
         ..Session::new(
             &settings.common.profile,
             server.to_string(),
-            approval.user.unwrap_or_else(|| user.to_string()),
+            approval.user.unwrap_or_else(|| user.clone()),
             Flow::Challenge,
             approval.jwt,
             now,

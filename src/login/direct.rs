@@ -16,8 +16,8 @@ use crate::oidc::grants::{PasswordOutcome, TokenClient};
 use crate::oidc::{self, Provider, TokenResp, idtoken};
 use crate::output::Printer;
 use crate::present::UseAs;
-use crate::secret::Secret;
-use crate::session::{Flow, Session};
+use crate::secret::Token;
+use crate::session::{Flow, Session, UserName};
 use crate::settings::LoginSettings;
 use std::time::SystemTime;
 use url::Url;
@@ -28,7 +28,7 @@ fn now() -> i64 {
 
 /// The user a password login is for: `--user`, `SESAME_USER`, `user` in the profile, or the
 /// OS user.
-fn user(settings: &LoginSettings) -> Result<String, Error> {
+fn user(settings: &LoginSettings) -> Result<UserName, Error> {
     settings.user.clone().ok_or_else(|| {
         Error::usage("A password login needs a user name.")
             .hint("Pass --user NAME, set SESAME_USER, or set `user` in the profile's config.")
@@ -207,9 +207,11 @@ pub(super) async fn client_credentials(
         scopes: &scopes,
         flow: Flow::ClientCredentials,
     };
-    let mut session = oidc::session_from(&grant, &resp, None, &client_id, now());
     // A client-credentials token is about the client, whatever claims it carries.
-    session.user = client_id.clone();
+    let client = UserName::new(&client_id)
+        .map_err(|e| Error::usage(format!("The client ID cannot name the session: {e}.")))?;
+    let mut session = oidc::session_from(&grant, &resp, None, &client, now())?;
+    session.user = client;
     session.id_token = None;
     session.client_secret = Some(secret);
     session.use_as = settings.direct.use_as.clone();
@@ -237,7 +239,7 @@ async fn oauth_session(
     client: &reqwest::Client,
     client_id: &str,
     resp: &TokenResp,
-    user: &str,
+    user: &UserName,
     flow: Flow,
 ) -> Result<Session, Error> {
     let mut resp = resp.clone();
@@ -267,8 +269,8 @@ async fn oauth_session(
         scopes: &settings.oidc.scopes,
         flow,
     };
-    let mut session = oidc::session_from(&grant, &resp, None, user, now());
-    session.user = user.to_string();
+    let mut session = oidc::session_from(&grant, &resp, None, user, now())?;
+    session.user = user.clone();
     session.use_as = settings.direct.use_as.clone();
     session.whoami_url = settings.direct.whoami_url.as_ref().map(Url::to_string);
     Ok(session)
@@ -288,23 +290,24 @@ fn static_server(settings: &LoginSettings) -> String {
 pub(super) fn api_key(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
     let opened = open_for_saving(&settings.common, printer)?;
     let key = prompt::api_key()?;
-    let session =
-        Session {
-            use_as: Some(
-                settings.direct.use_as.clone().unwrap_or_else(|| {
-                    UseAs::Header(crate::present::DEFAULT_API_KEY_HEADER.into())
-                }),
-            ),
-            whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),
-            ..Session::new(
-                &settings.common.profile,
-                static_server(settings),
-                settings.user.clone().unwrap_or_default(),
-                Flow::ApiKey,
-                key,
-                now(),
-            )
-        };
+    let session = Session {
+        use_as: Some(
+            settings
+                .direct
+                .use_as
+                .clone()
+                .unwrap_or_else(|| UseAs::Header(crate::present::default_api_key_header())),
+        ),
+        whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),
+        ..Session::new(
+            &settings.common.profile,
+            static_server(settings),
+            settings.user.clone().unwrap_or_default(),
+            Flow::ApiKey,
+            key,
+            now(),
+        )
+    };
     save(&*opened.store, &session, settings, printer)
 }
 
@@ -317,7 +320,9 @@ pub(super) fn basic(settings: &LoginSettings, printer: &Printer) -> Result<(), E
             "The user name {user:?} contains ':', which HTTP Basic cannot carry."
         )));
     }
-    let password: Secret = prompt::password(&user, settings.direct.password_stdin)?;
+    let password = prompt::password(&user, settings.direct.password_stdin)?;
+    let password = Token::password(password.expose())
+        .map_err(|e| Error::usage(format!("That password cannot be kept: {e}.")))?;
     let session = Session {
         use_as: Some(settings.direct.use_as.clone().unwrap_or(UseAs::Basic)),
         whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),

@@ -21,6 +21,17 @@ pub(super) async fn linger(callback: &Callback, browser_expected: bool) {
     }
 }
 
+/// What the person is shown besides the URL.
+pub struct Shown<'a> {
+    /// The verification code to compare or enter (already display-safe).
+    pub code: Option<&'a str>,
+    /// The user the server will log in: the challenge flow names one; an OAuth provider
+    /// decides for itself, so there the OS user would mean nothing.
+    pub user: Option<&'a str>,
+    /// Whether the URL may be opened on another device (a phone): then a QR code helps.
+    pub any_device: bool,
+}
+
 /// Shows the URL (on a line of its own, so terminals can click it), the verification code and,
 /// where useful, a QR code; then opens the browser.
 pub fn present(
@@ -28,10 +39,14 @@ pub fn present(
     printer: &Printer,
     opener: &dyn Opener,
     url: &Url,
-    code: Option<&str>,
-    any_device: bool,
+    shown: Shown<'_>,
     owner: &mut pending::Owner,
 ) -> bool {
+    let Shown {
+        code,
+        user,
+        any_device,
+    } = shown;
     owner.publish(
         url,
         code,
@@ -42,12 +57,7 @@ pub fn present(
     } else {
         Err("--no-browser was given".to_string())
     };
-    let who = settings
-        .user
-        .as_ref()
-        .filter(|_| any_device)
-        .map(|u| format!(" as {u}"))
-        .unwrap_or_default();
+    let who = user.map(|u| format!(" as {u}")).unwrap_or_default();
     // A loopback URL (a server on this machine) cannot be opened on a phone: no QR code, and
     // say where it works.
     let any_device = any_device && !http::is_loopback(url);

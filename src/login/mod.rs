@@ -53,7 +53,8 @@ pub async fn run(
         .hint("Drop --password-stdin, or choose --flow password / --flow basic."));
     }
     let common = &settings.common;
-    let mut owner = match pending::claim(&common.paths.data_dir, &common.profile)? {
+    let purpose = purpose(settings, &flow);
+    let mut owner = match pending::claim(&common.paths.data_dir, &common.profile, &purpose)? {
         Claim::Owner(owner) => owner,
         Claim::Busy(busy) => {
             let mut ctrl_c = crate::interrupt::CtrlC::install();
@@ -73,6 +74,24 @@ pub async fn run(
     };
     owner.finish(&result);
     result
+}
+
+/// What a pending login is for, in words: a second login joins the first only if they match.
+fn purpose(settings: &LoginSettings, flow: &Approved) -> String {
+    let shown = |u: Option<&url::Url>| u.map(url::Url::to_string).unwrap_or_default();
+    match flow {
+        Approved::Challenge => format!(
+            "challenge login as {} on {}",
+            settings.user.as_deref().unwrap_or_default(),
+            shown(settings.server.as_ref())
+        ),
+        Approved::Oidc(f) => format!(
+            "{} login at {} (client {})",
+            Flow::Approved(Approved::Oidc(*f)).name(),
+            shown(settings.oidc.issuer.as_ref()),
+            settings.oidc.client_id.as_deref().unwrap_or_default()
+        ),
+    }
 }
 
 async fn direct(

@@ -3,7 +3,7 @@
 //! challenge flow.
 
 use super::OidcFlow;
-use super::display::{LINGER, linger, present};
+use super::display::{LINGER, Shown, linger, present};
 use super::save::{open_for_saving, save};
 use crate::browser::Opener;
 use crate::clock::{Clock, SystemClock, unix_seconds};
@@ -84,7 +84,7 @@ pub(super) async fn run(
     if let Some(cb) = &callback {
         cb.finish(match &saved {
             Ok(()) => Page::SignedIn {
-                user: session.user.clone(),
+                user: session.user.to_string(),
             },
             Err(e) => Page::Failed {
                 message: e.message.clone(),
@@ -129,8 +129,11 @@ async fn browser_flow(
         ctx.printer,
         ctx.opener,
         &req.url,
-        None,
-        false,
+        Shown {
+            code: None,
+            user: None,
+            any_device: false,
+        },
         owner,
     );
     let display = WaitDisplay::start(
@@ -182,7 +185,8 @@ async fn device_flow(
     let o = &ctx.settings.oidc;
     let oauth = oidc::oauth_client(ctx.provider, ctx.client_id, o.client_secret.as_ref(), None)?;
     let details = device::start(&oauth, ctx.client, &o.scopes, &o.extra).await?;
-    let code = details.user_code().secret().clone();
+    // The provider's text, shown on the terminal: never an escape sequence.
+    let code = crate::text::Shown::new(details.user_code().secret(), 64).into_string();
     let plain = details.verification_uri().to_string();
     let url = details
         .verification_uri_complete()
@@ -198,8 +202,11 @@ async fn device_flow(
         ctx.printer,
         ctx.opener,
         &url,
-        Some(&code),
-        true,
+        Shown {
+            code: Some(&code),
+            user: None,
+            any_device: true,
+        },
         owner,
     );
     if url.as_str() != plain {
@@ -284,7 +291,7 @@ async fn finish(
         &grant,
         resp,
         None,
-        settings.user.as_deref().unwrap_or_default(),
+        &settings.user.clone().unwrap_or_default(),
         unix_seconds(SystemClock.now()),
-    ))
+    )?)
 }

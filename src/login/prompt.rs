@@ -86,7 +86,7 @@ pub(super) fn one_time_code() -> Result<Secret, Error> {
 
 /// A static credential (an API key): stdin's first line when stdin is not a terminal, else a
 /// hidden prompt.
-pub(super) fn api_key() -> Result<Secret, Error> {
+pub(super) fn api_key() -> Result<crate::secret::Token, Error> {
     let key = if std::io::stdin().is_terminal() {
         hidden(
             "API key: ",
@@ -101,10 +101,9 @@ pub(super) fn api_key() -> Result<Secret, Error> {
         return Err(Error::usage("No API key was given; nothing was saved.")
             .hint("Pipe it in: `printf '%s\\n' \"$KEY\" | sesame login --api-key`."));
     }
-    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::usage(
-            "The API key contains spaces or control characters; expected a single key.",
-        ));
-    }
-    Ok(Secret::new(key))
+    crate::secret::Token::issued(key).map_err(|e| {
+        Error::usage(format!(
+            "That API key cannot be sent in a header or a cookie: {e}; nothing was saved."
+        ))
+    })
 }

@@ -4,8 +4,8 @@ use crate::clock::{human_duration, unix_seconds};
 use crate::error::Error;
 use crate::jwt;
 use crate::output::Printer;
-use crate::secret::Secret;
-use crate::session::{Flow, Session};
+use crate::secret::Token;
+use crate::session::{Flow, Session, UserName};
 use crate::settings::{Common, LoginSettings};
 use crate::store::{Opened, TokenStore};
 use std::io::Read;
@@ -87,13 +87,18 @@ pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<
         return Err(Error::usage("No token on stdin.")
             .hint("Pipe it in: `printf %s \"$TOKEN\" | sesame login --with-token`."));
     }
-    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::usage(
-            "The token on stdin contains spaces or line breaks; expected a single token.",
-        ));
-    }
+    let token = Token::issued(token).map_err(|e| {
+        Error::usage(format!(
+            "The token on stdin cannot be sent in a header or a cookie: {e}; expected a single token."
+        ))
+    })?;
+    let user = match jwt::subject(token.expose()) {
+        Some(sub) => UserName::new(&sub)
+            .map_err(|e| Error::usage(format!("The token's subject cannot be shown: {e}.")))?,
+        None => settings.user.clone().unwrap_or_default(),
+    };
     let now = unix_seconds(SystemTime::now());
-    let expires_at = jwt::expiry(token);
+    let expires_at = jwt::expiry(token.expose());
     if expires_at.is_some_and(|e| e <= now) {
         return Err(
             Error::usage("That token has already expired (its `exp` is in the past).")
@@ -111,11 +116,9 @@ pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<
                 .as_ref()
                 .map(Url::to_string)
                 .unwrap_or_default(),
-            jwt::subject(token)
-                .or_else(|| settings.user.clone())
-                .unwrap_or_default(),
+            user,
             Flow::WithToken,
-            Secret::new(token),
+            token,
             now,
         )
     };

@@ -126,7 +126,7 @@ pub async fn verify(
     let now = crate::clock::unix_seconds(std::time::SystemTime::now());
     let path = cache_path(cache_dir, jwks_uri);
     // A cache from before TTLs (a bare key set) does not parse, and is fetched again.
-    let cached: Option<JwkSet> = std::fs::read(&path)
+    let cached: Option<JwkSet> = crate::private_file::read_own(&path, 1024 * 1024)
         .ok()
         .and_then(|b| serde_json::from_slice::<CachedJwks>(&b).ok())
         .filter(|c| c.fresh_at(now))
@@ -142,9 +142,9 @@ pub async fn verify(
         Some(k) => k,
         None => {
             let fetched = fetch(client, jwks_uri, now).await?;
-            if fetched.max_age > 0 && std::fs::create_dir_all(cache_dir).is_ok() {
+            if fetched.max_age > 0 && crate::private_file::ensure_dir(cache_dir).is_ok() {
                 if let Ok(bytes) = serde_json::to_vec(&fetched) {
-                    let _ = std::fs::write(&path, bytes);
+                    let _ = crate::private_file::write_atomically(&path, &bytes);
                 }
             } else {
                 let _ = std::fs::remove_file(&path);

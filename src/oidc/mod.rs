@@ -10,8 +10,8 @@ use crate::error::Error;
 use crate::http;
 use crate::jwt;
 use crate::login_error::LoginError;
-use crate::secret::Secret;
-use crate::session::{Flow, OAuthInfo, Session};
+use crate::secret::{Secret, Token};
+use crate::session::{Flow, OAuthInfo, Session, UserName};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -337,14 +337,16 @@ pub struct Grant<'a> {
     pub flow: Flow,
 }
 
-/// Builds the session from a token response (after the ID token, if any, was verified).
+/// Builds the session from a token response (after the ID token, if any, was verified),
+/// checking each value the provider sent where it enters: the tokens must be tokens, the user
+/// printable, and the lifetime within ten years.
 pub fn session_from(
     grant: &Grant,
     resp: &TokenResp,
     previous_refresh: Option<&Secret>,
-    fallback_user: &str,
+    fallback_user: &UserName,
     now: i64,
-) -> Session {
+) -> Result<Session, LoginError> {
     let Grant {
         profile,
         provider,
@@ -352,19 +354,37 @@ pub fn session_from(
         scopes,
         flow,
     } = *grant;
-    let access = resp.access_token().secret().to_string();
-    let id_token = resp.extra_fields().id_token.clone();
-    // A provider's `expires_in` is input: an absurd one must not overflow.
-    let expires_at = resp
-        .expires_in()
-        .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
-        .or_else(|| jwt::expiry(&access));
-    let user = id_token
+    let unusable = |what: &str, e: String| {
+        LoginError::Protocol(format!("the provider's {what} is unusable: {e}"))
+    };
+    let access = Token::issued(resp.access_token().secret())
+        .map_err(|e| unusable("access token", e.to_string()))?;
+    let id_token = resp
+        .extra_fields()
+        .id_token
+        .as_ref()
+        .map(|t| Token::issued(t.expose()))
+        .transpose()
+        .map_err(|e| unusable("ID token", e.to_string()))?;
+    let expires_at = match resp.expires_in() {
+        Some(d) if d.as_secs() > crate::protocol::MAX_LIFETIME_SECS as u64 => {
+            return Err(unusable(
+                "expires_in",
+                format!("{} seconds is over ten years", d.as_secs()),
+            ));
+        }
+        Some(d) => Some(now.saturating_add(d.as_secs() as i64)),
+        None => jwt::expiry(access.expose()),
+    };
+    let user = match id_token
         .as_ref()
         .and_then(|t| jwt::subject(t.expose()))
-        .or_else(|| jwt::subject(&access))
-        .unwrap_or_else(|| fallback_user.to_string());
-    Session {
+        .or_else(|| jwt::subject(access.expose()))
+    {
+        Some(sub) => UserName::new(&sub).map_err(|e| unusable("user (sub claim)", e))?,
+        None => fallback_user.clone(),
+    };
+    Ok(Session {
         expires_at,
         // Without rotation the provider sends no new refresh token: keep the old one.
         refresh_token: resp
@@ -382,13 +402,6 @@ pub fn session_from(
             revocation_endpoint: provider.revocation_endpoint.clone(),
             extra: Vec::new(),
         }),
-        ..Session::new(
-            profile,
-            provider.issuer.clone(),
-            user,
-            flow,
-            Secret::new(access),
-            now,
-        )
-    }
+        ..Session::new(profile, provider.issuer.clone(), user, flow, access, now)
+    })
 }

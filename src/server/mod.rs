@@ -325,11 +325,13 @@ async fn connection<S>(
     let svc = tower::ServiceExt::map_request(
         routes,
         move |mut req: hyper::Request<hyper::body::Incoming>| {
+            // A proxy that appends (HAProxy's `option forwardfor`) adds its own line after any
+            // the client sent: only the last line is the proxy's.
             let forwarded = app
                 .config
                 .trusted_proxy_header
                 .as_ref()
-                .and_then(|h| req.headers().get(h)?.to_str().ok());
+                .and_then(|h| req.headers().get_all(h).iter().next_back()?.to_str().ok());
             let ip = client_ip(&app.config, peer, forwarded);
             req.extensions_mut().insert(ClientIp(ip));
             if let Some(p) = parked
@@ -950,6 +952,17 @@ fn approver(
     match &app.config.auth {
         Auth::Dev => Ok(requested.to_string()),
         Auth::Header(h) => {
+            // Behind a proxy that appends rather than replaces, a client's own header line
+            // comes first: with two, which one the proxy set cannot be told.
+            let lines = req_headers.get_all(h).iter().count();
+            if lines > 1 {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "The request carries the {h} header {lines} times; the SSO proxy must replace it, not append to it."
+                    ),
+                ));
+            }
             let user = req_headers
                 .get(h)
                 .and_then(|v| v.to_str().ok())

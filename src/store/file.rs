@@ -2,9 +2,10 @@
 //! atomically (write a temporary file, fsync, rename) so a crash never leaves half a session.
 
 use super::{StoreError, TokenStore};
+use crate::private_file::{self, ReadError};
 use crate::session::Session;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -24,51 +25,11 @@ impl FileStore {
     pub fn path(&self, profile: &str) -> PathBuf {
         self.dir.join(format!("{profile}.json"))
     }
-
-    fn ensure_dir(&self) -> io::Result<()> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(&self.dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if fs::metadata(&self.dir)?.permissions().mode() & 0o777 != 0o700 {
-                fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn write_atomically(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
-        let tmp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let result = (|| {
-            let mut file = options.open(&tmp)?;
-            file.write_all(contents)?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
-    }
 }
+
+/// The largest session file sesame reads: tokens are at most 32 KiB each
+/// ([`crate::secret::MAX_TOKEN_LEN`]); anything near a megabyte is not a session.
+const MAX_SESSION_FILE: u64 = 1024 * 1024;
 
 fn io_error(action: &str, path: &Path, e: io::Error) -> StoreError {
     StoreError::Other(format!("could not {action} {}: {e}", path.display()))
@@ -81,11 +42,18 @@ impl TokenStore for FileStore {
 
     fn load(&self, profile: &str) -> Result<Session, StoreError> {
         let path = self.path(profile);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
-            Err(e) => return Err(io_error("read", &path, e)),
+        let bytes = match private_file::read_own(&path, MAX_SESSION_FILE) {
+            Ok(b) => b,
+            Err(ReadError::NotFound) => return Err(StoreError::NotFound),
+            Err(ReadError::Io(e)) => return Err(io_error("read", &path, e)),
+            Err(e) => {
+                return Err(StoreError::Other(format!(
+                    "the session file {} was not read: {e}; run `sesame logout` and log in again",
+                    path.display()
+                )));
+            }
         };
+        let text = String::from_utf8_lossy(&bytes);
         Session::from_json(&text).map_err(|e| {
             StoreError::Other(format!(
                 "the session file {} is damaged ({e}); run `sesame logout` and log in again",
@@ -95,10 +63,9 @@ impl TokenStore for FileStore {
     }
 
     fn save(&self, session: &Session) -> Result<(), StoreError> {
-        self.ensure_dir()
-            .map_err(|e| io_error("create", &self.dir, e))?;
+        private_file::ensure_dir(&self.dir).map_err(|e| io_error("create", &self.dir, e))?;
         let path = self.path(&session.profile);
-        self.write_atomically(&path, session.to_json().as_bytes())
+        private_file::write_atomically(&path, session.to_json().as_bytes())
             .map_err(|e| io_error("write", &path, e))
     }
 
@@ -129,6 +96,8 @@ impl TokenStore for FileStore {
 
     fn delete(&self, profile: &str) -> Result<bool, StoreError> {
         let path = self.path(profile);
+        // A save killed mid-way (kill -9) leaves its temporary file, which holds the token.
+        private_file::remove_leftovers(&path);
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -189,6 +158,63 @@ mod tests {
             w[1].contains("mode 0755") && w[1].contains("chmod 700"),
             "{w:?}"
         );
+    }
+
+    /// Regression (issue 17, items 6 and 11): the temporary file had a fixed name
+    /// (`.p.json.PID.tmp`) opened with create+truncate, so a link planted there received the
+    /// session; and a save killed mid-way left a temporary file holding the token.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_does_not_receive_the_session_and_logout_clears_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sessions"));
+        store.save(&sample("p", "old", None)).unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"").unwrap();
+        let planted = store
+            .dir()
+            .join(format!(".p.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        store.save(&sample("p", "new", None)).unwrap();
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            b"",
+            "nothing written through the link"
+        );
+        assert_eq!(store.load("p").unwrap().token.expose(), "new");
+
+        fs::write(
+            store.dir().join(".p.json.x1y2z3.tmp"),
+            b"{\"token\":\"leak\"}",
+        )
+        .unwrap();
+        assert!(store.delete("p").unwrap());
+        let left: Vec<_> = fs::read_dir(store.dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp") && !n.contains(&std::process::id().to_string()))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// Regression (issue 17, items 6 and 12): a session file that is a link, or huge, was read.
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_or_huge_session_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sessions"));
+        store.save(&sample("p", "t", None)).unwrap();
+        let elsewhere = dir.path().join("elsewhere.json");
+        fs::rename(store.path("p"), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, store.path("p")).unwrap();
+        let err = store.load("p").unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        fs::remove_file(store.path("p")).unwrap();
+        let f = fs::File::create(store.path("p")).unwrap();
+        f.set_len(300 * 1024 * 1024).unwrap();
+        let err = store.load("p").unwrap_err().to_string();
+        assert!(err.contains("larger than"), "{err}");
     }
 
     #[test]

@@ -467,8 +467,8 @@ mod tests {
     fn big_session(profile: &str, fill: char) -> Session {
         let mut s = sample(profile, &fill.to_string().repeat(6000), Some(2_000_000_000));
         s.refresh_token = Some(crate::secret::Secret::new("r".repeat(5000)));
-        s.id_token = Some(crate::secret::Secret::new("i".repeat(5000)));
-        s.user = "Zoë 🚀 Ålesund".into();
+        s.id_token = crate::secret::Token::issued(&"i".repeat(5000)).ok();
+        s.user = crate::session::UserName::new("Zoë 🚀 Ålesund").unwrap();
         s
     }
 
@@ -510,7 +510,7 @@ mod tests {
             session.to_json(),
             "reassembled byte for byte"
         );
-        assert_eq!(back.user, "Zoë 🚀 Ålesund");
+        assert_eq!(back.user.as_str(), "Zoë 🚀 Ålesund");
         let manifest: Manifest = serde_json::from_str(&raw(&store, "p").unwrap()).unwrap();
         assert!(
             manifest.sesame_parts >= 14,

@@ -159,7 +159,7 @@ impl Proxy {
     }
 }
 
-const POLLER_PREFIX: &str = "/noauth/v1/challenge_poller/";
+pub const POLLER_PREFIX: &str = "/noauth/v1/challenge_poller/";
 
 /// Starts the reference server with `ip_check` on and its public URL set to a proxy in front of
 /// it, so that the challenge and polling URLs point at the proxy; `tweak` adjusts the rest.
