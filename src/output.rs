@@ -40,17 +40,21 @@ impl Printer {
         self.paint(console::Style::new().bold(), text)
     }
 
+    // Outcomes, warnings and errors may quote what a server said: no escape sequence of its
+    // own reaches the terminal through them (crate::text::message).
     pub fn success(&self, text: &str) {
         self.info(&format!(
-            "{} {text}",
-            self.paint(console::Style::new().green(), "✓")
+            "{} {}",
+            self.paint(console::Style::new().green(), "✓"),
+            crate::text::message(text)
         ));
     }
 
     pub fn warn(&self, text: &str) {
         self.info(&format!(
-            "{} {text}",
-            self.paint(console::Style::new().yellow(), "warning:")
+            "{} {}",
+            self.paint(console::Style::new().yellow(), "warning:"),
+            crate::text::message(text)
         ));
     }
 
@@ -58,12 +62,13 @@ impl Printer {
         self.info(&format!(
             "{} {}",
             self.paint(console::Style::new().red(), "error:"),
-            e.message
+            crate::text::message(&e.message)
         ));
         if let Some(h) = &e.hint {
             self.info(&format!(
-                "\n{} {h}",
-                self.paint(console::Style::new().cyan(), "hint:")
+                "\n{} {}",
+                self.paint(console::Style::new().cyan(), "hint:"),
+                crate::text::message(h)
             ));
         }
     }

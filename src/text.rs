@@ -60,6 +60,17 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// A message of sesame's own that may quote a server (an error, a warning): line breaks are
+/// kept, every other control character (ESC above all) becomes `�` and bidi controls are
+/// dropped. The last line of defence: values are checked where they enter, this is for what a
+/// message quotes.
+pub fn message(text: &str) -> String {
+    text.chars()
+        .filter(|c| !is_bidi_control(*c))
+        .map(|c| if c.is_control() && c != '\n' { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 /// Whether `text` would be shown unchanged: no control or bidi characters. For values that are
 /// refused rather than cleaned (a user name, say).
 pub fn is_clean(text: &str) -> bool {
@@ -86,6 +97,11 @@ mod tests {
             Shown::of(&"x".repeat(1_000_000)).as_str().chars().count(),
             201
         );
+    }
+
+    #[test]
+    fn messages_keep_their_lines_but_lose_escapes() {
+        assert_eq!(message("a\nb\x1b[2J\r"), "a\nb�[2J�");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Hostile servers (issue 17): a challenge server, a JSON login API and an OAuth token endpoint
-//! whose every string field carries CR/LF, NUL, escape sequences or 100 KB, and what each
+//! whose every string field carries CR/LF, NUL, escape sequences or 40 KB, and what each
 //! command then prints. A value from outside is checked where it enters: such a login is refused
 //! with a clear message, the previous session is kept, nothing hostile is saved, and no command
 //! prints an injected line or an escape byte.
@@ -18,7 +18,8 @@ fn hostile_values() -> Vec<String> {
         "alice\nhost=evil.example\nquit=1".into(),
         "a\u{0}b".into(),
         "\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\u{1b}[1;1HFAKE".into(),
-        "x".repeat(100_000),
+        // Over every field's limit (a token's is 32 KiB) but under the 64 KiB reply limit.
+        "x".repeat(40_000),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! `sesame status`: who is logged in, where, how, and until when. Shows the token's claims,
 //! never the token.
 
+use crate::text::Shown;
 use super::open_store_to_read;
 use crate::cli::OutputFormat;
 use crate::clock::{format_utc, human_duration, unix_seconds};
@@ -241,7 +242,10 @@ impl Report<'_> {
 
     fn text(&self) -> String {
         let mut out = String::new();
-        let mut line = |k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
+        // Every value may come from a server (a claim, the user it named, its reply): shown
+        // without control characters, so none can move the cursor or fake a line.
+        let mut line =
+            |k: &str, v: String| out.push_str(&format!("{k:<10} {}\n", Shown::new(&v, 500)));
         line("Profile:", self.profile.to_string());
         if let Some(s) = self.session {
             line(
@@ -328,35 +332,34 @@ impl Report<'_> {
             match &r.body {
                 Value::Object(o) => {
                     for (k, v) in o {
-                        let v = match v {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        out.push_str(&format!("  {k}: {v}\n"));
+                        out.push_str(&shown_pair(k, v));
                     }
                 }
                 Value::String(s) if s.is_empty() => {}
-                other => out.push_str(&format!(
-                    "  {}\n",
-                    match other {
-                        Value::String(s) => s.clone(),
-                        v => v.to_string(),
-                    }
-                )),
+                other => out.push_str(&format!("  {}\n", Shown::new(&plain(other), 500))),
             }
         }
         if !self.claims.is_empty() {
             out.push_str("Claims:\n");
             for (k, v) in &self.claims {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                out.push_str(&format!("  {k}: {v}\n"));
+                out.push_str(&shown_pair(k, v));
             }
         }
         out
     }
+}
+
+/// A JSON value as a person reads it: a string without its quotes, anything else as JSON.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `  key: value`, both from a server, cleaned for the terminal.
+fn shown_pair(k: &str, v: &Value) -> String {
+    format!("  {}: {}\n", Shown::new(k, 100), Shown::new(&plain(v), 500))
 }
 
 fn jwt_subject(claims: &Map<String, Value>) -> Option<String> {

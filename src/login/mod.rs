@@ -124,13 +124,13 @@ async fn join(
     if let Some(url) = &info.url {
         printer.info("To approve, open this URL (unless you already have):");
         printer.info("");
-        printer.info(url);
+        printer.info(crate::text::Shown::new(url, 2048).as_str());
         printer.info("");
     }
     if let Some(code) = &info.code {
         printer.info(&format!(
             "Verification code: {}  (check that the page shows the same code)",
-            printer.bold(code)
+            printer.bold(crate::text::Shown::new(code, 64).as_str())
         ));
         printer.info("");
     }
