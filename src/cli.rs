@@ -187,6 +187,10 @@ pub struct LoginArgs {
     #[arg(long, help_heading = "OpenID Connect")]
     pub client_secret_stdin: bool,
 
+    /// Keep the client secret (client credentials) in the OS keychain with the session, so that `sesame token` renews without SESAME_CLIENT_SECRET. Never in the file store
+    #[arg(long, help_heading = "OpenID Connect")]
+    pub remember_secret: bool,
+
     /// Scopes, space-separated [env: SESAME_SCOPE] [default: "openid offline_access" plus the profile's `scopes`]
     #[arg(long, value_name = "SCOPES", help_heading = "OpenID Connect")]
     pub scope: Option<String>,

@@ -312,8 +312,8 @@ fn unix_now() -> i64 {
 
 /// Whether `session` can be used now, needs a refresh, or is over. No I/O: the hot path of
 /// `sesame token` decides here without an async runtime.
-pub fn due(session: Session, skew: i64, force: bool) -> Due {
-    let refreshable = session.renewable();
+pub fn due(session: Session, client_secret: Option<&Secret>, skew: i64, force: bool) -> Due {
+    let refreshable = session.renewable_with(client_secret.is_some());
     let first_skew = if refreshable {
         effective_skew(&session, skew)
     } else {
@@ -340,7 +340,7 @@ pub fn ensure_fresh(
     skew: i64,
     force: bool,
 ) -> Result<Option<Fresh>, Error> {
-    match due(session, skew, force) {
+    match due(session, client_secret, skew, force) {
         Due::Fresh(s) => Ok(Some(s.into())),
         Due::Stale => Ok(None),
         Due::Refresh(s) => {

@@ -219,8 +219,16 @@ impl Session {
 
     /// Whether `sesame token` can get a new token when this one runs out.
     pub fn renewable(&self) -> bool {
+        self.renewable_with(false)
+    }
+
+    /// As [`Session::renewable`], when the caller has a client secret of its own
+    /// (SESAME_CLIENT_SECRET) if `outside_secret`.
+    pub fn renewable_with(&self, outside_secret: bool) -> bool {
         match self.flow {
-            Flow::ClientCredentials => self.oauth.is_some() && self.client_secret.is_some(),
+            Flow::ClientCredentials => {
+                self.oauth.is_some() && (self.client_secret.is_some() || outside_secret)
+            }
             _ => self.refresh_token.is_some() && (self.oauth.is_some() || self.json_api.is_some()),
         }
     }

@@ -258,6 +258,8 @@ pub struct OidcSettings {
     pub issuer: Option<Url>,
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
+    /// `--remember-secret`: keep the client secret with the session, in a keychain only.
+    pub remember_secret: bool,
     pub scopes: Vec<String>,
     /// Extra authorization parameters: `audience`, `resource`.
     pub extra: Vec<(String, String)>,
@@ -425,6 +427,7 @@ impl OidcSettings {
             issuer,
             client_id: pick(&args.client_id, "SESAME_CLIENT_ID", &cfg.client_id),
             client_secret,
+            remember_secret: args.remember_secret,
             scopes,
             extra,
             endpoints: Endpoints {

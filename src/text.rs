@@ -67,7 +67,13 @@ fn is_bidi_control(c: char) -> bool {
 pub fn message(text: &str) -> String {
     text.chars()
         .filter(|c| !is_bidi_control(*c))
-        .map(|c| if c.is_control() && c != '\n' { '\u{FFFD}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

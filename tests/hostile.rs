@@ -27,7 +27,10 @@ fn hostile_values() -> Vec<String> {
 #[track_caller]
 fn clean(out: &Out) {
     for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-        assert!(!text.contains('\u{1b}'), "{name} holds an escape byte: {text:?}");
+        assert!(
+            !text.contains('\u{1b}'),
+            "{name} holds an escape byte: {text:?}"
+        );
         assert!(!text.contains('\0'), "{name} holds a NUL: {text:?}");
         assert!(!text.contains('\r'), "{name} holds a CR: {text:?}");
         for bad in ["X-Evil", "host=evil", "quit=1", "FAKE"] {
@@ -43,12 +46,8 @@ fn clean(out: &Out) {
 /// A session saved with `--with-token`, to show that a refused login keeps it.
 fn with_previous_session(s: &Sandbox) -> String {
     let token = fake_jwt(json!({"sub": "alice", "exp": unix_now() + 3600}));
-    s.run_full(
-        &["login", "--with-token"],
-        &[],
-        Some(&format!("{token}\n")),
-    )
-    .expect_code(0);
+    s.run_full(&["login", "--with-token"], &[], Some(&format!("{token}\n")))
+        .expect_code(0);
     token
 }
 
@@ -72,7 +71,9 @@ fn a_hostile_challenge_reply_is_refused_and_the_previous_session_kept() {
             let s = Sandbox::new();
             let previous = with_previous_session(&s);
             let out = s.login(&mock.uri(), &["--timeout", "20"]);
-            out.expect_code(1).no_panic().stderr_has(&[field, "unusable"]);
+            out.expect_code(1)
+                .no_panic()
+                .stderr_has(&[field, "unusable"]);
             clean(&out);
             assert_eq!(s.token(), previous, "{field}: the previous session is kept");
             let saved = std::fs::read_to_string(s.session_file("default")).unwrap();
@@ -85,7 +86,13 @@ fn a_hostile_challenge_reply_is_refused_and_the_previous_session_kept() {
 /// exited 0.
 #[test]
 fn an_expiration_in_the_past_or_absurd_keeps_the_previous_session() {
-    for expiration in [json!(0), json!(-1), json!("nan"), json!(1e308), json!(unix_now() - 5)] {
+    for expiration in [
+        json!(0),
+        json!(-1),
+        json!("nan"),
+        json!(1e308),
+        json!(unix_now() - 5),
+    ] {
         let mut reply = success_reply("user", "alice");
         reply["expiration"] = expiration.clone();
         let mock = mock_server(poll_json(reply));
@@ -93,7 +100,11 @@ fn an_expiration_in_the_past_or_absurd_keeps_the_previous_session() {
         let previous = with_previous_session(&s);
         let out = s.login(&mock.uri(), &["--timeout", "20"]);
         out.expect_code(1).no_panic().stderr_has(&["expir"]);
-        assert_eq!(s.token(), previous, "{expiration}: the previous session is kept");
+        assert_eq!(
+            s.token(),
+            previous,
+            "{expiration}: the previous session is kept"
+        );
     }
 }
 
@@ -121,7 +132,9 @@ fn a_hostile_verification_code_is_shown_harmless() {
     });
     let s = Sandbox::new();
     let out = s.login(&server.uri(), &["--timeout", "20"]);
-    out.expect_code(0).no_panic().stderr_has(&["Verification code:"]);
+    out.expect_code(0)
+        .no_panic()
+        .stderr_has(&["Verification code:"]);
     clean(&out);
 }
 
@@ -151,7 +164,9 @@ fn a_hostile_json_login_api_token_is_refused() {
             &[],
             Some("pw\n"),
         );
-        out.expect_code(1).no_panic().stderr_has(&["token", "unusable"]);
+        out.expect_code(1)
+            .no_panic()
+            .stderr_has(&["token", "unusable"]);
         clean(&out);
         assert!(!s.session_file("api").exists(), "nothing is saved");
     }
@@ -165,10 +180,10 @@ fn a_numeric_token_too_large_to_read_exactly_is_refused_not_rounded() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/login"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_raw(r#"{"data":{"token":12345678901234567890123}}"#, "application/json"),
-            )
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                r#"{"data":{"token":12345678901234567890123}}"#,
+                "application/json",
+            ))
             .mount(&server)
             .await;
         server
@@ -229,7 +244,9 @@ fn a_hostile_token_endpoint_is_refused() {
             &[("SESAME_CLIENT_SECRET", "bot-secret")],
             None,
         );
-        out.expect_code(1).no_panic().stderr_has(&["access token", "unusable"]);
+        out.expect_code(1)
+            .no_panic()
+            .stderr_has(&["access token", "unusable"]);
         clean(&out);
         assert!(!s.session_file("ci").exists(), "nothing is saved");
     }
@@ -254,7 +271,11 @@ fn a_tampered_session_file_is_refused_by_every_command() {
         out.expect_code(1).no_panic().stderr_has(&["sesame logout"]);
         clean(&out);
     }
-    let out = s.run_full(&["credential", "git", "get"], &[], Some("protocol=https\nhost=git.example.com\n\n"));
+    let out = s.run_full(
+        &["credential", "git", "get"],
+        &[],
+        Some("protocol=https\nhost=git.example.com\n\n"),
+    );
     out.expect_code(1).no_panic();
     clean(&out);
     assert!(!out.stdout.contains("password="), "{}", out.stdout);
@@ -292,7 +313,11 @@ fn status_shows_hostile_claims_and_remote_replies_harmlessly() {
     let out = s.run(&["status"]);
     out.expect_code(0).no_panic();
     clean(&out);
-    assert!(out.stdout.contains("FAKE root"), "the claim is shown, cleaned: {}", out.stdout);
+    assert!(
+        out.stdout.contains("FAKE root"),
+        "the claim is shown, cleaned: {}",
+        out.stdout
+    );
     let out = s.run(&["status", "--remote"]);
     out.no_panic();
     clean(&out);
@@ -305,17 +330,58 @@ fn git_and_header_get_exactly_their_lines() {
     let s = Sandbox::new();
     let token = with_previous_session(&s);
     let out = s.run_full(
-        &["credential", "git", "get", "--username", "bob\nhost=evil.example"],
+        &[
+            "credential",
+            "git",
+            "get",
+            "--username",
+            "bob\nhost=evil.example",
+        ],
         &[],
         Some("protocol=https\nhost=git.example.com\n\n"),
     );
     out.expect_code(0).no_panic();
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[0], "username=alice", "a --username with a line break is not used");
+    assert_eq!(
+        lines[0], "username=alice",
+        "a --username with a line break is not used"
+    );
     assert_eq!(lines[1], format!("password={token}"));
     assert!(lines[2].starts_with("password_expiry_utc="));
     assert_eq!(lines.len(), 3);
     let out = s.run(&["header"]);
     out.expect_code(0);
     assert_eq!(out.stdout, format!("Authorization: Bearer {token}\n"));
+}
+
+/// Regression (issue 17, item 13): a client secret given in SESAME_CLIENT_SECRET (as CI does)
+/// was written into the session file with `--store file`.
+#[test]
+fn a_client_secret_from_the_environment_is_not_written_to_disk() {
+    let server = token_endpoint(json!({
+        "access_token": "cc-token-0123456789",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+    }));
+    let s = Sandbox::new();
+    s.write_config(&format!(
+        "[profiles.ci]\nflow = \"client-credentials\"\nissuer = \"{}\"\nclient-id = \"bot\"\n",
+        server.uri()
+    ));
+    let secret = [("SESAME_CLIENT_SECRET", "ci-secret-from-env-42")];
+    s.run_full(&["login", "--profile", "ci"], &secret, None)
+        .expect_code(0)
+        .no_panic();
+    assert!(s.session_file("ci").exists());
+    assert!(!s.all_files_text().contains("ci-secret-from-env-42"));
+    // Keeping it is asked for explicitly, and only a keychain may keep it.
+    let out = s.run_full(
+        &["login", "--profile", "ci", "--remember-secret"],
+        &secret,
+        None,
+    );
+    out.expect_code(2)
+        .no_panic()
+        .stderr_has(&["--remember-secret", "keychain"]);
+    assert!(!s.all_files_text().contains("ci-secret-from-env-42"));
 }

@@ -70,11 +70,11 @@ pub async fn fresh_session_async(
     use crate::refresh::{self, Due};
     let (opened, session) = load_session(common, printer)?;
     let expired = expired_error(common, &session);
-    let fresh = match refresh::due(session, common.refresh_skew, false) {
+    let secret = common.client_secret(env);
+    let fresh = match refresh::due(session, secret.as_ref(), common.refresh_skew, false) {
         Due::Fresh(s) => Some(s.into()),
         Due::Stale => None,
         Due::Refresh(s) => {
-            let secret = common.client_secret(env);
             let data_dir = &common.paths.data_dir;
             let skew = common.refresh_skew;
             let store = &*opened.store;

@@ -16,14 +16,19 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         .store
         .load(&common.profile)
         .map_err(|e| e.into_error(common.store).hint(login_hint(&common.profile)))?;
-    if !session.renewable() {
+    let secret = common.client_secret(env);
+    if !session.renewable_with(secret.is_some()) {
+        let why = if session.flow == crate::session::Flow::ClientCredentials {
+            "no client secret is at hand (SESAME_CLIENT_SECRET, or one kept with --remember-secret)"
+        } else {
+            "it has no refresh token"
+        };
         return Err(Error::usage(format!(
-            "The session of profile {} has no refresh token ({} login), so it cannot be refreshed.",
+            "The session of profile {} ({} login) cannot be refreshed: {why}.",
             common.profile, session.flow
         ))
         .hint(login_hint(&common.profile)));
     }
-    let secret = common.client_secret(env);
     let new = refresh::ensure_fresh(
         &*opened.store,
         session,

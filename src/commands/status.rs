@@ -1,7 +1,6 @@
 //! `sesame status`: who is logged in, where, how, and until when. Shows the token's claims,
 //! never the token.
 
-use crate::text::Shown;
 use super::open_store_to_read;
 use crate::cli::OutputFormat;
 use crate::clock::{format_utc, human_duration, unix_seconds};
@@ -15,6 +14,7 @@ use crate::refresh;
 use crate::session::{Flow, Session};
 use crate::settings::{Common, Env};
 use crate::store::StoreError;
+use crate::text::Shown;
 use crate::whoami::{self, Answer};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, SystemTime};

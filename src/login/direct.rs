@@ -170,8 +170,10 @@ pub(super) async fn oauth_password(
     save(&*opened.store, &session, settings, printer)
 }
 
-/// `--flow client-credentials`: the client's own token, for CI and service accounts. The
-/// secret is kept with the session so that `sesame token` can get the next token.
+/// `--flow client-credentials`: the client's own token, for CI and service accounts. `sesame
+/// token` gets the next token with the secret it is given then (SESAME_CLIENT_SECRET, the
+/// config); with `--remember-secret` the secret is kept with the session, in a keychain only: a
+/// secret a CI job passed in its environment must not end up on its disk.
 pub(super) async fn client_credentials(
     settings: &LoginSettings,
     printer: &Printer,
@@ -179,6 +181,13 @@ pub(super) async fn client_credentials(
     let opened = open_for_saving(&settings.common, printer)?;
     let client_id = client_id(settings)?;
     let o = &settings.oidc;
+    if o.remember_secret && !opened.store.encrypted() {
+        return Err(Error::usage(format!(
+            "--remember-secret keeps the client secret only in the OS keychain, and this login saves to {}.",
+            opened.store.describe(&settings.common.profile)
+        ))
+        .hint("Use --store keychain, or leave out --remember-secret and give `sesame token` the secret in SESAME_CLIENT_SECRET."));
+    }
     // The secret given now, else the one kept (in the keychain) with this client's session.
     let kept = || {
         let s = opened.store.load(&settings.common.profile).ok()?;
@@ -213,7 +222,7 @@ pub(super) async fn client_credentials(
     let mut session = oidc::session_from(&grant, &resp, None, &client, now())?;
     session.user = client;
     session.id_token = None;
-    session.client_secret = Some(secret);
+    session.client_secret = o.remember_secret.then_some(secret);
     session.use_as = settings.direct.use_as.clone();
     session.whoami_url = settings.direct.whoami_url.as_ref().map(Url::to_string);
     if let Some(info) = &mut session.oauth {

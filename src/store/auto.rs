@@ -40,6 +40,11 @@ impl<P: TokenStore, S: TokenStore> TokenStore for Fallback<P, S> {
         Ok(())
     }
 
+    fn encrypted(&self) -> bool {
+        // Saves go to the primary.
+        self.primary.encrypted()
+    }
+
     fn audit(&self, profile: &str) -> Vec<String> {
         let mut w = self.primary.audit(profile);
         w.extend(self.secondary.audit(profile));

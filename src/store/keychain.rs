@@ -250,6 +250,10 @@ impl TokenStore for KeychainStore {
         format!("keychain ({})", self.name.trim_start_matches("the "))
     }
 
+    fn encrypted(&self) -> bool {
+        true
+    }
+
     fn load(&self, profile: &str) -> Result<Session, StoreError> {
         let mut text = self.read(profile)?;
         // A writer may replace the session between our reading its manifest and its parts

@@ -57,6 +57,12 @@ pub trait TokenStore: Send + Sync {
     /// Ok(false) when there was nothing to delete.
     fn delete(&self, profile: &str) -> Result<bool, StoreError>;
 
+    /// Whether what is saved is kept encrypted by the OS (a keychain), rather than in a plain
+    /// file: only then may a session carry a client secret.
+    fn encrypted(&self) -> bool {
+        false
+    }
+
     /// Warnings about how the profile's session is kept (a session file others can read), as
     /// ssh warns about a private key with loose permissions.
     fn audit(&self, _profile: &str) -> Vec<String> {
