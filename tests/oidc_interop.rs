@@ -295,6 +295,32 @@ fn twenty_concurrent_token_calls_refresh_once_with_a_3s_access_token() {
     twenty_concurrent_token_calls_refresh_once_with_access_ttl("3");
 }
 
+/// Regression (issue 17, item 1): `credential kubectl` runs on main's async runtime, and a
+/// refresh built and blocked on a second one: "Cannot start a runtime from within a runtime",
+/// a panic for every kubectl user whose access token had run out.
+#[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
+fn kubectl_refreshes_a_stale_session_without_a_second_runtime() {
+    require_node_fixture();
+    let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", "3")]);
+    let sb = Sandbox::new();
+    let out = sb.login(&p.issuer, "browser", &[], &[]);
+    assert_login(&out, 0, "browser login with a 3 s access token", &p, &sb);
+    let original = str_at(&sb.session(), "/token").to_string();
+    std::thread::sleep(Duration::from_millis(3_500));
+    let info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#;
+    let out = sb.run_env(
+        &["credential", "kubectl", "--store", "file"],
+        &[("KUBERNETES_EXEC_INFO", info)],
+    );
+    assert!(!out.stderr.contains("panicked"), "{out:?}");
+    assert_exit(&out, 0, "credential kubectl on a stale session");
+    let cred: Value = serde_json::from_str(&out.stdout).expect("an ExecCredential");
+    let token = cred["status"]["token"].as_str().unwrap();
+    assert_ne!(token, original, "the stale token was refreshed");
+    assert_eq!(token, str_at(&sb.session(), "/token"), "and the new one saved");
+}
+
 #[test]
 #[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
 fn a_fresh_short_lived_token_is_not_refreshed_at_once() {
