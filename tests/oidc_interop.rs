@@ -318,7 +318,11 @@ fn kubectl_refreshes_a_stale_session_without_a_second_runtime() {
     let cred: Value = serde_json::from_str(&out.stdout).expect("an ExecCredential");
     let token = cred["status"]["token"].as_str().unwrap();
     assert_ne!(token, original, "the stale token was refreshed");
-    assert_eq!(token, str_at(&sb.session(), "/token"), "and the new one saved");
+    assert_eq!(
+        token,
+        str_at(&sb.session(), "/token"),
+        "and the new one saved"
+    );
 }
 
 #[test]

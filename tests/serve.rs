@@ -641,3 +641,109 @@ fn polls_the_shortcut_does_not_take_are_answered_alike_by_the_router() {
         "{metrics}"
     );
 }
+
+/// A challenge for alice, requested with these `x-forwarded-for` lines; its polling and
+/// validator API URLs.
+fn challenge_via(server: &RefServer, forwarded: &[&str]) -> (String, String) {
+    let mut req = http().get(format!(
+        "{}noauth/v1/challenge_generator/{USER}",
+        server.url
+    ));
+    for ip in forwarded {
+        req = req.header("x-forwarded-for", *ip);
+    }
+    let ch: Value = block_on(async { req.send().await.unwrap().json().await.unwrap() });
+    (
+        ch["polling_url"].as_str().unwrap().to_string(),
+        validator_api_url(ch["challenge_url"].as_str().unwrap()),
+    )
+}
+
+/// Regression (issue 17, item 5): behind a proxy that appends (HAProxy's `option
+/// forwardfor`), a client's own `X-Forwarded-For` line comes first, and the server read the
+/// first: a client on another address could collect someone else's login by naming the
+/// victim's address.
+#[test]
+fn the_trusted_address_header_is_read_from_its_last_line() {
+    let mut config = dev_config();
+    config.ip_check = true;
+    config.trusted_proxy_header = Some(HeaderName::from_static("x-forwarded-for"));
+    let server = RefServer::with_config(config);
+    let (polling_url, _) = challenge_via(&server, &["10.1.1.1"]);
+    let poll = |lines: &[&str]| {
+        let mut req = http().get(&polling_url);
+        for ip in lines {
+            req = req.header("x-forwarded-for", *ip);
+        }
+        block_on(async { req.send().await.unwrap().text().await.unwrap() })
+    };
+    // The attacker (10.2.2.2, appended by the proxy) spoofs the victim's address first.
+    assert_eq!(
+        poll(&["10.1.1.1", "10.2.2.2"]),
+        r#"{"status":"unauthorized"}"#
+    );
+    assert_eq!(
+        poll(&["10.2.2.2, 10.1.1.1"]),
+        r#"{"status":"pending"}"#,
+        "the last hop of one line"
+    );
+    assert_eq!(poll(&["10.1.1.1"]), r#"{"status":"pending"}"#);
+}
+
+/// Regression (issue 17, item 5): the user header was read from its first line, so behind a
+/// proxy that appends, a client could approve another user's login by sending that user's name.
+#[test]
+fn a_repeated_user_header_is_refused() {
+    let mut config = dev_config();
+    config.auth = Auth::Header(HeaderName::from_static("x-forwarded-email"));
+    let server = RefServer::with_config(config);
+    let (_, api) = challenge_via(&server, &[]);
+    let view = |lines: &[&str]| {
+        let mut req = http().get(&api);
+        for u in lines {
+            req = req.header("x-forwarded-email", *u);
+        }
+        block_on(async {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let (status, body) = view(&[USER, "mallory"]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("2 times"), "{body}");
+    let (status, _) = view(&["mallory"]);
+    assert_eq!(status, 403, "another user cannot approve");
+    let (status, body) = view(&[USER]);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Regression (issue 17, item 2): an empty `--jwt-secret-file` (or /dev/null) signed with an
+/// empty key, with a warning only: anyone could forge tokens.
+#[test]
+fn serve_refuses_a_jwt_secret_under_32_bytes_from_any_source() {
+    let run = |args: &[&str], secret: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sesame"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_clear();
+        if let Some(s) = secret {
+            cmd.env("SESAME_JWT_SECRET", s);
+        }
+        run_with_limit(cmd, Duration::from_secs(20))
+    };
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    for out in [
+        run(&["--jwt-secret-file", "/dev/null"], None),
+        run(&["--jwt-secret-file", empty.path().to_str().unwrap()], None),
+        run(&[], Some("short")),
+    ] {
+        out.expect_code(2)
+            .no_panic()
+            .stderr_has(&["at least 32", "/dev/urandom"]);
+    }
+    // /dev/zero is not read to the end of memory.
+    run(&["--jwt-secret-file", "/dev/zero"], None)
+        .expect_code(2)
+        .no_panic()
+        .stderr_has(&["larger than"]);
+}
