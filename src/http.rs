@@ -401,14 +401,59 @@ pub fn redact_for_log(url: &Url) -> String {
     }
 }
 
-/// A URL fit for a message or a log: path segments longer than 16 characters (tokens) and the
-/// query are elided.
+/// An error reply's body for a log line: JSON with the values of token-like keys (`*token*`,
+/// `*secret*`, `code`, `password`) elided, anything else at most 500 characters without
+/// control characters.
+pub fn body_for_log(body: &[u8]) -> String {
+    fn scrub(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, val) in map.iter_mut() {
+                    let k = k.to_ascii_lowercase();
+                    if k.contains("token")
+                        || k.contains("secret")
+                        || k.contains("password")
+                        || k == "code"
+                        || k == "device_code"
+                    {
+                        *val = serde_json::Value::String("…".into());
+                    } else {
+                        scrub(val);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    if body.is_empty() {
+        return "(empty)".into();
+    }
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            scrub(&mut v);
+            v.to_string()
+        }
+        Err(_) => "(not JSON, not shown: it may hold a token)".into(),
+    };
+    crate::text::Shown::new(&text, 500).into_string()
+}
+
+/// A URL fit for a message or a log: path segments that look like tokens (over 16 characters,
+/// with a digit, a capital or anything but lowercase letters and `-_.`) and the query are
+/// elided. `.well-known/openid-configuration` and `device_authorization` stay readable.
 pub fn redact(url: &Url) -> String {
+    let looks_secret = |seg: &str| {
+        seg.len() > 16
+            && !seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || matches!(b, b'-' | b'_' | b'.'))
+    };
     let segments: Vec<String> = url
         .path_segments()
         .map(|s| {
             s.map(|seg| {
-                if seg.len() > 16 {
+                if looks_secret(seg) {
                     "…".to_string()
                 } else {
                     seg.to_string()
@@ -507,5 +552,33 @@ mod tests {
         let u =
             Url::parse("https://h/noauth/v1/challenge_poller/0123456789abcdef0123?wait=5").unwrap();
         assert_eq!(redact(&u), "https://h/noauth/v1/challenge_poller/…");
+    }
+
+    /// Regression (issue 17, item 18): `-v` showed discovery and device endpoints as `…`.
+    #[test]
+    fn endpoint_names_are_not_mistaken_for_tokens() {
+        for (url, shown) in [
+            (
+                "https://idp/.well-known/openid-configuration",
+                "https://idp/.well-known/openid-configuration",
+            ),
+            (
+                "https://idp/oauth2/device_authorization",
+                "https://idp/oauth2/device_authorization",
+            ),
+            ("https://idp/t/aB3dE5gH7jK9mN1pQ", "https://idp/t/…"),
+        ] {
+            assert_eq!(redact(&Url::parse(url).unwrap()), shown);
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_logged_without_tokens() {
+        let b = br#"{"error":"invalid_grant","refresh_token":"r-123","nested":{"access_token":"a"}}"#;
+        let shown = body_for_log(b);
+        assert!(shown.contains("invalid_grant"), "{shown}");
+        assert!(!shown.contains("r-123") && !shown.contains("\"a\""), "{shown}");
+        assert_eq!(body_for_log(b""), "(empty)");
+        assert!(!body_for_log(b"tok=secret").contains("secret"));
     }
 }

@@ -209,6 +209,7 @@ async fn refresh_oauth(
         client,
         retry_server_errors: false,
         events: None,
+        last_status: Default::default(),
     };
     let refresh_token = RefreshToken::new(refresh.expose().to_string());
     let resp = oauth
@@ -216,10 +217,21 @@ async fn refresh_oauth(
         .request_async(&http)
         .await
         .map_err(|e| {
+            let status = http.last_status.load(std::sync::atomic::Ordering::Relaxed);
             if oidc::error_code(&e).as_deref() == Some("invalid_grant") {
                 Error::no_session(format!(
                     "Your SSO session for profile {} has ended: the provider refused the refresh token (invalid_grant).",
                     session.profile
+                ))
+                .hint(login_again.clone())
+            } else if matches!(status, 400 | 401) {
+                // RFC 6749 §5.2 says 400 with an error code; some providers send a revoked
+                // refresh token a bare 400 or 401 with no body. Either way it will not work
+                // again: the session is over, and it is kept until the person logs in.
+                Error::no_session(format!(
+                    "Your SSO session for profile {} has ended: the provider refused the refresh token (HTTP {status}{}).",
+                    session.profile,
+                    oidc::error_code(&e).map(|c| format!(", {c}")).unwrap_or_default()
                 ))
                 .hint(login_again.clone())
             } else {

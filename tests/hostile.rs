@@ -385,3 +385,68 @@ fn a_client_secret_from_the_environment_is_not_written_to_disk() {
         .stderr_has(&["--remember-secret", "keychain"]);
     assert!(!s.all_files_text().contains("ci-secret-from-env-42"));
 }
+
+/// A stale OAuth session whose provider's token endpoint is `server`/token.
+fn stale_oauth_session(s: &Sandbox, server: &MockServer) {
+    let session = json!({
+        "version": 1,
+        "profile": "default",
+        "server": server.uri(),
+        "user": "alice",
+        "flow": "browser",
+        "token": "stale-access-token",
+        "expires_at": unix_now() - 60,
+        "obtained_at": unix_now() - 3660,
+        "refresh_token": "revoked-refresh-token",
+        "oauth": {
+            "issuer": server.uri(),
+            "client_id": "sesame-cli",
+            "token_endpoint": format!("{}/token", server.uri()),
+        },
+    });
+    std::fs::create_dir_all(s.sessions_dir()).unwrap();
+    std::fs::write(s.session_file("default"), session.to_string()).unwrap();
+}
+
+/// Regression (issue 17, item 16): a provider that refuses a revoked refresh token with a bare
+/// HTTP 400 (no error body, against RFC 6749 §5.2) gave "server returned empty error
+/// response", exit 1; the session is over: exit 3 and "log in".
+#[test]
+fn a_refresh_refused_with_a_bare_400_or_401_ends_the_session() {
+    for status in [400, 401] {
+        let server = block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/token"))
+                .respond_with(ResponseTemplate::new(status))
+                .mount(&server)
+                .await;
+            server
+        });
+        let s = Sandbox::new();
+        stale_oauth_session(&s, &server);
+        let before = std::fs::read(s.session_file("default")).unwrap();
+        let out = s.run(&["token"]);
+        out.expect_code(3)
+            .no_panic()
+            .stderr_has(&["has ended", &format!("HTTP {status}"), "sesame login"]);
+        assert_eq!(
+            std::fs::read(s.session_file("default")).unwrap(),
+            before,
+            "the session is kept until the person logs in"
+        );
+    }
+    // A 500 is the provider's trouble, not the end of the session: exit 1.
+    let server = block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        server
+    });
+    let s = Sandbox::new();
+    stale_oauth_session(&s, &server);
+    s.run(&["token"]).expect_code(1).no_panic();
+}

@@ -90,6 +90,7 @@ pub async fn exchange(
         client,
         retry_server_errors: false,
         events: None,
+        last_status: Default::default(),
     };
     oauth
         .exchange_code(AuthorizationCode::new(code))

@@ -22,6 +22,7 @@ pub async fn start(
         client,
         retry_server_errors: false,
         events: None,
+        last_status: Default::default(),
     };
     let mut req = oauth
         .exchange_device_code()
@@ -65,6 +66,7 @@ pub async fn wait(
         client,
         retry_server_errors: true,
         events: Some(events),
+        last_status: Default::default(),
     };
     let now = move || {
         let d = clock.now().duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -233,6 +233,9 @@ pub struct HttpAdapter<'a> {
     pub retry_server_errors: bool,
     /// Told about retried failures, for the spinner.
     pub events: Option<&'a dyn crate::events::Events>,
+    /// The HTTP status of the last reply: `oauth2` reports a refusal with an empty body
+    /// without it, and a refresh answered 400 or 401 means the session is over.
+    pub last_status: std::sync::atomic::AtomicU16,
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
@@ -258,6 +261,8 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
                 TransportError(reason)
             })?;
             let status = resp.status();
+            self.last_status
+                .store(status.as_u16(), std::sync::atomic::Ordering::Relaxed);
             if self.retry_server_errors && (status.is_server_error() || status.as_u16() == 429) {
                 let reason = format!("the provider answered HTTP {}", status.as_u16());
                 if let Some(ev) = self.events {
@@ -270,6 +275,16 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpAdapter<'_> {
                 http::BodyError::TooLarge => TransportError("the reply is too large".into()),
                 http::BodyError::Read(reason) => TransportError(reason),
             })?;
+            if !status.is_success() {
+                // What a failed exchange said, for `-v`: without it a refusal cannot be
+                // diagnosed. Token-like values are elided.
+                tracing::debug!(
+                    target: "sesame::http",
+                    "HTTP {} reply body: {}",
+                    status.as_u16(),
+                    http::body_for_log(&body)
+                );
+            }
             let mut out = HttpResponse::new(body);
             *out.status_mut() = status;
             *out.headers_mut() = headers;
