@@ -402,6 +402,7 @@ fn stale_oauth_session(s: &Sandbox, server: &MockServer) {
             "issuer": server.uri(),
             "client_id": "sesame-cli",
             "token_endpoint": format!("{}/token", server.uri()),
+            "revocation_endpoint": format!("{}/revoke", server.uri()),
         },
     });
     std::fs::create_dir_all(s.sessions_dir()).unwrap();
@@ -449,4 +450,26 @@ fn a_refresh_refused_with_a_bare_400_or_401_ends_the_session() {
     let s = Sandbox::new();
     stale_oauth_session(&s, &server);
     s.run(&["token"]).expect_code(1).no_panic();
+}
+
+/// Regression (issue 17, item 17): `logout --revoke` for a public client, at a provider that
+/// revokes only for clients with a secret, said a bare "HTTP 401".
+#[test]
+fn a_provider_that_revokes_only_for_confidential_clients_is_named_as_such() {
+    let server = block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/revoke"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
+            .mount(&server)
+            .await;
+        server
+    });
+    let s = Sandbox::new();
+    stale_oauth_session(&s, &server);
+    let out = s.run(&["logout", "--revoke"]);
+    out.expect_code(1)
+        .no_panic()
+        .stderr_has(&["HTTP 401", "only for clients that authenticate with a secret", "public client"]);
+    assert!(!s.session_file("default").exists(), "logged out here all the same");
 }

@@ -61,6 +61,19 @@ pub async fn revoke(
         .filter_map(|k| body.get(*k)?.as_str())
         .collect::<Vec<_>>()
         .join(": ");
+    if client_secret.is_none() && matches!(status, 401 | 403) {
+        // Providers whose discovery lists only `client_secret_*` under
+        // `revocation_endpoint_auth_methods_supported` revoke for confidential clients only.
+        return Err(LoginError::Refused(format!(
+            "the provider refused to revoke the {} (HTTP {status}{}): it revokes tokens only for clients that authenticate with a secret, and {client_id} is a public client here",
+            hint.replace('_', " "),
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(", {said}")
+            }
+        )));
+    }
     Err(LoginError::Server(format!(
         "the provider did not revoke the {} (HTTP {status}{})",
         hint.replace('_', " "),
