@@ -473,3 +473,37 @@ fn a_provider_that_revokes_only_for_confidential_clients_is_named_as_such() {
         .stderr_has(&["HTTP 401", "only for clients that authenticate with a secret", "public client"]);
     assert!(!s.session_file("default").exists(), "logged out here all the same");
 }
+
+/// Regression (issue 17, item 19): a provider that refuses the loopback redirect URI (it
+/// compares ports exactly, against RFC 8252 §7.3) shows its own error page, and sesame waited
+/// out its timeout with a bare "Timed out": the message now names the cause and `--port`.
+#[test]
+fn a_browser_that_never_comes_back_is_explained_with_the_redirect_uri_and_port() {
+    let server = block_on(async {
+        let server = MockServer::start().await;
+        let issuer = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+            })))
+            .mount(&server)
+            .await;
+        server
+    });
+    let s = Sandbox::new();
+    // The "browser" opens nothing: like a person looking at the provider's error page.
+    let out = s.run_full(
+        &[
+            "login", "--flow", "browser", "--issuer", &server.uri(), "--client-id", "cli",
+            "--timeout", "2",
+        ],
+        &[("BROWSER", "true")],
+        None,
+    );
+    out.expect_code(4)
+        .no_panic()
+        .stderr_has(&["never came back to http://127.0.0.1:", "redirect_uri", "--port"]);
+}

@@ -146,6 +146,9 @@ fn device_flow_end_to_end() {
     let out = sb.login(&p.issuer, "device", &[], &[]);
     assert_login(&out, 0, "device login", &p, &sb);
     assert!(out.stderr.contains("Verification code:"), "{out:?}");
+    // Regression (issue 17, item 18): the prompt said "To log in as root", the OS user, which
+    // means nothing to the provider.
+    assert!(!out.stderr.contains("log in as"), "{out:?}");
     let s = sb.session();
     assert_eq!(str_at(&s, "/flow"), "device");
     assert_eq!(str_at(&s, "/user"), "alice");

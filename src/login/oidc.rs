@@ -107,6 +107,29 @@ struct Ctx<'a> {
     deadline: std::time::SystemTime,
 }
 
+/// The browser never came back to the loopback callback. The usual cause is a provider that
+/// refused the redirect URI because it compares the port exactly (RFC 8252 §7.3 says it must
+/// not): its error page is all the person saw. Say so, and how to fix it.
+fn browser_timed_out(settings: &LoginSettings, callback: &Callback) -> Error {
+    let base = Error::from(LoginError::TimedOut(settings.timeout));
+    let redirect = callback.redirect_uri();
+    Error {
+        message: format!(
+            "{} The browser never came back to {redirect}.",
+            base.message
+        ),
+        hint: Some(format!(
+            "If the provider showed an error about the redirect_uri, it accepts only a redirect URI registered with an exact port: register http://127.0.0.1:PORT/callback for this client and log in with --port PORT (or set `port` in the profile).{}",
+            if settings.port == 0 {
+                " sesame picked a random port this time."
+            } else {
+                ""
+            }
+        )),
+        ..base
+    }
+}
+
 /// Authorization code with PKCE: open the authorization URL, wait for the loopback callback,
 /// exchange the code. Returns the tokens, the nonce sent, and the callback (its page is shown
 /// once the session is saved).
@@ -155,7 +178,7 @@ async fn browser_flow(
     };
     display.finish();
     let Some(params) = params else {
-        return Err(LoginError::TimedOut(settings.timeout).into());
+        return Err(browser_timed_out(settings, &callback));
     };
     let result = match browser::code_from(&params, &ctx.provider.issuer) {
         Ok(code) => browser::exchange(&oauth, ctx.client, code, req.verifier).await,
