@@ -574,10 +574,14 @@ mod tests {
 
     #[test]
     fn error_bodies_are_logged_without_tokens() {
-        let b = br#"{"error":"invalid_grant","refresh_token":"r-123","nested":{"access_token":"a"}}"#;
+        let b =
+            br#"{"error":"invalid_grant","refresh_token":"r-123","nested":{"access_token":"a"}}"#;
         let shown = body_for_log(b);
         assert!(shown.contains("invalid_grant"), "{shown}");
-        assert!(!shown.contains("r-123") && !shown.contains("\"a\""), "{shown}");
+        assert!(
+            !shown.contains("r-123") && !shown.contains("\"a\""),
+            "{shown}"
+        );
         assert_eq!(body_for_log(b""), "(empty)");
         assert!(!body_for_log(b"tok=secret").contains("secret"));
     }

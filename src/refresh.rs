@@ -41,7 +41,7 @@ pub struct ProfileLock {
 }
 
 /// How long a caller waits for another process's refresh before giving up on the lock.
-const LOCK_WAIT: Duration = Duration::from_secs(60);
+pub const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 impl ProfileLock {
     /// Waits (asynchronously: the runtime's other tasks go on) until the lock is free, at most
@@ -366,31 +366,32 @@ pub fn ensure_fresh(
                     s,
                     data_dir,
                     client_secret,
-                    skew,
-                    force,
+                    (skew, force),
+                    LOCK_WAIT,
                 ))
                 .map(Some)
         }
     }
 }
 
-/// Refreshes a session that [`due`] found due, under the per-profile lock.
+/// Refreshes a session that [`due`] found due, under the per-profile lock, waiting at most
+/// `lock_wait` for another process's refresh. `(skew, force)` as for [`ensure_fresh`].
 pub async fn refresh_locked(
     store: &dyn TokenStore,
     session: Session,
     data_dir: &Path,
     client_secret: Option<&Secret>,
-    skew: i64,
-    force: bool,
+    (skew, force): (i64, bool),
+    lock_wait: Duration,
 ) -> Result<Fresh, Error> {
-    let Some(_lock) = ProfileLock::acquire(data_dir, &session.profile, LOCK_WAIT).await? else {
+    let Some(_lock) = ProfileLock::acquire(data_dir, &session.profile, lock_wait).await? else {
         // Another process has been refreshing for a minute (stuck on a slow provider?). A
         // token that still works is handed out with a warning; the next call tries again.
         if session.is_valid_at(unix_now(), 0) && !force {
             let warning = format!(
                 "Another sesame process has been refreshing profile {} for over {}s; using the current token, which expires in {}s.",
                 session.profile,
-                LOCK_WAIT.as_secs(),
+                lock_wait.as_secs(),
                 session
                     .expires_at
                     .unwrap_or_default()
@@ -404,7 +405,7 @@ pub async fn refresh_locked(
         return Err(Error::other(format!(
             "Another sesame process has been refreshing profile {} for over {}s.",
             session.profile,
-            LOCK_WAIT.as_secs()
+            lock_wait.as_secs()
         ))
         .hint("Try again; if it persists, look for a stuck `sesame` process."));
     };
@@ -445,4 +446,58 @@ pub async fn refresh_locked(
             .hint("The refresh worked but the new session could not be saved.")
     })?;
     Ok(new.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::OAuthInfo;
+    use crate::store::MemoryStore;
+
+    /// A renewable OAuth session that expires in `left` seconds.
+    fn renewable(left: i64) -> Session {
+        let now = unix_now();
+        let mut s = crate::session::sample("p", "access", Some(now + left));
+        s.flow = Flow::Browser;
+        s.obtained_at = now - 3600;
+        s.refresh_token = Some(Secret::new("refresh"));
+        s.oauth = Some(OAuthInfo {
+            issuer: "http://127.0.0.1:1".into(),
+            client_id: "cli".into(),
+            token_endpoint: "http://127.0.0.1:1/token".into(),
+            jwks_uri: None,
+            scopes: Vec::new(),
+            userinfo_endpoint: None,
+            revocation_endpoint: None,
+            extra: Vec::new(),
+        });
+        s
+    }
+
+    /// Regression (issue 17, item 10): a refresh that timed out waiting for the lock failed,
+    /// although the current token still had time left (docs promised a fallback).
+    #[tokio::test]
+    async fn a_lock_held_too_long_falls_back_to_a_token_that_still_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::default();
+        let _held = ProfileLock::acquire(dir.path(), "p", Duration::ZERO)
+            .await
+            .unwrap()
+            .expect("the lock is free");
+        let wait = Duration::from_millis(60);
+        let fresh = refresh_locked(&store, renewable(30), dir.path(), None, (60, false), wait)
+            .await
+            .expect("the current token is handed out");
+        assert_eq!(fresh.session.token.expose(), "access");
+        assert!(fresh.warning.unwrap().contains("using the current token"));
+        let err = refresh_locked(&store, renewable(-5), dir.path(), None, (60, false), wait)
+            .await
+            .err()
+            .expect("an expired token is not handed out");
+        assert!(
+            err.message.contains("refreshing profile p"),
+            "{}",
+            err.message
+        );
+    }
 }

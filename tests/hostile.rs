@@ -428,9 +428,11 @@ fn a_refresh_refused_with_a_bare_400_or_401_ends_the_session() {
         stale_oauth_session(&s, &server);
         let before = std::fs::read(s.session_file("default")).unwrap();
         let out = s.run(&["token"]);
-        out.expect_code(3)
-            .no_panic()
-            .stderr_has(&["has ended", &format!("HTTP {status}"), "sesame login"]);
+        out.expect_code(3).no_panic().stderr_has(&[
+            "has ended",
+            &format!("HTTP {status}"),
+            "sesame login",
+        ]);
         assert_eq!(
             std::fs::read(s.session_file("default")).unwrap(),
             before,
@@ -460,7 +462,9 @@ fn a_provider_that_revokes_only_for_confidential_clients_is_named_as_such() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/revoke"))
-            .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
+            .respond_with(
+                ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})),
+            )
             .mount(&server)
             .await;
         server
@@ -468,10 +472,15 @@ fn a_provider_that_revokes_only_for_confidential_clients_is_named_as_such() {
     let s = Sandbox::new();
     stale_oauth_session(&s, &server);
     let out = s.run(&["logout", "--revoke"]);
-    out.expect_code(1)
-        .no_panic()
-        .stderr_has(&["HTTP 401", "only for clients that authenticate with a secret", "public client"]);
-    assert!(!s.session_file("default").exists(), "logged out here all the same");
+    out.expect_code(1).no_panic().stderr_has(&[
+        "HTTP 401",
+        "only for clients that authenticate with a secret",
+        "public client",
+    ]);
+    assert!(
+        !s.session_file("default").exists(),
+        "logged out here all the same"
+    );
 }
 
 /// Regression (issue 17, item 19): a provider that refuses the loopback redirect URI (it
@@ -497,13 +506,22 @@ fn a_browser_that_never_comes_back_is_explained_with_the_redirect_uri_and_port()
     // The "browser" opens nothing: like a person looking at the provider's error page.
     let out = s.run_full(
         &[
-            "login", "--flow", "browser", "--issuer", &server.uri(), "--client-id", "cli",
-            "--timeout", "2",
+            "login",
+            "--flow",
+            "browser",
+            "--issuer",
+            &server.uri(),
+            "--client-id",
+            "cli",
+            "--timeout",
+            "2",
         ],
         &[("BROWSER", "true")],
         None,
     );
-    out.expect_code(4)
-        .no_panic()
-        .stderr_has(&["never came back to http://127.0.0.1:", "redirect_uri", "--port"]);
+    out.expect_code(4).no_panic().stderr_has(&[
+        "never came back to http://127.0.0.1:",
+        "redirect_uri",
+        "--port",
+    ]);
 }

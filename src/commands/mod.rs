@@ -78,7 +78,10 @@ pub async fn fresh_session_async(
             let data_dir = &common.paths.data_dir;
             let skew = common.refresh_skew;
             let store = &*opened.store;
-            Some(refresh::refresh_locked(store, s, data_dir, secret.as_ref(), skew, false).await?)
+            let wait = refresh::LOCK_WAIT;
+            let fresh =
+                refresh::refresh_locked(store, s, data_dir, secret.as_ref(), (skew, false), wait);
+            Some(fresh.await?)
         }
     };
     handed_out(fresh, expired, printer)
