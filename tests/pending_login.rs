@@ -87,3 +87,25 @@ fn a_joiner_of_an_interrupted_login_says_so() {
         .expect_code(4)
         .stderr_has(&["was interrupted", "Run `sesame login` again"]);
 }
+
+/// Regression (issue 17, item 9): a login for bob joined the pending login for alice (same
+/// profile) and reported "Logged in as alice" to the person who asked for bob.
+#[test]
+fn a_login_for_another_user_does_not_join_and_says_which_login_is_pending() {
+    let server = RefServer::start();
+    let sb = Sandbox::new();
+    let a = sb.spawn_login(server.url.as_str(), &["--timeout", "30"]);
+    let url = a.challenge_url();
+    let mut cmd = sb.sesame();
+    cmd.args([
+        "login", "--store", "file", "--no-browser", "--user", "bob", "--server",
+        server.url.as_str(), "--timeout", "30",
+    ]);
+    let b = run_with_limit(cmd, std::time::Duration::from_secs(20));
+    b.expect_code(1)
+        .no_panic()
+        .stderr_has(&["is pending", "as alice", "as bob", "cannot join"]);
+    approve(&url);
+    a.finish().expect_code(0);
+    assert!(sb.run(&["status"]).stdout.contains("alice"));
+}
