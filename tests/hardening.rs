@@ -194,3 +194,35 @@ fn secrets_are_redacted_in_debug_output() {
         assert!(debug.contains("redacted"), "{what}: {debug}");
     }
 }
+
+/// Regression (issue 17, item 12): `SESAME_CONFIG=/dev/zero` and `SESAME_CA_CERT=/dev/zero`
+/// were read until memory ran out. Every file read has a cap that fits its purpose.
+#[test]
+fn endless_files_are_refused_not_read() {
+    let sb = Sandbox::new();
+    for (var, names) in [
+        ("SESAME_CONFIG", &["config file", "larger than"][..]),
+        ("SESAME_CA_CERT", &["CA certificate", "larger than"][..]),
+    ] {
+        let out = sb.run_full(
+            &["login", "--server", "https://sso.example.com", "--user", "alice"],
+            &[(var, "/dev/zero")],
+            None,
+        );
+        out.expect_code(2)
+            .no_panic()
+            .stderr_has(names)
+            .faster_than(std::time::Duration::from_secs(10));
+    }
+}
+
+/// Regression (issue 17, item 21): `--user ..` became a request for another path on the
+/// server (a 404); it is not a user name.
+#[test]
+fn dot_dot_is_not_a_user_name() {
+    let sb = Sandbox::new();
+    for user in ["..", "."] {
+        let out = sb.run(&["login", "--server", "https://sso.example.com", "--user", user]);
+        usage_error(&out, &["not a user name"]);
+    }
+}
