@@ -338,6 +338,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_pending_per_ip: usize,
 
+    /// Polls of unknown tokens allowed per client address per minute (per replica); further polls get HTTP 429 (RFC 8628 §5.2)
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub max_unknown_polls: u32,
+
     /// Keep challenges in Redis, shared by replicas: redis://HOST:PORT/DB (rediss:// for TLS)
     /// [env: SESAME_REDIS_URL; password: in the URL or SESAME_REDIS_PASSWORD]
     #[arg(long, value_name = "URL")]

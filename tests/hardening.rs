@@ -205,7 +205,13 @@ fn endless_files_are_refused_not_read() {
         ("SESAME_CA_CERT", &["CA certificate", "larger than"][..]),
     ] {
         let out = sb.run_full(
-            &["login", "--server", "https://sso.example.com", "--user", "alice"],
+            &[
+                "login",
+                "--server",
+                "https://sso.example.com",
+                "--user",
+                "alice",
+            ],
             &[(var, "/dev/zero")],
             None,
         );
@@ -222,7 +228,13 @@ fn endless_files_are_refused_not_read() {
 fn dot_dot_is_not_a_user_name() {
     let sb = Sandbox::new();
     for user in ["..", "."] {
-        let out = sb.run(&["login", "--server", "https://sso.example.com", "--user", user]);
+        let out = sb.run(&[
+            "login",
+            "--server",
+            "https://sso.example.com",
+            "--user",
+            user,
+        ]);
         usage_error(&out, &["not a user name"]);
     }
 }

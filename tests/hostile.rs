@@ -525,3 +525,23 @@ fn a_browser_that_never_comes_back_is_explained_with_the_redirect_uri_and_port()
         "--port",
     ]);
 }
+
+/// Regression (issue 17, item 21): `status --remote` on an expired session whose server is
+/// gone exited 1 (network error) where `status` exits 3 (log in).
+#[test]
+fn status_remote_on_an_expired_session_exits_3_like_status() {
+    let s = Sandbox::new();
+    s.write_config(&format!(
+        "[profiles.default]\nwhoami-url = \"{}/me\"\n",
+        dead_url()
+    ));
+    let token = fake_jwt(json!({"sub": "alice", "exp": unix_now() + 2}));
+    s.run_full(&["login", "--with-token"], &[], Some(&format!("{token}\n")))
+        .expect_code(0);
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    s.run(&["status"]).expect_code(3);
+    s.run(&["status", "--remote"])
+        .expect_code(3)
+        .no_panic()
+        .stderr_has(&["expired", "not asked"]);
+}

@@ -98,8 +98,16 @@ fn a_login_for_another_user_does_not_join_and_says_which_login_is_pending() {
     let url = a.challenge_url();
     let mut cmd = sb.sesame();
     cmd.args([
-        "login", "--store", "file", "--no-browser", "--user", "bob", "--server",
-        server.url.as_str(), "--timeout", "30",
+        "login",
+        "--store",
+        "file",
+        "--no-browser",
+        "--user",
+        "bob",
+        "--server",
+        server.url.as_str(),
+        "--timeout",
+        "30",
     ]);
     let b = run_with_limit(cmd, std::time::Duration::from_secs(20));
     b.expect_code(1)

@@ -747,3 +747,29 @@ fn serve_refuses_a_jwt_secret_under_32_bytes_from_any_source() {
         .no_panic()
         .stderr_has(&["larger than"]);
 }
+
+/// Issue 17, item 20: `--cookie-name` must be a cookie name, and the allowance for polls of
+/// unknown tokens is a setting.
+#[test]
+fn serve_checks_its_cookie_name_and_takes_an_unknown_poll_allowance() {
+    for bad in ["a=b", "consoleme auth", "x;y", ""] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sesame"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--cookie-name", bad])
+            .env_clear()
+            .env("SESAME_JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!");
+        run_with_limit(cmd, Duration::from_secs(20))
+            .expect_code(2)
+            .no_panic()
+            .stderr_has(&["--cookie-name"]);
+    }
+    let mut config = dev_config();
+    config.max_unknown_polls = 2;
+    let server = RefServer::with_config(config);
+    let statuses: Vec<u16> = (0..3)
+        .map(|i| {
+            let url = format!("{}noauth/v1/challenge_poller/unknowntoken{i}", server.url);
+            block_on(async { http().get(url).send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+}

@@ -105,6 +105,11 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             )));
         }
     }
+    if args.max_unknown_polls == 0 {
+        return Err(Error::usage(
+            "--max-unknown-polls must be at least 1 (a client that mistypes a token gets one poll).",
+        ));
+    }
     if args.max_pending == 0 {
         return Err(Error::usage("--max-pending must be at least 1."));
     }
@@ -117,10 +122,13 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         jwt_secret,
         challenge_ttl: Duration::from_secs(args.challenge_ttl),
         jwt_ttl: Duration::from_secs(args.jwt_ttl),
-        cookie_name: args.cookie_name.clone(),
+        cookie_name: crate::present::Name::new(&args.cookie_name)
+            .map_err(|e| Error::usage(format!("--cookie-name: {e}.")))?
+            .to_string(),
         groups: args.groups.clone(),
         max_pending: args.max_pending,
         max_pending_per_ip: args.max_pending_per_ip,
+        max_unknown_polls: args.max_unknown_polls,
         redis_url: args
             .redis
             .clone()
@@ -157,8 +165,16 @@ pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<()
     let config = config(args, env, printer)?;
     let dev = matches!(config.auth, Auth::Dev);
     let ip_check = config.ip_check;
-    if dev && !args.listen.ip().is_loopback() {
-        printer.warn("--auth dev on a non-loopback address: anyone who can reach this server can approve any login. Use --auth header behind an SSO proxy.");
+    if !args.listen.ip().is_loopback() {
+        match &config.auth {
+            Auth::Dev => printer.warn("--auth dev on a non-loopback address: anyone who can reach this server can approve any login. Use --auth header behind an SSO proxy."),
+            // The header is only as good as the proxy that sets it: a client that reaches the
+            // server around the proxy can name any user.
+            Auth::Header(h) => printer.warn(&format!(
+                "--auth header on a non-loopback address: this server believes the {h} header of every request. Make sure only your SSO proxy can reach {} (a firewall, or --listen on loopback behind it), and that the proxy replaces the header rather than appending to it.",
+                args.listen
+            )),
+        }
     }
     let server = Server::bind(config).await.map_err(|e| {
         Error::other(format!("Could not listen on {}: {e}.", args.listen))

@@ -90,9 +90,14 @@ pub fn run(
     } else {
         session
     };
-    let remote = if remote {
+    // An expired session is reported as `status` reports it (exit 3): asking a server about
+    // it, perhaps a dead one, would only turn that into a network error (exit 1).
+    let remote = if remote && session.is_valid_at(now, 0) {
         Some(ask_remote(common, &session)?)
     } else {
+        if remote {
+            printer.warn("The session has expired: the server was not asked about it.");
+        }
         None
     };
     let claims = jwt::claims(session.token.expose()).unwrap_or_default();

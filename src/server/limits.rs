@@ -13,12 +13,27 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 /// Addresses tracked at most; past this the oldest windows are dropped.
 const MAX_TRACKED: usize = 100_000;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Guesses {
+    allowance: u32,
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
+impl Default for Guesses {
+    fn default() -> Self {
+        Guesses::new(ALLOWANCE)
+    }
+}
+
 impl Guesses {
+    /// `allowance` unknown-token polls per address per [`WINDOW`] (`serve --max-unknown-polls`).
+    pub fn new(allowance: u32) -> Self {
+        Guesses {
+            allowance,
+            windows: Mutex::default(),
+        }
+    }
+
     /// Counts an unknown-token poll from `ip`; `Some(wait)` when it is over the allowance.
     pub fn unknown(&self, ip: IpAddr) -> Option<Duration> {
         self.unknown_at(ip, Instant::now())
@@ -37,7 +52,7 @@ impl Guesses {
             *entry = (now, 0);
         }
         entry.1 = entry.1.saturating_add(1);
-        (entry.1 > ALLOWANCE).then(|| WINDOW.saturating_sub(now.duration_since(entry.0)))
+        (entry.1 > self.allowance).then(|| WINDOW.saturating_sub(now.duration_since(entry.0)))
     }
 }
 

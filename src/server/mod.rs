@@ -70,6 +70,8 @@ pub struct Config {
     pub max_pending: usize,
     /// Most pending challenges one client address may have; 0: no limit.
     pub max_pending_per_ip: usize,
+    /// Polls of unknown tokens one address may make per minute.
+    pub max_unknown_polls: u32,
     /// Keep challenges in this Redis (`redis://` or `rediss://`), shared by replicas;
     /// `None`: in this process's memory.
     pub redis_url: Option<String>,
@@ -94,6 +96,7 @@ impl Config {
             groups: Vec::new(),
             max_pending: 10_000,
             max_pending_per_ip: 20,
+            max_unknown_polls: limits::ALLOWANCE,
             redis_url: None,
             log: false,
             log_json: false,
@@ -172,10 +175,10 @@ impl Server {
             listener,
             addr,
             app: Arc::new(App {
+                guesses: limits::Guesses::new(config.max_unknown_polls),
                 config,
                 base,
                 challenges,
-                guesses: limits::Guesses::default(),
                 metrics: Arc::new(metrics::Metrics::default()),
             }),
         })

@@ -50,6 +50,9 @@ pub fn mint(
 pub fn verify(secret: &[u8], token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let mut v = Validation::new(Algorithm::HS256);
     v.set_required_spec_claims(&["exp"]);
+    // A token that says it is not valid yet is not (RFC 7519 §4.1.5); jsonwebtoken checks
+    // `nbf` only when asked.
+    v.validate_nbf = true;
     v.leeway = 0;
     decode::<serde_json::Map<String, serde_json::Value>>(
         token,
@@ -94,5 +97,28 @@ mod tests {
         assert!(verify(b"other", t.expose()).is_none());
         let old = mint(key, "alice", &[], "http://s", 1, 2);
         assert!(verify(key, old.expose()).is_none(), "expired");
+    }
+
+    /// Regression (issue 17, item 20): `nbf` was not checked.
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let claims =
+            serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64, "nbf": 3_999_999_999u64});
+        let early = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key),
+        )
+        .unwrap();
+        assert!(verify(key, &early).is_none());
+        let claims = serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64, "nbf": 1});
+        let ok = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key),
+        )
+        .unwrap();
+        assert!(verify(key, &ok).is_some());
     }
 }
