@@ -11,6 +11,34 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// A server with one route: `verb` `route` answered with `reply`.
+fn one_route(verb: &str, route: &str, reply: ResponseTemplate) -> MockServer {
+    block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method(verb))
+            .and(path(route))
+            .respond_with(reply)
+            .mount(&server)
+            .await;
+        server
+    })
+}
+
+/// `login --profile api` against a JSON login API at `server`/login, reading `/data/token`.
+fn json_login(server: &MockServer) -> (Sandbox, Out) {
+    let s = Sandbox::new();
+    s.write_config(&format!(
+        "[profiles.api]\nflow = \"password\"\nuser = \"dana\"\nlogin-url = \"{}/login\"\ntoken-pointer = \"/data/token\"\n",
+        server.uri()
+    ));
+    let out = s.run_full(
+        &["login", "--profile", "api", "--password-stdin"],
+        &[],
+        Some("pw\n"),
+    );
+    (s, out)
+}
+
 /// What a hostile server puts in a field, each in turn.
 fn hostile_values() -> Vec<String> {
     vec![
@@ -138,32 +166,11 @@ fn a_hostile_verification_code_is_shown_harmless() {
     clean(&out);
 }
 
-fn json_api(reply: Value) -> MockServer {
-    block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/login"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(reply))
-            .mount(&server)
-            .await;
-        server
-    })
-}
-
 #[test]
 fn a_hostile_json_login_api_token_is_refused() {
     for value in hostile_values() {
-        let server = json_api(json!({"data": {"token": value}}));
-        let s = Sandbox::new();
-        s.write_config(&format!(
-            "[profiles.api]\nflow = \"password\"\nuser = \"dana\"\nlogin-url = \"{}/login\"\ntoken-pointer = \"/data/token\"\n",
-            server.uri()
-        ));
-        let out = s.run_full(
-            &["login", "--profile", "api", "--password-stdin"],
-            &[],
-            Some("pw\n"),
-        );
+        let reply = ResponseTemplate::new(200).set_body_json(json!({"data": {"token": value}}));
+        let (s, out) = json_login(&one_route("POST", "/login", reply));
         out.expect_code(1)
             .no_panic()
             .stderr_has(&["token", "unusable"]);
@@ -176,28 +183,11 @@ fn a_hostile_json_login_api_token_is_refused() {
 /// 1.2345678901234568e+22, another token.
 #[test]
 fn a_numeric_token_too_large_to_read_exactly_is_refused_not_rounded() {
-    let server = block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/login"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(
-                r#"{"data":{"token":12345678901234567890123}}"#,
-                "application/json",
-            ))
-            .mount(&server)
-            .await;
-        server
-    });
-    let s = Sandbox::new();
-    s.write_config(&format!(
-        "[profiles.api]\nflow = \"password\"\nuser = \"dana\"\nlogin-url = \"{}/login\"\ntoken-pointer = \"/data/token\"\n",
-        server.uri()
-    ));
-    let out = s.run_full(
-        &["login", "--profile", "api", "--password-stdin"],
-        &[],
-        Some("pw\n"),
+    let reply = ResponseTemplate::new(200).set_body_raw(
+        r#"{"data":{"token":12345678901234567890123}}"#,
+        "application/json",
     );
+    let (s, out) = json_login(&one_route("POST", "/login", reply));
     out.expect_code(1)
         .no_panic()
         .stderr_has(&["cannot be read exactly", "as a string"]);
@@ -261,16 +251,14 @@ fn a_tampered_session_file_is_refused_by_every_command() {
     let file = s.session_file("default");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace(&token, "t0k\\r\\nX-Evil: injected")).unwrap();
-    for args in [
-        &["token"][..],
-        &["header"],
-        &["status"],
-        &["exec", "--", "true"],
-    ] {
+    for args in [&["token"][..], &["header"], &["status"]] {
         let out = s.run(args);
         out.expect_code(1).no_panic().stderr_has(&["sesame logout"]);
         clean(&out);
     }
+    let out = s.run_full_args(&["--store", "file", "exec", "--", "true"], None);
+    out.expect_code(1).no_panic().stderr_has(&["sesame logout"]);
+    clean(&out);
     let out = s.run_full(
         &["credential", "git", "get"],
         &[],
@@ -285,18 +273,14 @@ fn a_tampered_session_file_is_refused_by_every_command() {
 /// `--remote`) are shown without their escape sequences or line breaks.
 #[test]
 fn status_shows_hostile_claims_and_remote_replies_harmlessly() {
-    let whoami = block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/me"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "name": "\u{1b}]52;c;ZXZpbA==\u{7}Mallory",
-                "note\u{1b}[2J": "line one\r\nX-Evil: injected",
-            })))
-            .mount(&server)
-            .await;
-        server
-    });
+    let whoami = one_route(
+        "GET",
+        "/me",
+        ResponseTemplate::new(200).set_body_json(json!({
+            "name": "\u{1b}]52;c;ZXZpbA==\u{7}Mallory",
+            "note\u{1b}[2J": "line one\r\nX-Evil: injected",
+        })),
+    );
     let s = Sandbox::new();
     s.write_config(&format!(
         "[profiles.default]\nwhoami-url = \"{}/me\"\n",
@@ -352,6 +336,23 @@ fn git_and_header_get_exactly_their_lines() {
     let out = s.run(&["header"]);
     out.expect_code(0);
     assert_eq!(out.stdout, format!("Authorization: Bearer {token}\n"));
+    // kubectl reads JSON: one object whose token is the session's.
+    let info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#;
+    let out = s.run_full(
+        &["credential", "kubectl"],
+        &[("KUBERNETES_EXEC_INFO", info)],
+        None,
+    );
+    out.expect_code(0).no_panic();
+    let cred: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(cred["status"]["token"], token.as_str());
+    // exec: the child's environment holds the token as one variable, nothing more.
+    let out = s.run_full_args(&["--store", "file", "exec", "--", "env"], None);
+    out.expect_code(0).no_panic();
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains(&token)).collect();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    assert!(lines[0].ends_with(&format!("={token}")));
+    clean(&out);
 }
 
 /// Regression (issue 17, item 13): a client secret given in SESAME_CLIENT_SECRET (as CI does)
@@ -415,15 +416,7 @@ fn stale_oauth_session(s: &Sandbox, server: &MockServer) {
 #[test]
 fn a_refresh_refused_with_a_bare_400_or_401_ends_the_session() {
     for status in [400, 401] {
-        let server = block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(method("POST"))
-                .and(path("/token"))
-                .respond_with(ResponseTemplate::new(status))
-                .mount(&server)
-                .await;
-            server
-        });
+        let server = one_route("POST", "/token", ResponseTemplate::new(status));
         let s = Sandbox::new();
         stale_oauth_session(&s, &server);
         let before = std::fs::read(s.session_file("default")).unwrap();
@@ -440,15 +433,7 @@ fn a_refresh_refused_with_a_bare_400_or_401_ends_the_session() {
         );
     }
     // A 500 is the provider's trouble, not the end of the session: exit 1.
-    let server = block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(ResponseTemplate::new(500))
-            .mount(&server)
-            .await;
-        server
-    });
+    let server = one_route("POST", "/token", ResponseTemplate::new(500));
     let s = Sandbox::new();
     stale_oauth_session(&s, &server);
     s.run(&["token"]).expect_code(1).no_panic();
@@ -458,17 +443,11 @@ fn a_refresh_refused_with_a_bare_400_or_401_ends_the_session() {
 /// revokes only for clients with a secret, said a bare "HTTP 401".
 #[test]
 fn a_provider_that_revokes_only_for_confidential_clients_is_named_as_such() {
-    let server = block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/revoke"))
-            .respond_with(
-                ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})),
-            )
-            .mount(&server)
-            .await;
-        server
-    });
+    let server = one_route(
+        "POST",
+        "/revoke",
+        ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})),
+    );
     let s = Sandbox::new();
     stale_oauth_session(&s, &server);
     let out = s.run(&["logout", "--revoke"]);
