@@ -51,7 +51,7 @@ impl Name {
         } else {
             Err(format!(
                 "{:?} is not a valid name (1 to 128 letters, digits and !#$%&'*+-.^_`|~)",
-                crate::text::Shown::new(name, 60)
+                crate::text::Shown::new(name, 60).as_str()
             ))
         }
     }
@@ -235,6 +235,10 @@ mod tests {
         assert!("header:X Y".parse::<UseAs>().is_err());
         assert!("header:".parse::<UseAs>().is_err());
         assert!("header:a\r\nb".parse::<UseAs>().is_err());
+        assert_eq!(
+            Name::new("c=x; evil").unwrap_err(),
+            "\"c=x; evil\" is not a valid name (1 to 128 letters, digits and !#$%&'*+-.^_`|~)"
+        );
         assert!("bearer:x".parse::<UseAs>().is_err());
         assert!(
             "token"
