@@ -23,6 +23,9 @@ fi
 echo "== module graph: no import cycles (docs/architecture.md)"
 python3 scripts/module-graph.py
 
+echo "== Windows and macOS: the platform code compiled and linted for each (scripts/cross.sh, docs/platforms.md)"
+scripts/cross.sh
+
 echo "== npm packages for the OIDC provider (tests/oidc)"
 (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
 
