@@ -26,6 +26,9 @@ python3 scripts/module-graph.py
 echo "== Windows and macOS: the platform code compiled and linted for each (scripts/cross.sh, docs/platforms.md)"
 scripts/cross.sh
 
+echo "== Windows: the binary run under Wine (scripts/wine-smoke.sh)"
+scripts/wine-smoke.sh
+
 echo "== npm packages for the OIDC provider (tests/oidc)"
 (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
 
