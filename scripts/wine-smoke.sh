@@ -20,6 +20,12 @@ if ! dpkg -s wine64 >/dev/null 2>&1; then
 fi
 WINE=/usr/lib/wine/wine64
 
+# The Linux sesame that serves the challenge: built as `cargo test` builds it (same toolchain,
+# target dir and profile), before the cross settings below are exported.
+echo "== wine: building the Linux sesame (for sesame serve)"
+cargo build --bin sesame --locked --quiet
+linux_sesame=$(realpath target/debug/sesame)
+
 target=x86_64-pc-windows-gnu
 export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/cross CARGO_INCREMENTAL=0
 export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
@@ -30,8 +36,6 @@ bin_dir=target/cross/$target/debug
 x86_64-w64-mingw32-gcc -shared -O2 -o "$bin_dir/bcryptprimitives.dll" \
   scripts/wine/bcryptprimitives.c scripts/wine/bcryptprimitives.def -lbcrypt
 exe=$(realpath "$bin_dir/sesame.exe")
-linux_sesame=target/debug/sesame
-[ -x "$linux_sesame" ] || cargo build --bin sesame --locked --quiet
 
 work=$(mktemp -d)
 serve_pid=""
@@ -91,8 +95,13 @@ echo "== wine: a challenge login against a Linux sesame serve"
 SESAME_JWT_SECRET=wine-smoke-secret-0123456789abcdef0123 "$linux_sesame" serve --listen 127.0.0.1:0 \
   >"$work/serve.out" 2>"$work/serve.err" &
 serve_pid=$!
-for _ in $(seq 50); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
+for _ in $(seq 150); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
 url=$(head -1 "$work/serve.out")
+if [ -z "$url" ]; then
+  echo "wine-smoke.sh: sesame serve did not start:" >&2
+  cat "$work/serve.err" >&2
+  exit 1
+fi
 sesame login --store file --no-browser --server "$url" --user wine-user --timeout 60 \
   </dev/null >"$work/login.out" 2>"$work/login.err" &
 login_pid=$!
