@@ -33,10 +33,10 @@ mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$config
 "$sesame" completions bash >"$data/bash-completion/completions/sesame"
 "$sesame" completions zsh >"$data/zsh/site-functions/_sesame"
 "$sesame" completions fish >"$config/fish/completions/sesame.fish"
-"$sesame" man >"$man_dir/sesame.1"
+"$sesame" man --dir "$man_dir" 2>/dev/null
 echo "Completions: bash and fish load them by themselves; for zsh add"
 echo "  fpath+=($data/zsh/site-functions)   (before compinit in ~/.zshrc)"
-echo "Man page: $man_dir/sesame.1 (man sesame)"
+echo "Man pages: $man_dir (man sesame, man sesame-login, ...)"
 case ":$PATH:" in
   *":$bin:"*) ;;
   *) echo "Add $bin to your PATH to run it as 'sesame'." ;;

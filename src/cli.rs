@@ -68,8 +68,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff; install.sh installs it)
-    Man,
+    /// Print the man page (roff), or write one page per command into a directory
+    Man {
+        /// Write sesame.1 and a page per subcommand (sesame-login.1, ...) into DIR, which must exist
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Check this machine for what logins need: config, keychain, browser, port, proxy, CA, clock, session
     Doctor {
         /// Output format

@@ -26,6 +26,8 @@ pub mod login;
 pub mod login_error;
 pub mod oidc;
 pub mod output;
+#[cfg(windows)]
+pub mod owner_only;
 pub mod pages;
 pub mod pending;
 pub mod present;

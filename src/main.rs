@@ -153,7 +153,18 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             }
             commands::doctor::run(cli.profile, cli.store, output, env)
         }
-        Command::Man => {
+        Command::Man { dir: Some(dir) } => {
+            clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
+                Error::other(format!(
+                    "Could not write the man pages into {}: {e}",
+                    dir.display()
+                ))
+                .hint("Give --dir an existing directory you can write to.")
+            })?;
+            printer.success(&format!("Wrote the man pages into {}.", dir.display()));
+            Ok(())
+        }
+        Command::Man { dir: None } => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)

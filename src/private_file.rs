@@ -54,6 +54,8 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         }
     }
+    #[cfg(windows)]
+    crate::owner_only::restrict(dir, true)?;
     Ok(())
 }
 
@@ -70,6 +72,9 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         .prefix(&temp_prefix(&name))
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
+    // Windows has no mode bits: the file gets an owner-only DACL before it holds anything.
+    #[cfg(windows)]
+    crate::owner_only::restrict(tmp.path(), false)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -159,6 +164,37 @@ pub fn read_own(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         }
     }
     read_limited(file, limit)
+}
+
+/// Who else may read `path`, for `sesame doctor`: empty when only this user can. On Unix, the
+/// group and world bits of its mode (and another owner); on Windows, the SIDs its DACL lets in.
+pub fn others_allowed(path: &Path) -> io::Result<Vec<String>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = fs::symlink_metadata(path)?;
+        let mut others = Vec::new();
+        if meta.uid() != effective_uid() {
+            others.push(format!("its owner, uid {}", meta.uid()));
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o070 != 0 {
+            others.push(format!("group {} (mode {:o})", meta.gid(), mode & 0o777));
+        }
+        if mode & 0o007 != 0 {
+            others.push(format!("every user (mode {:o})", mode & 0o777));
+        }
+        Ok(others)
+    }
+    #[cfg(windows)]
+    {
+        crate::owner_only::others_allowed(path)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = path;
+        Ok(Vec::new())
+    }
 }
 
 /// Reads a file that holds no secret of its own (a config file, a CA bundle, a key file the

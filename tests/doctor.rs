@@ -72,6 +72,9 @@ fn a_healthy_profile_passes_and_names_every_check() {
         proxy.contains("proxy.example") && !proxy.contains("hunter22"),
         "{proxy}"
     );
+    let (file, detail) = verdict(&v, "session file");
+    assert_eq!(file, "OK", "{detail}");
+    assert!(detail.contains("only you can open it"), "{detail}");
     // The text table has the same checks.
     let text = s.run_env(&["doctor", "--store", "file"], &[]);
     text.expect_code(0);
@@ -190,4 +193,59 @@ fn the_ca_file_in_use_follows_flag_then_env_then_profile() {
         "OK",
         "the flag beats the environment"
     );
+}
+
+/// A session file someone made readable to others (a restore from a backup, a `chmod -R`) is a
+/// failure with the remedy, naming who else may open it; so is a sessions directory opened up.
+#[cfg(unix)]
+#[test]
+fn a_session_file_others_may_read_fails_with_the_remedy() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = RefServer::start();
+    let s = Sandbox::new();
+    s.write_config(&format!(
+        "[profiles.default]\nserver = \"{}\"\n",
+        server.url
+    ));
+    s.login_approved(&server);
+    let mode = |path: &std::path::Path, m: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode(&s.session_file("default"), 0o644);
+    let (out, v) = doctor(&s, &[]);
+    out.expect_code(1);
+    let (file, detail) = verdict(&v, "session file");
+    assert_eq!(file, "FAIL", "{detail}");
+    assert!(detail.contains("every user (mode 644)"), "{detail}");
+    assert!(
+        !detail.contains("sessions: "),
+        "the directory is still 0700: {detail}"
+    );
+    let remedy = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "session file")
+        .unwrap()["remedy"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        remedy.contains("sesame logout --profile default"),
+        "{remedy}"
+    );
+
+    mode(&s.session_file("default"), 0o600);
+    mode(&s.sessions_dir(), 0o750);
+    let (out, v) = doctor(&s, &[]);
+    out.expect_code(1);
+    let (file, detail) = verdict(&v, "session file");
+    assert_eq!(file, "FAIL", "{detail}");
+    assert!(detail.contains("(mode 750)"), "{detail}");
+
+    // Logging in again puts both right.
+    s.login_approved(&server);
+    let (out, v) = doctor(&s, &[]);
+    out.expect_code(0);
+    assert_eq!(verdict(&v, "session file").0, "OK");
 }

@@ -468,6 +468,31 @@ fn shell_completions_work_in_bash_and_the_man_page_is_roff() {
         &man.stdout[..200]
     );
     assert!(man.stdout.contains("credential"));
+
+    // One page per command, as packages install them; `man` itself finds and reads them.
+    let pages = s.home.join("man/man1");
+    std::fs::create_dir_all(&pages).unwrap();
+    s.run_env(&["man", "--dir", pages.to_str().unwrap()], &[])
+        .expect_code(0);
+    for page in ["sesame.1", "sesame-login.1", "sesame-credential-kubectl.1"] {
+        assert!(pages.join(page).is_file(), "{page} missing");
+    }
+    let shown = out_of(s.shell(&format!(
+        "MANPATH={} MANWIDTH=80 man sesame-login 2>/dev/null | col -b",
+        s.home.join("man").display()
+    )));
+    shown.expect_code(0);
+    assert!(shown.stdout.contains("--no-browser"), "{}", shown.stdout);
+    let missing = s.run_env(
+        &["man", "--dir", s.home.join("nowhere").to_str().unwrap()],
+        &[],
+    );
+    missing.expect_code(1);
+    assert!(
+        missing.stderr.contains("Could not write the man pages"),
+        "{}",
+        missing.stderr
+    );
 }
 
 /// A private CA and a server certificate for 127.0.0.1 signed by it (openssl).

@@ -71,6 +71,7 @@ pub fn run(
     if let Some(common) = &common {
         checks.push(clock_check(common, env));
         checks.push(session_check(common));
+        checks.extend(session_file_check(common));
     }
     match format {
         OutputFormat::Json => stdout(&format!(
@@ -418,4 +419,47 @@ fn session_check(common: &Common) -> Check {
             ),
         },
     }
+}
+
+/// Whether the file store's session file (if there is one) and its directory are closed to
+/// other users: mode 0600 and 0700 on Unix, an owner-only DACL on Windows.
+fn session_file_check(common: &Common) -> Option<Check> {
+    let dir = crate::store::FileStore::new(common.paths.data_dir.join("sessions"));
+    let file = dir.path(&common.profile);
+    if !file.exists() {
+        return None;
+    }
+    let mut others = Vec::new();
+    for path in [dir.dir(), file.as_path()] {
+        match crate::private_file::others_allowed(path) {
+            Ok(o) => others.extend(
+                o.into_iter()
+                    .map(|who| format!("{}: {who}", path.display())),
+            ),
+            Err(e) => {
+                return Some(check(
+                    "session file",
+                    Verdict::Warn,
+                    format!("could not read who may open {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    Some(if others.is_empty() {
+        check(
+            "session file",
+            Verdict::Ok,
+            format!("{}: only you can open it", file.display()),
+        )
+    } else {
+        check(
+            "session file",
+            Verdict::Fail,
+            format!("others may open it: {}", others.join("; ")),
+        )
+        .remedy(format!(
+            "Run `sesame logout --profile {0}` and log in again: sesame writes the file for you alone.",
+            common.profile
+        ))
+    })
 }
