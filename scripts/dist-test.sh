@@ -38,19 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-check() { # NAME, then a command that must succeed
-  local name=$1
-  shift
-  if "$@"; then
-    echo "   ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "   FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
+# shellcheck source=scripts/checks.sh
+. "$(dirname "$0")/checks.sh"
 
 echo "== dist-test: SHA256SUMS"
 check "SHA256SUMS verifies" bash -c "cd $dist && sha256sum --quiet -c SHA256SUMS"
@@ -105,7 +94,6 @@ check "sesame.exe, README, licences and the PowerShell completion" bash -c \
   "python3 -m zipfile -l '$zip' | awk 'NR > 1 {print \$1}' | sort | tr '\n' ' ' | grep -qx 'sesame-$version-x86_64-pc-windows-gnu/LICENSE-APACHE sesame-$version-x86_64-pc-windows-gnu/LICENSE-MIT sesame-$version-x86_64-pc-windows-gnu/README.md sesame-$version-x86_64-pc-windows-gnu/complete/_sesame.ps1 sesame-$version-x86_64-pc-windows-gnu/sesame.exe '"
 check "no Wine stand-in DLL shipped" bash -c "! python3 -m zipfile -l '$zip' | grep -qi '\\.dll'"
 
-echo "dist-test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] || exit 1
+checks_summary dist-test || exit 1
 echo "== dist-test: the zip's sesame.exe under Wine"
 scripts/wine-smoke.sh "$zip" "$prefix/bin/sesame"

@@ -22,9 +22,12 @@ server=${2:-$1}
 runner=()
 [ -n "${SMOKE_RUNNER:-}" ] && runner=("$SMOKE_RUNNER")
 keychain=${SMOKE_KEYCHAIN:-}
-for tool in curl python3; do
-  command -v "$tool" >/dev/null || { echo "smoke.sh: $tool is needed" >&2; exit 1; }
-done
+command -v curl >/dev/null || { echo "smoke.sh: curl is needed" >&2; exit 1; }
+# python3, or python where that is its name (Windows runners)
+python=$(command -v python3 || command -v python) || { echo "smoke.sh: python3 is needed" >&2; exit 1; }
+python3() { "$python" "$@"; }
+export -f python3
+export python
 
 work=$(mktemp -d)
 serve_pid=""
@@ -37,19 +40,8 @@ trap cleanup EXIT
 export SESAME_PROFILE=smoke-test
 sesame() { "${runner[@]}" "$exe" "$@" </dev/null; }
 
-passed=0
-failed=0
-check() { # NAME, then a command that must succeed
-  local name=$1
-  shift
-  if "$@"; then
-    echo "   ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "   FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
+# shellcheck source=scripts/checks.sh
+. "$(dirname "$0")/checks.sh"
 
 version=$(sesame --version 2>"$work/err") || { cat "$work/err" >&2; exit 1; }
 check "--version prints the version" grep -q '^sesame [0-9]' <<<"$version"
@@ -129,5 +121,4 @@ if [ "$failed" -gt 0 ]; then
   echo "--- login stderr:"
   cat "$work/login.err"
 fi
-echo "smoke: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary smoke

@@ -29,8 +29,8 @@ fn verdict<'a>(v: &'a Value, name: &str) -> (&'a str, &'a str) {
     )
 }
 
-#[test]
-fn a_healthy_profile_passes_and_names_every_check() {
+/// A sandbox whose default profile names a reference server, logged in to it.
+fn logged_in() -> (RefServer, Sandbox) {
     let server = RefServer::start();
     let s = Sandbox::new();
     s.write_config(&format!(
@@ -38,6 +38,12 @@ fn a_healthy_profile_passes_and_names_every_check() {
         server.url
     ));
     s.login_approved(&server);
+    (server, s)
+}
+
+#[test]
+fn a_healthy_profile_passes_and_names_every_check() {
+    let (_server, s) = logged_in();
     let (out, v) = doctor(
         &s,
         &[("HTTPS_PROXY", "http://corp:hunter22@proxy.example:3128")],
@@ -201,13 +207,7 @@ fn the_ca_file_in_use_follows_flag_then_env_then_profile() {
 #[test]
 fn a_session_file_others_may_read_fails_with_the_remedy() {
     use std::os::unix::fs::PermissionsExt;
-    let server = RefServer::start();
-    let s = Sandbox::new();
-    s.write_config(&format!(
-        "[profiles.default]\nserver = \"{}\"\n",
-        server.url
-    ));
-    s.login_approved(&server);
+    let (server, s) = logged_in();
     let mode = |path: &std::path::Path, m: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(m)).unwrap()
     };
