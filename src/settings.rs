@@ -474,6 +474,15 @@ fn env_num<T: std::str::FromStr>(env: Env, name: &str) -> Result<Option<T>, Erro
     }
 }
 
+/// The loopback callback's port: `--port`, else `SESAME_PORT`, else the profile's `port`, else 0
+/// (any free port). The one place this order is written: `login` and `doctor` both ask here.
+pub fn callback_port(flag: Option<u16>, profile: &ProfileConfig, env: Env) -> Result<u16, Error> {
+    Ok(flag
+        .or(env_num(env, "SESAME_PORT")?)
+        .or(profile.port)
+        .unwrap_or(0))
+}
+
 /// The OS account name (getpwuid on Unix, GetUserNameW on Windows), as `whoami` prints it: for
 /// a container's root or a service account, where USER is unset.
 pub fn os_user() -> Option<String> {
@@ -533,11 +542,7 @@ impl LoginSettings {
             limits::POLL_INTERVAL_SECS,
         )?
         .unwrap_or(2);
-        let port = args
-            .port
-            .or(env_num(env, "SESAME_PORT")?)
-            .or(cfg.port)
-            .unwrap_or(0);
+        let port = callback_port(args.port, &cfg, env)?;
         let qr = if args.no_qr {
             Some(false)
         } else if args.qr {

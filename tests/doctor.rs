@@ -124,6 +124,18 @@ fn failures_exit_1_with_remedies() {
         .count();
     assert_eq!(remedies, 2);
 
+    // A SESAME_PORT that login would refuse is a failure here too, not "any free port".
+    for bad in ["abc", "70000"] {
+        let (out, v) = doctor(&s, &[("SESAME_PORT", bad)]);
+        out.expect_code(1);
+        let (port_verdict, detail) = verdict(&v, "callback port");
+        assert_eq!(port_verdict, "FAIL", "{bad}: {detail}");
+        assert!(
+            detail.contains("SESAME_PORT") && detail.contains(bad),
+            "{detail}"
+        );
+    }
+
     // A broken config file: the config check fails and says which file.
     s.write_config("[profiles.default]\nsrever = \"typo\"\n");
     let (out, v) = doctor(&s, &[]);

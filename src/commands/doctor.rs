@@ -208,10 +208,14 @@ fn wsl_check() -> Check {
 }
 
 fn port_check(common: &Common, env: Env) -> Check {
-    let port = env("SESAME_PORT")
-        .and_then(|p| p.parse::<u16>().ok())
-        .or(common.config.port)
-        .unwrap_or(0);
+    // doctor has no --port: what a `sesame login` without one would use.
+    let port = match crate::settings::callback_port(None, &common.config, env) {
+        Ok(p) => p,
+        Err(e) => {
+            return check("callback port", Verdict::Fail, e.message)
+                .remedy("Set SESAME_PORT to a port number (0-65535), or unset it.");
+        }
+    };
     if port == 0 {
         return check(
             "callback port",
