@@ -428,7 +428,7 @@ fn session_check(common: &Common) -> Check {
 /// Whether the file store's session file (if there is one) and its directory are closed to
 /// other users: mode 0600 and 0700 on Unix, an owner-only DACL on Windows.
 fn session_file_check(common: &Common) -> Option<Check> {
-    let dir = crate::store::FileStore::new(common.paths.data_dir.join("sessions"));
+    let dir = crate::store::FileStore::in_data_dir(&common.paths.data_dir);
     let file = dir.path(&common.profile);
     if !file.exists() {
         return None;

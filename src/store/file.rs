@@ -18,6 +18,11 @@ impl FileStore {
         FileStore { dir }
     }
 
+    /// The file store of a data directory: its `sessions` folder.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        FileStore::new(data_dir.join("sessions"))
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -119,7 +119,7 @@ pub fn open(
     data_dir: &Path,
     keychain_timeout: Duration,
 ) -> Result<Opened, StoreError> {
-    let file = FileStore::new(data_dir.join("sessions"));
+    let file = FileStore::in_data_dir(data_dir);
     tracing::debug!("store: {kind:?} requested");
     match kind {
         StoreKind::File => Ok(Opened {
