@@ -22,6 +22,6 @@ for target in x86_64-pc-windows-gnu aarch64-apple-darwin x86_64-apple-darwin; do
   started=$SECONDS
   # /usr/bin/cargo-clippy is Debian's, matching /usr/bin/rustc; it runs the cargo on PATH.
   /usr/bin/cargo-clippy clippy -Zbuild-std=std,panic_abort --target "$target" \
-    --lib --bins --locked --quiet -- -D warnings
+    --workspace --lib --bins --locked --quiet -- -D warnings
   echo "   ok in $((SECONDS - started)) s"
 done

@@ -51,8 +51,8 @@ echo "== cargo test (under a private D-Bus session with gnome-keyring unlocked)"
 XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c '
   set -euo pipefail
   printf %s sesame-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  cargo test --all-targets --locked -- --include-ignored --test-threads=2
+  cargo test --workspace --all-targets --locked -- --include-ignored --test-threads=2
 '
 
 echo "== fuzz targets, a few seconds each (benches/fuzz.sh; figures in docs/reliability.md)"
-FUZZ_BUILD=--dev SECONDS_EACH=3 KEEP_CORPUS=1 benches/fuzz.sh
+FUZZ_BUILD=--dev SECONDS_EACH=3 benches/fuzz.sh

@@ -1,8 +1,8 @@
 //! The command line as clap sees it. Every field is optional here; [`crate::settings`] resolves
 //! flags, environment, config file and defaults into validated settings.
 
-use crate::store::StoreKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sesame_login::store::StoreKind;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -29,7 +29,7 @@ pub struct Cli {
 
     /// Where sessions are kept [env: SESAME_STORE] [default: auto]
     #[arg(long, global = true, value_enum)]
-    pub store: Option<StoreKind>,
+    pub store: Option<StoreArg>,
 
     /// Log each HTTP exchange, the store and the flow chosen, and why, to stderr (secrets elided) [env: SESAME_LOG=debug]
     #[arg(short, long, global = true)]
@@ -160,7 +160,7 @@ pub struct LoginArgs {
     /// How the credential is presented: bearer, basic, cookie:NAME, query:NAME or header:NAME
     /// [env: SESAME_USE_AS] [default: the flow's: bearer; cookie for challenge; header:X-API-Key for --api-key]
     #[arg(long, value_name = "HOW", value_parser = parse_use_as, help_heading = "Direct credentials")]
-    pub use_as: Option<crate::present::UseAs>,
+    pub use_as: Option<sesame_login::present::UseAs>,
 
     /// Port of the local callback server, 0 for any free port [env: SESAME_PORT] [default: 0]
     #[arg(long, value_name = "N")]
@@ -224,7 +224,7 @@ pub struct LoginArgs {
     pub jwks_uri: Option<String>,
 }
 
-fn parse_use_as(text: &str) -> Result<crate::present::UseAs, String> {
+fn parse_use_as(text: &str) -> Result<sesame_login::present::UseAs, String> {
     text.parse()
 }
 
@@ -245,6 +245,25 @@ pub enum FlowChoice {
     ClientCredentials,
     /// Keep a user name and password for HTTP Basic
     Basic,
+}
+
+/// `--store`: the clap face of [`StoreKind`], which the library keeps free of clap.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StoreArg {
+    // No doc comments on the variants: they would turn `--help` into its long form.
+    Auto,
+    Keychain,
+    File,
+}
+
+impl From<StoreArg> for StoreKind {
+    fn from(arg: StoreArg) -> StoreKind {
+        match arg {
+            StoreArg::Auto => StoreKind::Auto,
+            StoreArg::Keychain => StoreKind::Keychain,
+            StoreArg::File => StoreKind::File,
+        }
+    }
 }
 
 #[derive(Debug, Args, Default)]

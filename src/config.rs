@@ -1,9 +1,9 @@
 //! The config file: `$XDG_CONFIG_HOME/sesame/config.toml` (or `SESAME_CONFIG`), one table per
 //! profile. Unknown keys are an error, so a typo does not silently do nothing.
 
-use crate::error::Error;
-use crate::store::StoreKind;
 use serde::Deserialize;
+use sesame_login::error::Error;
+use sesame_login::store::StoreKind;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -31,7 +31,7 @@ pub struct ProfileConfig {
     pub flow: Option<crate::cli::FlowChoice>,
     pub issuer: Option<String>,
     pub client_id: Option<String>,
-    pub client_secret: Option<crate::secret::Secret>,
+    pub client_secret: Option<sesame_login::secret::Secret>,
     pub scope: Option<String>,
     /// Scopes added to the default (or given) scope.
     #[serde(default)]
@@ -43,7 +43,7 @@ pub struct ProfileConfig {
     pub device_endpoint: Option<String>,
     pub jwks_uri: Option<String>,
     /// How the credential is presented: bearer, basic, cookie:NAME, query:NAME, header:NAME.
-    pub use_as: Option<crate::present::UseAs>,
+    pub use_as: Option<sesame_login::present::UseAs>,
     /// Where `status --remote` asks who the credential belongs to.
     pub whoami_url: Option<String>,
     /// A PEM file of extra CA certificates to trust (a corporate TLS-intercepting proxy).
@@ -70,9 +70,9 @@ impl ConfigFile {
     /// Reads the file; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<ConfigFile, Error> {
         // A config of a few profiles is a few KiB; `SESAME_CONFIG=/dev/zero` is refused, not read.
-        let bytes = match crate::private_file::read_capped(path, MAX_CONFIG_FILE) {
+        let bytes = match sesame_login::private_file::read_capped(path, MAX_CONFIG_FILE) {
             Ok(b) => b,
-            Err(crate::private_file::ReadError::NotFound) => return Ok(Self::default()),
+            Err(sesame_login::private_file::ReadError::NotFound) => return Ok(Self::default()),
             Err(e) => {
                 return Err(Error::usage(format!(
                     "Could not read the config file {}: {e}",
@@ -134,8 +134,8 @@ use-as = "query:sesskey"
         assert_eq!(k.login_body.as_ref().unwrap()["remember"], true);
         assert_eq!(
             k.use_as,
-            Some(crate::present::UseAs::Query(
-                crate::present::Name::new("sesskey").unwrap()
+            Some(sesame_login::present::UseAs::Query(
+                sesame_login::present::Name::new("sesskey").unwrap()
             ))
         );
         assert!(ConfigFile::parse("[profiles.a]\nuse-as = \"cookie\"\n").is_err());

@@ -7,9 +7,9 @@
 use clap::{CommandFactory, Parser};
 use sesame::cli::{Cli, Command, CredentialCommand};
 use sesame::commands;
-use sesame::error::Error;
-use sesame::output::Printer;
 use sesame::settings::{Common, LoginSettings, process_env};
+use sesame_login::error::Error;
+use sesame_login::output::Printer;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, &printer);
     match run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.exit == sesame::error::Exit::Success => ExitCode::SUCCESS,
+        Err(e) if e.exit == sesame_login::error::Exit::Success => ExitCode::SUCCESS,
         Err(e) => {
             printer.error(&e);
             ExitCode::from(e.exit as u8)
@@ -66,7 +66,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// from here on.
 fn common(
     profile: Option<String>,
-    store: Option<sesame::store::StoreKind>,
+    store: Option<sesame_login::store::StoreKind>,
     ca_cert: Option<std::path::PathBuf>,
 ) -> Result<Common, Error> {
     let common = Common::resolve(profile, store, &process_env)?;
@@ -74,7 +74,7 @@ fn common(
         .or_else(|| process_env("SESAME_CA_CERT").map(Into::into))
         .or_else(|| common.config.ca_cert.clone())
     {
-        sesame::http::trust_ca_file(path);
+        sesame_login::http::trust_ca_file(path);
     }
     Ok(common)
 }
@@ -86,45 +86,45 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         .clone()
         .or_else(|| process_env("SESAME_CA_CERT").map(Into::into))
     {
-        sesame::http::trust_ca_file(path);
+        sesame_login::http::trust_ca_file(path);
     }
     match cli.command {
         // The hot path: no async runtime, no network for a valid session.
         Command::Token(args) => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::token::run(&common, args.id_token, env, printer)
         }
         Command::Refresh => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::refresh::run(&common, env, printer)
         }
         Command::Status(args) => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::status::run(&common, args.output, args.remote, env, printer)
         }
         Command::Logout(args) => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::logout::run(&common, args.revoke, env, printer)
         }
         Command::Login(args) => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             let settings = LoginSettings::resolve(common, &args, env)?;
             runtime()?.block_on(commands::login::run(
                 &settings,
-                &sesame::browser::SystemBrowser,
+                &sesame_login::browser::SystemBrowser,
                 printer,
             ))
         }
         Command::Exec(args) => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::exec::run(&common, &args.env, &args.command, env, printer)
         }
         Command::Header => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::header::run(&common, env, printer)
         }
         Command::Credential(CredentialCommand::Git(args)) => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::credential::git(
                 &common,
                 &args.action,
@@ -134,7 +134,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             )
         }
         Command::Credential(CredentialCommand::Kubectl) => {
-            let common = common(cli.profile, cli.store, ca)?;
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             // A bad login setting matters only if a login turns out to be needed.
             let login = LoginSettings::resolve(common.clone(), &Default::default(), env);
             runtime()?.block_on(commands::credential::kubectl(&common, login, env, printer))
@@ -142,16 +142,16 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "sesame", &mut out);
-            sesame::output::stdout(&String::from_utf8_lossy(&out))
+            sesame_login::output::stdout(&String::from_utf8_lossy(&out))
         }
         Command::Doctor { output } => {
             // The CA file the profile names too, as every other command would use it.
-            if let Ok(c) = Common::resolve(cli.profile.clone(), cli.store, env)
+            if let Ok(c) = Common::resolve(cli.profile.clone(), cli.store.map(Into::into), env)
                 && let Some(path) = c.config.ca_cert
             {
-                sesame::http::trust_ca_file(path);
+                sesame_login::http::trust_ca_file(path);
             }
-            commands::doctor::run(cli.profile, cli.store, output, env)
+            commands::doctor::run(cli.profile, cli.store.map(Into::into), output, env)
         }
         Command::Man { dir: Some(dir) } => {
             clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
@@ -169,12 +169,12 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)
                 .map_err(|e| Error::other(format!("Could not render the man page: {e}")))?;
-            sesame::output::stdout(&String::from_utf8_lossy(&out))
+            sesame_login::output::stdout(&String::from_utf8_lossy(&out))
         }
         Command::Serve(args) => runtime()?.block_on(commands::serve::run(&args, env, printer)),
         Command::Demo(args) => {
             let profile = cli.profile.or_else(|| Some("demo".into()));
-            let common = common(profile, cli.store, ca)?;
+            let common = common(profile, cli.store.map(Into::into), ca)?;
             runtime()?.block_on(commands::demo::run(common, &args, env, printer))
         }
     }

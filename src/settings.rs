@@ -4,13 +4,13 @@
 
 use crate::cli::{FlowChoice, LoginArgs};
 use crate::config::{ConfigFile, ProfileConfig};
-use crate::error::Error;
-use crate::http;
-use crate::json_api::{self, JsonApi};
-use crate::oidc::Endpoints;
-use crate::present::UseAs;
-use crate::secret::Secret;
-use crate::store::StoreKind;
+use sesame_login::error::Error;
+use sesame_login::http;
+use sesame_login::json_api::{self, JsonApi};
+use sesame_login::oidc::Endpoints;
+use sesame_login::present::UseAs;
+use sesame_login::secret::Secret;
+use sesame_login::store::StoreKind;
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -202,8 +202,8 @@ impl Common {
 
 impl Common {
     /// Opens the store these settings name, turning failures into advice.
-    pub fn open_store(&self) -> Result<crate::store::Opened, Error> {
-        crate::store::open(self.store, &self.paths.data_dir, self.keychain_timeout)
+    pub fn open_store(&self) -> Result<sesame_login::store::Opened, Error> {
+        sesame_login::store::open(self.store, &self.paths.data_dir, self.keychain_timeout)
             .map_err(|e| e.into_error(self.store))
     }
 
@@ -237,7 +237,7 @@ pub struct LoginSettings {
     pub common: Common,
     pub server: Option<Url>,
     /// Needed by the challenge flow; OIDC logins take the user from the tokens.
-    pub user: Option<crate::session::UserName>,
+    pub user: Option<sesame_login::session::UserName>,
     pub open_browser: bool,
     pub timeout: Duration,
     pub poll_interval: Duration,
@@ -365,14 +365,14 @@ impl DirectSettings {
 
 /// The user to log in as, from a flag, the environment or the config: printable, and not a
 /// name that a URL path would swallow (`..` goes up a level: the server would see another path).
-fn user_name(name: &str) -> Result<crate::session::UserName, Error> {
+fn user_name(name: &str) -> Result<sesame_login::session::UserName, Error> {
     if name == "." || name == ".." {
         return Err(Error::usage(format!(
             "{name:?} is not a user name: in the login URL it would mean a directory."
         ))
         .hint("Pass your user name with --user NAME."));
     }
-    crate::session::UserName::new(name).map_err(|e| {
+    sesame_login::session::UserName::new(name).map_err(|e| {
         Error::usage(format!("Cannot log in as that user: {e}."))
             .hint("Pass your user name with --user NAME.")
     })
@@ -670,7 +670,7 @@ mod tests {
         ]);
         let c = Common::resolve(None, None, &env).unwrap();
         let e = LoginSettings::resolve(c, &LoginArgs::default(), &env).unwrap_err();
-        assert_eq!(e.exit, crate::error::Exit::Usage);
+        assert_eq!(e.exit, sesame_login::error::Exit::Usage);
         assert!(e.message.contains("SESAME_NO_BROWSER"));
         assert!(validate_profile("../etc").is_err());
         assert!(validate_profile("work-1.b_c").is_ok());

@@ -14,7 +14,7 @@
 
 use fantoccini::wd::{Capabilities, TimeoutConfiguration};
 use fantoccini::{Client, ClientBuilder, Locator};
-use sesame::server::{Config, Running, Server};
+use sesame_server::{Config, Running, Server};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -329,7 +329,7 @@ impl Env {
         let script = dir.path().join("open-in-webdriver.sh");
         std::fs::write(&script, OPEN_SCRIPT).unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let server = Server::bind(Config::dev(sesame::server::random_secret()))
+        let server = Server::bind(Config::dev(sesame_server::random_secret()))
             .await
             .expect("bind the reference server")
             .spawn();

@@ -2,10 +2,10 @@
 //! runs in milliseconds, and the sleeps it asks for are recorded.
 
 use serde_json::json;
-use sesame::clock::{Clock, FakeClock};
-use sesame::events::{Events, Progress};
-use sesame::flows::challenge::{self, Challenge, PollSettings};
-use sesame::login_error::LoginError;
+use sesame_login::clock::{Clock, FakeClock};
+use sesame_login::events::{Events, Progress};
+use sesame_login::flows::challenge::{self, Challenge, PollSettings};
+use sesame_login::login_error::LoginError;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -73,7 +73,7 @@ fn success() -> ResponseTemplate {
     }))
 }
 
-/// sesame's client settings, minus proxies from the host environment: `sesame::http::client()`
+/// sesame's client settings, minus proxies from the host environment: `sesame_login::http::client()`
 /// honours `HTTP_PROXY`, which would send these loopback requests elsewhere on a machine that
 /// sets it.
 fn client() -> reqwest::Client {
@@ -146,7 +146,7 @@ async fn run_wait(
     timeout: Duration,
     interval: Duration,
 ) -> (
-    Result<sesame::protocol::Approval, LoginError>,
+    Result<sesame_login::protocol::Approval, LoginError>,
     FakeClock,
     Recorder,
     Duration,
@@ -406,7 +406,7 @@ async fn a_generator_that_stays_unavailable_is_reported_with_its_message() {
         !reason.contains('\u{1b}'),
         "no control characters: {reason:?}"
     );
-    let shown = sesame::error::Error::from(err).to_string();
+    let shown = sesame_login::error::Error::from(err).to_string();
     assert!(shown.contains("unavailable for now"), "{shown}");
 }
 

@@ -177,12 +177,12 @@ fn secrets_are_redacted_in_debug_output() {
     let config =
         sesame::config::ConfigFile::parse(&format!("[profiles.p]\nclient-secret = \"{SECRET}\"\n"))
             .unwrap();
-    let server = sesame::server::Config::dev(SECRET.as_bytes().to_vec());
-    let poll: sesame::protocol::PollResponse = serde_json::from_value(json!({
+    let server = sesame_server::Config::dev(SECRET.as_bytes().to_vec());
+    let poll: sesame_login::protocol::PollResponse = serde_json::from_value(json!({
         "status": "success", "encoded_jwt": SECRET
     }))
     .unwrap();
-    let id: sesame::oidc::IdTokenFields =
+    let id: sesame_login::oidc::IdTokenFields =
         serde_json::from_value(json!({ "id_token": SECRET })).unwrap();
     for (what, debug) in [
         ("config file", format!("{config:?}")),

@@ -690,7 +690,7 @@ async fn expired_device_code_exits_4() {
 }
 
 /// The provider's `expired_token` is reported as "Timed out after 29s waiting for approval",
-/// with a hint to raise --timeout, although no timeout was reached (src/flows/device.rs maps
+/// with a hint to raise --timeout, although no timeout was reached (crates/sesame-login/src/flows/device.rs maps
 /// every Expired to TimedOut when --timeout is shorter than the code's expires_in).
 #[tokio::test]
 async fn expired_device_code_is_not_reported_as_a_timeout() {

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use hyper::header::HeaderName;
 use serde_json::Value;
-use sesame::server::Auth;
+use sesame_server::Auth;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -378,7 +378,7 @@ fn the_user_profile_endpoint_checks_the_cookie_and_status_remote_uses_it() {
     assert_eq!((status, body["code"].as_str()), (403, Some("invalid_jwt")));
 
     // A token signed with another key (another server's) is refused; status says so, exit 3.
-    let other = RefServer::with_config(sesame::server::Config::dev(
+    let other = RefServer::with_config(sesame_server::Config::dev(
         b"another-secret-0123456789abcdef".to_vec(),
     ));
     let s2 = Sandbox::new();

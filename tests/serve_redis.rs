@@ -80,7 +80,7 @@ impl Drop for Redis {
     }
 }
 
-fn replica(redis: &Redis, tweak: impl FnOnce(&mut sesame::server::Config)) -> RefServer {
+fn replica(redis: &Redis, tweak: impl FnOnce(&mut sesame_server::Config)) -> RefServer {
     let mut config = dev_config();
     config.redis_url = Some(redis.url());
     tweak(&mut config);
@@ -277,7 +277,7 @@ fn limits_count_across_replicas_and_guessing_is_slowed_down() {
 #[ignore = "needs redis-server (scripts/test-all.sh installs it)"]
 fn max_pending_counts_across_replicas() {
     let redis = Redis::start();
-    let tweak = |c: &mut sesame::server::Config| {
+    let tweak = |c: &mut sesame_server::Config| {
         c.max_pending = 2;
         c.max_pending_per_ip = 0;
     };

@@ -1,7 +1,7 @@
 //! A request to the loopback callback: its Host header, path and query.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sesame::flows::callback::{CallbackRequest, Rejected, read_request};
+use sesame_login::flows::callback::{CallbackRequest, Rejected, read_request};
 
 const STATE: &str = "s3cr3t-state-0123456789abcdefghijklmnopqrstuv";
 

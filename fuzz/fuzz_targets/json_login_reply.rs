@@ -3,8 +3,8 @@
 //! never a panic; an expiry, when found, is within the allowed lifetime.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sesame::json_api::{self, JsonApi, MAX_LIFETIME_SECS, Reply, Step};
-use sesame::secret::Secret;
+use sesame_login::json_api::{self, JsonApi, MAX_LIFETIME_SECS, Reply, Step};
+use sesame_login::secret::Secret;
 
 const NOW: i64 = 1_800_000_000;
 

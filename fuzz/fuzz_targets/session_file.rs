@@ -6,13 +6,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(s) = sesame::session::Session::from_json(text) {
+    if let Ok(s) = sesame_login::session::Session::from_json(text) {
         let _ = s.is_valid_at(1_800_000_000, 60);
-        let _ = sesame::refresh::effective_skew(&s, 60);
+        let _ = sesame_login::refresh::effective_skew(&s, 60);
         if let Some(e) = s.expires_at {
-            let _ = sesame::clock::format_utc(e);
+            let _ = sesame_login::clock::format_utc(e);
         }
-        let back = sesame::session::Session::from_json(&s.to_json()).unwrap();
+        let back = sesame_login::session::Session::from_json(&s.to_json()).unwrap();
         assert_eq!(back.expires_at, s.expires_at);
     }
 });

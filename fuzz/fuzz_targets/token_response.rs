@@ -1,7 +1,7 @@
 //! The token endpoint's reply, and the session made from it.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sesame::oidc::{Grant, Provider, TokenResp, session_from};
+use sesame_login::oidc::{Grant, Provider, TokenResp, session_from};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(resp) = serde_json::from_slice::<TokenResp>(data) else {
@@ -21,16 +21,16 @@ fuzz_target!(|data: &[u8]| {
         provider: &provider,
         client_id: "cli",
         scopes: &[],
-        flow: sesame::session::Flow::Browser,
+        flow: sesame_login::session::Flow::Browser,
     };
-    let fallback = sesame::session::UserName::new("fallback").unwrap();
+    let fallback = sesame_login::session::UserName::new("fallback").unwrap();
     let Ok(session) = session_from(&grant, &resp, None, &fallback, 1_800_000_000) else {
         return;
     };
     assert!(session.token.is_issued_form());
-    assert!(sesame::text::is_clean(&session.user));
+    assert!(sesame_login::text::is_clean(&session.user));
     // The session must store and load back.
-    let again = sesame::session::Session::from_json(&session.to_json()).unwrap();
+    let again = sesame_login::session::Session::from_json(&session.to_json()).unwrap();
     assert_eq!(again.expires_at, session.expires_at);
     let _ = session.is_valid_at(1_800_000_000, 60);
 });

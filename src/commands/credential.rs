@@ -7,12 +7,12 @@
 //! - kubectl: client-go's exec credential plugin: `KUBERNETES_EXEC_INFO` in, an
 //!   `ExecCredential` with `status.token` and `status.expirationTimestamp` out.
 
-use crate::clock::unix_seconds;
-use crate::error::{Error, Exit};
-use crate::output::{Printer, stdout};
-use crate::session::{Flow, Session};
 use crate::settings::{Common, Env};
 use serde_json::{Value, json};
+use sesame_login::clock::unix_seconds;
+use sesame_login::error::{Error, Exit};
+use sesame_login::output::{Printer, stdout};
+use sesame_login::session::{Flow, Session};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::time::SystemTime;
@@ -40,7 +40,7 @@ pub fn read_git_request(input: impl BufRead) -> Result<BTreeMap<String, String>,
 pub fn git_answer(session: &Session, username: Option<&str>) -> String {
     // `--username` comes from git's own config; a line break in it would add lines too.
     let user = username
-        .filter(|u| !u.is_empty() && crate::text::is_clean(u))
+        .filter(|u| !u.is_empty() && sesame_login::text::is_clean(u))
         .or_else(|| (!session.user.is_empty()).then(|| session.user.as_str()))
         .unwrap_or("sesame");
     let mut out = format!("username={user}\npassword={}\n", session.token.expose());
@@ -71,8 +71,8 @@ pub fn git(
         .unwrap_or("https");
     let host = request.get("host").map(String::as_str).unwrap_or_default();
     // git's host is HOST, HOST:PORT, [V6] or [V6]:PORT.
-    let loopback =
-        url::Url::parse(&format!("http://{host}/")).is_ok_and(|u| crate::http::is_loopback(&u));
+    let loopback = url::Url::parse(&format!("http://{host}/"))
+        .is_ok_and(|u| sesame_login::http::is_loopback(&u));
     if protocol != "https" && !loopback {
         // Saying nothing lets git ask elsewhere; the reason goes to the person.
         printer.warn(&format!(
@@ -87,7 +87,10 @@ pub fn git(
 /// The `ExecCredential` for client-go, in the API version it asked for.
 pub fn exec_credential(api_version: &str, session: &Session) -> Value {
     let mut status = json!({ "token": session.token.expose() });
-    if let Some(ts) = session.expires_at.and_then(crate::clock::rfc3339_utc) {
+    if let Some(ts) = session
+        .expires_at
+        .and_then(sesame_login::clock::rfc3339_utc)
+    {
         status["expirationTimestamp"] = json!(ts);
     }
     json!({
@@ -156,7 +159,7 @@ pub async fn kubectl(
                 common.profile
             ));
             // Through the login driver: ten kubectl calls at once join one pending login.
-            crate::login::run(&settings, &crate::browser::SystemBrowser, printer).await?;
+            crate::login::run(&settings, &sesame_login::browser::SystemBrowser, printer).await?;
             usable(common, env, printer).await?.ok_or_else(|| {
                 Error::no_session("The login finished but left no usable session.")
             })?
@@ -184,6 +187,32 @@ pub async fn kubectl(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sesame_login::present::Name;
+    use sesame_login::secret::Token;
+    use sesame_login::session::{FORMAT_VERSION, Flow, UserName};
+
+    /// A challenge session of user alice holding `token`.
+    fn sample(profile: &str, token: &str, expires_at: Option<i64>) -> Session {
+        Session {
+            version: FORMAT_VERSION,
+            profile: profile.into(),
+            server: "http://127.0.0.1:1".into(),
+            user: UserName::new("alice").unwrap(),
+            flow: Flow::Challenge,
+            token: Token::issued(token).unwrap(),
+            cookie_name: Name::new("consoleme_auth").ok(),
+            expires_at,
+            obtained_at: 1_000,
+            refresh_token: None,
+            id_token: None,
+            oauth: None,
+            demo: false,
+            use_as: None,
+            json_api: None,
+            client_secret: None,
+            whoami_url: None,
+        }
+    }
 
     #[test]
     fn git_request_and_answer() {
@@ -193,7 +222,7 @@ mod tests {
         .unwrap();
         assert_eq!(req["host"], "git.example.com");
         assert!(!req.contains_key("ignored"));
-        let s = crate::session::sample("p", "tok", Some(1_900_000_000));
+        let s = sample("p", "tok", Some(1_900_000_000));
         assert_eq!(
             git_answer(&s, None),
             "username=alice\npassword=tok\npassword_expiry_utc=1900000000\n"
@@ -212,18 +241,19 @@ mod tests {
         ] {
             assert!(
                 url::Url::parse(&format!("http://{host}/"))
-                    .is_ok_and(|u| crate::http::is_loopback(&u)),
+                    .is_ok_and(|u| sesame_login::http::is_loopback(&u)),
                 "{host}"
             );
         }
         assert!(
-            !url::Url::parse("http://git.example.com/").is_ok_and(|u| crate::http::is_loopback(&u))
+            !url::Url::parse("http://git.example.com/")
+                .is_ok_and(|u| sesame_login::http::is_loopback(&u))
         );
     }
 
     #[test]
     fn exec_credential_in_the_asked_version() {
-        let s = crate::session::sample("p", "tok", Some(1_900_000_000));
+        let s = sample("p", "tok", Some(1_900_000_000));
         let v = exec_credential("client.authentication.k8s.io/v1beta1", &s);
         assert_eq!(v["apiVersion"], "client.authentication.k8s.io/v1beta1");
         assert_eq!(v["status"]["token"], "tok");

@@ -5,13 +5,15 @@
 //! visible pause.
 
 use super::{login, status};
-use crate::browser::{self, NoBrowser, Opener, SystemBrowser};
 use crate::cli::{DemoArgs, OutputFormat};
-use crate::error::{Error, Exit};
-use crate::output::Printer;
-use crate::protocol::{VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH, ValidatorDecision, ValidatorView};
-use crate::server::{self, Config, Server};
 use crate::settings::{Common, Env, LoginSettings};
+use sesame_login::browser::{self, NoBrowser, Opener, SystemBrowser};
+use sesame_login::error::{Error, Exit};
+use sesame_login::output::Printer;
+use sesame_login::protocol::{
+    VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH, ValidatorDecision, ValidatorView,
+};
+use sesame_server::{self, Config, Server};
 use std::io::IsTerminal;
 use std::time::Duration;
 use url::Url;
@@ -24,7 +26,7 @@ pub async fn run(
     env: Env<'_>,
     printer: &Printer,
 ) -> Result<(), Error> {
-    let server = Server::bind(Config::dev(server::random_secret()))
+    let server = Server::bind(Config::dev(sesame_server::random_secret()))
         .await
         .map_err(|e| Error::other(format!("Could not start the demo server: {e}")))?;
     let url = server.url().clone();
@@ -58,9 +60,9 @@ pub async fn run(
     let user = env("USER")
         .or_else(|| env("USERNAME"))
         .or_else(crate::settings::os_user)
-        .and_then(|u| crate::session::UserName::new(&u).ok())
+        .and_then(|u| sesame_login::session::UserName::new(&u).ok())
         .filter(|u| !u.is_empty() && !matches!(u.as_str(), "." | ".."))
-        .unwrap_or_else(|| crate::session::UserName::new("demo").unwrap_or_default());
+        .unwrap_or_else(|| sesame_login::session::UserName::new("demo").unwrap_or_default());
     let settings = LoginSettings {
         common: common.clone(),
         server: Some(url),
@@ -222,7 +224,7 @@ fn api_url(page: &Url) -> Result<Url, String> {
 }
 
 async fn approve(api: &Url) -> Result<(), String> {
-    let client = crate::http::client_for(api).map_err(|e| e.message)?;
+    let client = sesame_login::http::client_for(api).map_err(|e| e.message)?;
     let view: ValidatorView = client
         .get(api.clone())
         .send()

@@ -3,13 +3,13 @@
 //! proxies and CAs, the clock against the profile's server, and the session. Exit 1 on a FAIL.
 
 use crate::cli::OutputFormat;
-use crate::clock::{human_duration, unix_seconds};
 use crate::config::ConfigFile;
-use crate::error::Error;
-use crate::output::stdout;
 use crate::settings::{Common, Env, Paths};
-use crate::store::{KeychainStore, StoreError, StoreKind};
 use serde::Serialize;
+use sesame_login::clock::{human_duration, unix_seconds};
+use sesame_login::error::Error;
+use sesame_login::output::stdout;
+use sesame_login::store::{KeychainStore, StoreError, StoreKind};
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
@@ -153,7 +153,7 @@ fn keychain_check(common: &Common) -> Check {
     let started = Instant::now();
     let opened = KeychainStore::open_platform(common.keychain_timeout);
     let result = opened.map(|k| {
-        let r = crate::store::TokenStore::load(&k, &common.profile);
+        let r = sesame_login::store::TokenStore::load(&k, &common.profile);
         (r, started.elapsed())
     });
     let file_ok = common.store != StoreKind::Keychain;
@@ -181,7 +181,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn browser_check(env: Env) -> Check {
-    match crate::browser::no_browser_reason(env) {
+    match sesame_login::browser::no_browser_reason(env) {
         None => check(
             "browser",
             Verdict::Ok,
@@ -196,7 +196,7 @@ fn browser_check(env: Env) -> Check {
 }
 
 fn wsl_check() -> Check {
-    if crate::browser::is_wsl() {
+    if sesame_login::browser::is_wsl() {
         check(
             "wsl",
             Verdict::Ok,
@@ -259,9 +259,9 @@ fn network_checks(env: Env) -> Vec<Check> {
         None => check("proxy", Verdict::Ok, "no HTTPS_PROXY: direct connections"),
     });
     // What main chose (flag > SESAME_CA_CERT > profile), which every request here uses.
-    let ca = crate::http::ca_file().map(|p| p.display().to_string());
+    let ca = sesame_login::http::ca_file().map(|p| p.display().to_string());
     out.push(match (&ca, var("SSL_CERT_FILE")) {
-        (Some(path), _) => match crate::http::read_ca_bytes(std::path::Path::new(path))
+        (Some(path), _) => match sesame_login::http::read_ca_bytes(std::path::Path::new(path))
             .ok()
             .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
         {
@@ -316,15 +316,16 @@ fn clock_check(common: &Common, env: Env) -> Check {
         );
     };
     let date = (|| -> Result<Option<String>, String> {
-        let client = crate::http::client_for(&url).map_err(|e| e.message)?;
+        let client = sesame_login::http::client_for(&url).map_err(|e| e.message)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async {
-            let resp = crate::http::send(client.head(url.clone()).timeout(Duration::from_secs(10)))
-                .await
-                .map_err(|e| crate::http::describe(&e))?;
+            let resp =
+                sesame_login::http::send(client.head(url.clone()).timeout(Duration::from_secs(10)))
+                    .await
+                    .map_err(|e| sesame_login::http::describe(&e))?;
             Ok(resp
                 .headers()
                 .get(reqwest::header::DATE)
@@ -332,7 +333,7 @@ fn clock_check(common: &Common, env: Env) -> Check {
                 .map(str::to_owned))
         })
     })();
-    let shown = crate::http::redact(&url);
+    let shown = sesame_login::http::redact(&url);
     match date {
         Err(e) => check(
             "clock",
@@ -382,7 +383,7 @@ fn session_check(common: &Common) -> Check {
         }
     };
     let now = unix_seconds(SystemTime::now());
-    let login = crate::hints::login_hint(&common.profile);
+    let login = sesame_login::hints::login_hint(&common.profile);
     match opened.store.load(&common.profile) {
         Err(StoreError::NotFound) => check(
             "session",
@@ -428,14 +429,14 @@ fn session_check(common: &Common) -> Check {
 /// Whether the file store's session file (if there is one) and its directory are closed to
 /// other users: mode 0600 and 0700 on Unix, an owner-only DACL on Windows.
 fn session_file_check(common: &Common) -> Option<Check> {
-    let dir = crate::store::FileStore::in_data_dir(&common.paths.data_dir);
+    let dir = sesame_login::store::FileStore::in_data_dir(&common.paths.data_dir);
     let file = dir.path(&common.profile);
     if !file.exists() {
         return None;
     }
     let mut others = Vec::new();
     for path in [dir.dir(), file.as_path()] {
-        match crate::private_file::others_allowed(path) {
+        match sesame_login::private_file::others_allowed(path) {
             Ok(o) => others.extend(
                 o.into_iter()
                     .map(|who| format!("{}: {who}", path.display())),

@@ -1,9 +1,9 @@
 //! `sesame login`: the login driver ([`crate::login`]) with the user's browser.
 
-use crate::browser::Opener;
-use crate::error::Error;
-use crate::output::Printer;
 use crate::settings::LoginSettings;
+use sesame_login::browser::Opener;
+use sesame_login::error::Error;
+use sesame_login::output::Printer;
 
 pub async fn run(
     settings: &LoginSettings,

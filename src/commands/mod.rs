@@ -13,12 +13,12 @@ pub mod serve;
 pub mod status;
 pub mod token;
 
-use crate::clock::format_utc;
-use crate::error::Error;
-use crate::hints::{login_hint, session_hint};
-use crate::session::Session;
 use crate::settings::{Common, Env};
-use crate::store::{Opened, StoreError};
+use sesame_login::clock::format_utc;
+use sesame_login::error::Error;
+use sesame_login::hints::{login_hint, session_hint};
+use sesame_login::session::Session;
+use sesame_login::store::{Opened, StoreError};
 
 /// Opens the store the settings name, turning failures into advice.
 pub fn open_store(common: &Common) -> Result<Opened, Error> {
@@ -29,7 +29,7 @@ pub fn open_store(common: &Common) -> Result<Opened, Error> {
 /// that other users can read.
 pub fn open_store_to_read(
     common: &Common,
-    printer: &crate::output::Printer,
+    printer: &sesame_login::output::Printer,
 ) -> Result<Opened, Error> {
     let opened = open_store(common)?;
     for w in opened.store.audit(&common.profile) {
@@ -44,12 +44,12 @@ pub fn open_store_to_read(
 pub fn fresh_session(
     common: &Common,
     env: Env,
-    printer: &crate::output::Printer,
+    printer: &sesame_login::output::Printer,
 ) -> Result<Session, Error> {
     let (opened, session) = load_session(common, printer)?;
     let expired = expired_error(common, &session);
     let secret = common.client_secret(env);
-    let fresh = crate::refresh::ensure_fresh(
+    let fresh = sesame_login::refresh::ensure_fresh(
         &*opened.store,
         session,
         &common.paths.data_dir,
@@ -65,9 +65,9 @@ pub fn fresh_session(
 pub async fn fresh_session_async(
     common: &Common,
     env: Env<'_>,
-    printer: &crate::output::Printer,
+    printer: &sesame_login::output::Printer,
 ) -> Result<Session, Error> {
-    use crate::refresh::{self, Due};
+    use sesame_login::refresh::{self, Due};
     let (opened, session) = load_session(common, printer)?;
     let expired = expired_error(common, &session);
     let secret = common.client_secret(env);
@@ -90,7 +90,7 @@ pub async fn fresh_session_async(
 /// The profile's stored session; none is exit 3 with what to run.
 fn load_session(
     common: &Common,
-    printer: &crate::output::Printer,
+    printer: &sesame_login::output::Printer,
 ) -> Result<(Opened, Session), Error> {
     let opened = open_store_to_read(common, printer)?;
     match opened.store.load(&common.profile) {
@@ -115,9 +115,9 @@ fn expired_error(common: &Common, session: &Session) -> Error {
 }
 
 fn handed_out(
-    fresh: Option<crate::refresh::Fresh>,
+    fresh: Option<sesame_login::refresh::Fresh>,
     expired: Error,
-    printer: &crate::output::Printer,
+    printer: &sesame_login::output::Printer,
 ) -> Result<Session, Error> {
     let fresh = fresh.ok_or(expired)?;
     if let Some(w) = &fresh.warning {

@@ -2,12 +2,12 @@
 //! or a JSON login API's `refresh-url`), or a new client-credentials grant.
 
 use super::open_store_to_read;
-use crate::clock::{format_utc, human_duration, unix_seconds};
-use crate::error::Error;
-use crate::hints::login_hint;
-use crate::output::Printer;
-use crate::refresh;
 use crate::settings::{Common, Env};
+use sesame_login::clock::{format_utc, human_duration, unix_seconds};
+use sesame_login::error::Error;
+use sesame_login::hints::login_hint;
+use sesame_login::output::Printer;
+use sesame_login::refresh;
 use std::time::{Duration, SystemTime};
 
 pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
@@ -18,7 +18,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         .map_err(|e| e.into_error(common.store).hint(login_hint(&common.profile)))?;
     let secret = common.client_secret(env);
     if !session.renewable_with(secret.is_some()) {
-        let why = if session.flow == crate::session::Flow::ClientCredentials {
+        let why = if session.flow == sesame_login::session::Flow::ClientCredentials {
             "no client secret is at hand (SESAME_CLIENT_SECRET, or one kept with --remember-secret)"
         } else {
             "it has no refresh token"

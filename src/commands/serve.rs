@@ -1,12 +1,12 @@
 //! `sesame serve`: settings for the reference server, and its lifetime (until SIGINT/SIGTERM).
 
 use crate::cli::{AuthMode, ServeArgs};
-use crate::error::Error;
-use crate::output::Printer;
-use crate::secret::Secret;
-use crate::server::{self, Auth, Config, Server};
 use crate::settings::{Env, limits};
 use hyper::header::HeaderName;
+use sesame_login::error::Error;
+use sesame_login::output::Printer;
+use sesame_login::secret::Secret;
+use sesame_server::{self, Auth, Config, Server};
 use std::time::Duration;
 use url::Url;
 
@@ -51,19 +51,20 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
     let jwt_secret = match (&args.jwt_secret_file, env("SESAME_JWT_SECRET")) {
         (Some(path), _) => {
             // A key file is small; /dev/zero is not one.
-            let bytes = crate::private_file::read_capped(path, MAX_SECRET_FILE).map_err(|e| {
-                Error::usage(format!(
-                    "Could not read --jwt-secret-file {}: {e}.",
-                    path.display()
-                ))
-            })?;
+            let bytes =
+                sesame_login::private_file::read_capped(path, MAX_SECRET_FILE).map_err(|e| {
+                    Error::usage(format!(
+                        "Could not read --jwt-secret-file {}: {e}.",
+                        path.display()
+                    ))
+                })?;
             let text = String::from_utf8_lossy(&bytes);
             Secret::from_bytes(text.trim_end_matches(['\r', '\n']).as_bytes())
         }
         (None, Some(s)) => Secret::from_bytes(s.into_bytes()),
         (None, None) => {
             printer.warn("No JWT secret configured (--jwt-secret-file or SESAME_JWT_SECRET): using a random one, so every token issued dies with this process.");
-            Secret::from_bytes(server::random_secret())
+            Secret::from_bytes(sesame_server::random_secret())
         }
     };
     // HS256 with a short key can be brute-forced, and an empty one lets anyone sign tokens
@@ -122,7 +123,7 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         jwt_secret,
         challenge_ttl: Duration::from_secs(args.challenge_ttl),
         jwt_ttl: Duration::from_secs(args.jwt_ttl),
-        cookie_name: crate::present::Name::new(&args.cookie_name)
+        cookie_name: sesame_login::present::Name::new(&args.cookie_name)
             .map_err(|e| Error::usage(format!("--cookie-name: {e}.")))?
             .to_string(),
         groups: args.groups.clone(),
@@ -145,7 +146,7 @@ fn with_password(url: &str, password: Option<String>) -> Result<String, Error> {
     let mut parsed = url::Url::parse(url).map_err(|e| {
         Error::usage(format!(
             "--redis {}: not a URL ({e}).",
-            crate::server::redact_redis(url)
+            sesame_server::redact_redis(url)
         ))
         .hint("Give redis://HOST:PORT/DB, or rediss:// for TLS.")
     })?;
@@ -181,7 +182,7 @@ pub async fn run(args: &ServeArgs, env: Env<'_>, printer: &Printer) -> Result<()
             .hint("Pick another address with --listen 127.0.0.1:PORT (port 0 picks a free one).")
     })?;
     // The URL is for scripts that start a server; one that stopped reading is no reason to stop.
-    let _ = crate::output::stdout(&format!("{}\n", server.url()));
+    let _ = sesame_login::output::stdout(&format!("{}\n", server.url()));
     printer.info(&format!(
         "sesame serve: listening on {}, serving {} (auth: {}, IP check: {}). Ctrl-C stops.",
         server.local_addr(),

@@ -3,20 +3,20 @@
 
 use super::open_store_to_read;
 use crate::cli::OutputFormat;
-use crate::clock::{format_utc, human_duration, unix_seconds};
-use crate::error::Error;
-use crate::hints::{login_hint, session_hint};
-use crate::http;
-use crate::jwt;
-use crate::login_error::LoginError;
-use crate::output::stdout;
-use crate::refresh;
-use crate::session::{Flow, Session};
 use crate::settings::{Common, Env};
-use crate::store::StoreError;
-use crate::text::Shown;
-use crate::whoami::{self, Answer};
 use serde_json::{Map, Value, json};
+use sesame_login::clock::{format_utc, human_duration, unix_seconds};
+use sesame_login::error::Error;
+use sesame_login::hints::{login_hint, session_hint};
+use sesame_login::http;
+use sesame_login::jwt;
+use sesame_login::login_error::LoginError;
+use sesame_login::output::stdout;
+use sesame_login::refresh;
+use sesame_login::session::{Flow, Session};
+use sesame_login::store::StoreError;
+use sesame_login::text::Shown;
+use sesame_login::whoami::{self, Answer};
 use std::time::{Duration, SystemTime};
 
 pub fn run(
@@ -24,7 +24,7 @@ pub fn run(
     format: OutputFormat,
     remote: bool,
     env: Env,
-    printer: &crate::output::Printer,
+    printer: &sesame_login::output::Printer,
 ) -> Result<(), Error> {
     let now = unix_seconds(SystemTime::now());
     if let Some(token) = env("SESAME_TOKEN") {

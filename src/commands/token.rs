@@ -1,9 +1,9 @@
 //! `sesame token`: the hot path that runs before every command that uses sesame. It prints the
 //! token and nothing else, does no network I/O for a valid session and starts no async runtime.
 
-use crate::error::Error;
-use crate::output::Printer;
 use crate::settings::{Common, Env};
+use sesame_login::error::Error;
+use sesame_login::output::Printer;
 
 pub fn run(common: &Common, id_token: bool, env: Env, printer: &Printer) -> Result<(), Error> {
     if let Some(token) = env("SESAME_TOKEN").filter(|_| !id_token) {
@@ -23,5 +23,5 @@ pub fn run(common: &Common, id_token: bool, env: Env, printer: &Printer) -> Resu
 }
 
 fn print(token: &str) -> Result<(), Error> {
-    crate::output::stdout(&format!("{token}\n"))
+    sesame_login::output::stdout(&format!("{token}\n"))
 }

@@ -15,7 +15,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use sesame::server::{Config, Running, Server};
+use sesame_server::{Config, Running, Server};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};

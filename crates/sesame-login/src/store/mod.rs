@@ -1,0 +1,157 @@
+//! Where sessions live. One trait, [`TokenStore`], with keychain, file and in-memory backends; the
+//! error says whether the caller may fall back (`Unavailable`) or explain (`NotFound`).
+
+mod auto;
+mod file;
+mod keychain;
+mod memory;
+
+pub use auto::Fallback;
+pub use file::FileStore;
+pub use keychain::KeychainStore;
+pub use memory::MemoryStore;
+
+use crate::error::Error;
+use crate::session::Session;
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// The service name of every keychain entry; the account is the profile name.
+pub const SERVICE: &str = "sesame";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no session is stored for this profile")]
+    NotFound,
+    /// The backend cannot be used here at all (no keychain service, locked, timed out).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// What the person is told, for a store opened as `kind`.
+    pub fn into_error(self, kind: StoreKind) -> Error {
+        match self {
+        StoreError::Unavailable(why) if kind == StoreKind::Keychain => {
+            Error::other(format!("The OS keychain is not available: {why}."))
+                .hint("Unlock or start your keychain (on Linux, a Secret Service such as gnome-keyring), or use --store file.")
+        }
+        StoreError::Unavailable(why) => Error::other(format!("The session store is not available: {why}."))
+            .hint("Unlock the keychain and try again, or use --store file."),
+        StoreError::NotFound => Error::no_session("No session is stored for this profile.")
+            .hint("Run `sesame login`."),
+        StoreError::Other(m) => Error::other(format!("Session store error: {m}.")),
+    }
+    }
+}
+
+pub trait TokenStore: Send + Sync {
+    /// For messages: "Secret Service keychain", "file ~/.local/share/sesame/sessions/x.json".
+    fn describe(&self, profile: &str) -> String;
+    fn load(&self, profile: &str) -> Result<Session, StoreError>;
+    fn save(&self, session: &Session) -> Result<(), StoreError>;
+    /// Ok(false) when there was nothing to delete.
+    fn delete(&self, profile: &str) -> Result<bool, StoreError>;
+
+    /// Whether what is saved is kept encrypted by the OS (a keychain), rather than in a plain
+    /// file: only then may a session carry a client secret.
+    fn encrypted(&self) -> bool {
+        false
+    }
+
+    /// Warnings about how the profile's session is kept (a session file others can read), as
+    /// ssh warns about a private key with loose permissions.
+    fn audit(&self, _profile: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    #[default]
+    Auto,
+    Keychain,
+    File,
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreKind::Auto => "auto",
+            StoreKind::Keychain => "keychain",
+            StoreKind::File => "file",
+        })
+    }
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(StoreKind::Auto),
+            "keychain" => Ok(StoreKind::Keychain),
+            "file" => Ok(StoreKind::File),
+            _ => Err(format!(
+                "unknown store {s:?}: expected auto, keychain or file"
+            )),
+        }
+    }
+}
+
+/// A store ready to use, and the warning to show when `auto` had to fall back.
+pub struct Opened {
+    pub store: Box<dyn TokenStore>,
+    pub warning: Option<String>,
+}
+
+/// Opens the store the settings ask for. `keychain` never falls back; `file` never touches the
+/// keychain; `auto` uses the keychain when it answers, reading the file store too, and falls
+/// back to the file store with a warning when it does not.
+/// `keychain_timeout` bounds every keychain call: a locked keychain can wait forever for a
+/// prompt nobody sees.
+pub fn open(
+    kind: StoreKind,
+    data_dir: &Path,
+    keychain_timeout: Duration,
+) -> Result<Opened, StoreError> {
+    let file = FileStore::in_data_dir(data_dir);
+    tracing::debug!("store: {kind:?} requested");
+    match kind {
+        StoreKind::File => Ok(Opened {
+            store: Box::new(file),
+            warning: None,
+        }),
+        StoreKind::Keychain => Ok(Opened {
+            store: Box::new(KeychainStore::open_platform(keychain_timeout)?),
+            warning: None,
+        }),
+        StoreKind::Auto => match KeychainStore::open_platform(keychain_timeout) {
+            Ok(keychain) => {
+                tracing::debug!("store: auto uses the OS keychain (it answered)");
+                Ok(Opened {
+                    store: Box::new(Fallback::new(keychain, file)),
+                    warning: None,
+                })
+            }
+            Err(StoreError::Unavailable(why)) => {
+                tracing::debug!("store: auto falls back to the file store: {why}");
+                let warning = format!(
+                    "{}{}, so the session is kept in a file only you can read, under {} (--store file chooses this; --store keychain requires a keychain).",
+                    why.get(..1).unwrap_or_default().to_uppercase(),
+                    why.get(1..).unwrap_or_default(),
+                    file.dir().display()
+                );
+                Ok(Opened {
+                    store: Box::new(file),
+                    warning: Some(warning),
+                })
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
