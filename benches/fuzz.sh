@@ -6,12 +6,14 @@
 #   SECONDS_EACH=5 benches/fuzz.sh  # brief, as CI runs it
 #   RUNS=10000000 benches/fuzz.sh   # a fixed number of executions per target
 #   benches/fuzz.sh poll_reply      # only the named targets
-#   FUZZ_BUILD=--dev SECONDS_EACH=3 KEEP_CORPUS=1 benches/fuzz.sh
-#                                   # what CI runs: a quicker debug build, and new inputs go to
-#                                   # a scratch directory, so the committed corpus is untouched
+#   FUZZ_BUILD=--dev SECONDS_EACH=3 benches/fuzz.sh
+#                                   # what CI runs: a quicker debug build
 #
-# The corpus grows in fuzz/corpus/TARGET; a crash is saved in fuzz/artifacts/TARGET and fails
-# the script. Installs cargo-fuzz if it is missing.
+# Each target starts from its named seeds in git (fuzz/seeds/TARGET, read only) and from the
+# working corpus fuzz/corpus/TARGET, which is not in git: it is regenerated here, growing with
+# every run on this machine (a fresh clone starts from the seeds alone). A crash is saved in
+# fuzz/artifacts/TARGET and fails the script; docs/reliability.md says how a crashing input
+# becomes a unit test. Installs cargo-fuzz if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,11 +37,8 @@ for t in "${targets[@]}"; do
   log=$(mktemp)
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   artifacts_before=$(ls "fuzz/artifacts/$t" | wc -l)
-  corpus=()
-  if [ -n "${KEEP_CORPUS:-}" ]; then
-    scratch=$(mktemp -d)
-    corpus=("$scratch" "fuzz/corpus/$t")
-  fi
+  # libFuzzer writes what it finds into the first directory and reads them all.
+  corpus=("fuzz/corpus/$t" "fuzz/seeds/$t")
   start=$(date +%s.%N)
   if cargo fuzz run -s none "${build[@]}" "$t" "${corpus[@]}" -- "${limit[@]}" -print_final_stats=1 >"$log" 2>&1; then
     result=ok
@@ -59,6 +58,5 @@ for t in "${targets[@]}"; do
     tail -30 "$log"
   fi
   rm -f "$log"
-  [ -n "${KEEP_CORPUS:-}" ] && rm -rf "$scratch"
 done
 exit $failed
