@@ -1,7 +1,8 @@
-//! The command line as clap sees it. Every field is optional here; [`crate::settings`] resolves
-//! flags, environment, config file and defaults into validated settings.
+//! The command line as clap sees it. Every field is optional here; `Common::resolve` and
+//! [`crate::login_args`] resolve flags, environment, config file and defaults into validated settings.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sesame_login::config::FlowChoice;
 use sesame_login::store::StoreKind;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -177,7 +178,7 @@ pub struct LoginArgs {
     /// How to log in [env: SESAME_FLOW] [default: auto: challenge for a --server, password for a
     /// `login-url`, else browser when one can be opened, else device]
     #[arg(long, value_enum, help_heading = "OpenID Connect")]
-    pub flow: Option<FlowChoice>,
+    pub flow: Option<FlowArg>,
 
     /// OpenID Connect issuer URL (discovery from /.well-known/openid-configuration) [env: SESAME_ISSUER]
     #[arg(long, value_name = "URL", help_heading = "OpenID Connect")]
@@ -228,9 +229,9 @@ fn parse_use_as(text: &str) -> Result<sesame_login::present::UseAs, String> {
     text.parse()
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FlowChoice {
+/// `--flow`: the clap face of [`FlowChoice`], which the library keeps free of clap.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FlowArg {
     /// Choose: challenge for a challenge server, password for a `login-url`; for an issuer, browser if one can be opened, else device
     Auto,
     /// ConsoleMe/Weep challenge
@@ -245,6 +246,20 @@ pub enum FlowChoice {
     ClientCredentials,
     /// Keep a user name and password for HTTP Basic
     Basic,
+}
+
+impl From<FlowArg> for FlowChoice {
+    fn from(arg: FlowArg) -> FlowChoice {
+        match arg {
+            FlowArg::Auto => FlowChoice::Auto,
+            FlowArg::Challenge => FlowChoice::Challenge,
+            FlowArg::Browser => FlowChoice::Browser,
+            FlowArg::Device => FlowChoice::Device,
+            FlowArg::Password => FlowChoice::Password,
+            FlowArg::ClientCredentials => FlowChoice::ClientCredentials,
+            FlowArg::Basic => FlowChoice::Basic,
+        }
+    }
 }
 
 /// `--store`: the clap face of [`StoreKind`], which the library keeps free of clap.

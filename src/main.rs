@@ -7,9 +7,9 @@
 use clap::{CommandFactory, Parser};
 use sesame::cli::{Cli, Command, CredentialCommand};
 use sesame::commands;
-use sesame::settings::{Common, LoginSettings, process_env};
 use sesame_login::error::Error;
 use sesame_login::output::Printer;
+use sesame_login::settings::{Common, process_env};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -108,7 +108,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         }
         Command::Login(args) => {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            let settings = LoginSettings::resolve(common, &args, env)?;
+            let settings = sesame::login_args::resolve(common, &args, env)?;
             runtime()?.block_on(commands::login::run(
                 &settings,
                 &sesame_login::browser::SystemBrowser,
@@ -136,7 +136,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         Command::Credential(CredentialCommand::Kubectl) => {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             // A bad login setting matters only if a login turns out to be needed.
-            let login = LoginSettings::resolve(common.clone(), &Default::default(), env);
+            let login = sesame::login_args::resolve(common.clone(), &Default::default(), env);
             runtime()?.block_on(commands::credential::kubectl(&common, login, env, printer))
         }
         Command::Completions { shell } => {

@@ -174,9 +174,10 @@ fn a_session_file_others_can_read_gets_a_warning() {
 #[test]
 fn secrets_are_redacted_in_debug_output() {
     const SECRET: &str = "hunter2-very-secret";
-    let config =
-        sesame::config::ConfigFile::parse(&format!("[profiles.p]\nclient-secret = \"{SECRET}\"\n"))
-            .unwrap();
+    let config = sesame_login::config::ConfigFile::parse(&format!(
+        "[profiles.p]\nclient-secret = \"{SECRET}\"\n"
+    ))
+    .unwrap();
     let server = sesame_server::Config::dev(SECRET.as_bytes().to_vec());
     let poll: sesame_login::protocol::PollResponse = serde_json::from_value(json!({
         "status": "success", "encoded_jwt": SECRET

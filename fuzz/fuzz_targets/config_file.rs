@@ -6,9 +6,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(config) = sesame::config::ConfigFile::parse(text) {
+    if let Ok(config) = sesame_login::config::ConfigFile::parse(text) {
         for name in config.profiles.keys() {
-            let _ = sesame::settings::validate_profile(name);
+            let _ = sesame_login::settings::validate_profile(name);
         }
     }
 });

@@ -7,12 +7,12 @@
 //! - kubectl: client-go's exec credential plugin: `KUBERNETES_EXEC_INFO` in, an
 //!   `ExecCredential` with `status.token` and `status.expirationTimestamp` out.
 
-use crate::settings::{Common, Env};
 use serde_json::{Value, json};
 use sesame_login::clock::unix_seconds;
 use sesame_login::error::{Error, Exit};
 use sesame_login::output::{Printer, stdout};
 use sesame_login::session::{Flow, Session};
+use sesame_login::settings::{Common, Env};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::time::SystemTime;
@@ -144,7 +144,7 @@ async fn usable(
 
 pub async fn kubectl(
     common: &Common,
-    login: Result<crate::settings::LoginSettings, Error>,
+    login: Result<sesame_login::settings::LoginSettings, Error>,
     env: Env<'_>,
     printer: &Printer,
 ) -> Result<(), Error> {
@@ -159,7 +159,8 @@ pub async fn kubectl(
                 common.profile
             ));
             // Through the login driver: ten kubectl calls at once join one pending login.
-            crate::login::run(&settings, &sesame_login::browser::SystemBrowser, printer).await?;
+            sesame_login::login::run(&settings, &sesame_login::browser::SystemBrowser, printer)
+                .await?;
             usable(common, env, printer).await?.ok_or_else(|| {
                 Error::no_session("The login finished but left no usable session.")
             })?

@@ -6,13 +6,13 @@
 
 use super::{login, status};
 use crate::cli::{DemoArgs, OutputFormat};
-use crate::settings::{Common, Env, LoginSettings};
 use sesame_login::browser::{self, NoBrowser, Opener, SystemBrowser};
 use sesame_login::error::{Error, Exit};
 use sesame_login::output::Printer;
 use sesame_login::protocol::{
     VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH, ValidatorDecision, ValidatorView,
 };
+use sesame_login::settings::{Common, Env, LoginSettings};
 use sesame_server::{self, Config, Server};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -59,7 +59,7 @@ pub async fn run(
     };
     let user = env("USER")
         .or_else(|| env("USERNAME"))
-        .or_else(crate::settings::os_user)
+        .or_else(sesame_login::settings::os_user)
         .and_then(|u| sesame_login::session::UserName::new(&u).ok())
         .filter(|u| !u.is_empty() && !matches!(u.as_str(), "." | ".."))
         .unwrap_or_else(|| sesame_login::session::UserName::new("demo").unwrap_or_default());
@@ -74,7 +74,7 @@ pub async fn run(
         port: 0,
         qr: Some(false),
         with_token: false,
-        flow: crate::cli::FlowChoice::Challenge,
+        flow: sesame_login::config::FlowChoice::Challenge,
         oidc: Default::default(),
         direct: Default::default(),
         demo: true,

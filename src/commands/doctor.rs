@@ -3,12 +3,12 @@
 //! proxies and CAs, the clock against the profile's server, and the session. Exit 1 on a FAIL.
 
 use crate::cli::OutputFormat;
-use crate::config::ConfigFile;
-use crate::settings::{Common, Env, Paths};
 use serde::Serialize;
 use sesame_login::clock::{human_duration, unix_seconds};
+use sesame_login::config::ConfigFile;
 use sesame_login::error::Error;
 use sesame_login::output::stdout;
+use sesame_login::settings::{Common, Env, Paths};
 use sesame_login::store::{KeychainStore, StoreError, StoreKind};
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
@@ -209,7 +209,7 @@ fn wsl_check() -> Check {
 
 fn port_check(common: &Common, env: Env) -> Check {
     // doctor has no --port: what a `sesame login` without one would use.
-    let port = match crate::settings::callback_port(None, &common.config, env) {
+    let port = match sesame_login::settings::callback_port(None, &common.config, env) {
         Ok(p) => p,
         Err(e) => {
             return check("callback port", Verdict::Fail, e.message)

@@ -3,9 +3,9 @@
 //! exit status, Ctrl-C and SIGTERM are the child's own and sesame adds nothing; elsewhere it
 //! waits for the child and passes its exit code on.
 
-use crate::settings::{Common, Env};
 use sesame_login::error::{Error, Exit};
 use sesame_login::output::Printer;
+use sesame_login::settings::{Common, Env};
 use std::ffi::OsString;
 use std::process::Command;
 

@@ -2,9 +2,9 @@
 //! (`use-as`), for `curl -H @<(sesame header) URL`: curl reads the header from a file, so the
 //! token never lands on a command line.
 
-use crate::settings::{Common, Env};
 use sesame_login::error::Error;
 use sesame_login::output::{Printer, stdout};
+use sesame_login::settings::{Common, Env};
 
 pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
     let session = super::fresh_session(common, env, printer)?;

@@ -3,13 +3,13 @@
 //! reported (exit 1) and the session is deleted all the same: the person asked to be logged out.
 
 use super::open_store;
-use crate::settings::{Common, Env};
 use sesame_login::clock::format_utc;
 use sesame_login::error::Error;
 use sesame_login::http;
 use sesame_login::oidc::{self, revoke};
 use sesame_login::output::Printer;
 use sesame_login::session::Session;
+use sesame_login::settings::{Common, Env};
 use url::Url;
 
 pub fn run(common: &Common, revoke: bool, env: Env, printer: &Printer) -> Result<(), Error> {

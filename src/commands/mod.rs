@@ -13,11 +13,11 @@ pub mod serve;
 pub mod status;
 pub mod token;
 
-use crate::settings::{Common, Env};
 use sesame_login::clock::format_utc;
 use sesame_login::error::Error;
 use sesame_login::hints::{login_hint, session_hint};
 use sesame_login::session::Session;
+use sesame_login::settings::{Common, Env};
 use sesame_login::store::{Opened, StoreError};
 
 /// Opens the store the settings name, turning failures into advice.

@@ -2,12 +2,12 @@
 //! or a JSON login API's `refresh-url`), or a new client-credentials grant.
 
 use super::open_store_to_read;
-use crate::settings::{Common, Env};
 use sesame_login::clock::{format_utc, human_duration, unix_seconds};
 use sesame_login::error::Error;
 use sesame_login::hints::login_hint;
 use sesame_login::output::Printer;
 use sesame_login::refresh;
+use sesame_login::settings::{Common, Env};
 use std::time::{Duration, SystemTime};
 
 pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {

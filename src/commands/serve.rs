@@ -1,11 +1,11 @@
 //! `sesame serve`: settings for the reference server, and its lifetime (until SIGINT/SIGTERM).
 
 use crate::cli::{AuthMode, ServeArgs};
-use crate::settings::{Env, limits};
 use hyper::header::HeaderName;
 use sesame_login::error::Error;
 use sesame_login::output::Printer;
 use sesame_login::secret::Secret;
+use sesame_login::settings::{Env, limits};
 use sesame_server::{self, Auth, Config, Server};
 use std::time::Duration;
 use url::Url;

@@ -3,7 +3,6 @@
 
 use super::open_store_to_read;
 use crate::cli::OutputFormat;
-use crate::settings::{Common, Env};
 use serde_json::{Map, Value, json};
 use sesame_login::clock::{format_utc, human_duration, unix_seconds};
 use sesame_login::error::Error;
@@ -14,6 +13,7 @@ use sesame_login::login_error::LoginError;
 use sesame_login::output::stdout;
 use sesame_login::refresh;
 use sesame_login::session::{Flow, Session};
+use sesame_login::settings::{Common, Env};
 use sesame_login::store::StoreError;
 use sesame_login::text::Shown;
 use sesame_login::whoami::{self, Answer};

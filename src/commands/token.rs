@@ -1,9 +1,9 @@
 //! `sesame token`: the hot path that runs before every command that uses sesame. It prints the
 //! token and nothing else, does no network I/O for a valid session and starts no async runtime.
 
-use crate::settings::{Common, Env};
 use sesame_login::error::Error;
 use sesame_login::output::Printer;
+use sesame_login::settings::{Common, Env};
 
 pub fn run(common: &Common, id_token: bool, env: Env, printer: &Printer) -> Result<(), Error> {
     if let Some(token) = env("SESAME_TOKEN").filter(|_| !id_token) {

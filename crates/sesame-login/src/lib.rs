@@ -11,6 +11,7 @@
 
 pub mod browser;
 pub mod clock;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod flows;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod interrupt;
 pub mod json_api;
 pub mod jwt;
+pub mod login;
 pub mod login_error;
 pub mod oidc;
 pub mod output;
@@ -32,6 +34,7 @@ pub mod protocol;
 pub mod refresh;
 pub mod secret;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod text;
 pub mod whoami;

@@ -1,9 +1,9 @@
 //! The config file: `$XDG_CONFIG_HOME/sesame/config.toml` (or `SESAME_CONFIG`), one table per
 //! profile. Unknown keys are an error, so a typo does not silently do nothing.
 
+use crate::error::Error;
+use crate::store::StoreKind;
 use serde::Deserialize;
-use sesame_login::error::Error;
-use sesame_login::store::StoreKind;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -28,10 +28,10 @@ pub struct ProfileConfig {
     pub allow_http: Option<bool>,
     pub port: Option<u16>,
     pub qr: Option<bool>,
-    pub flow: Option<crate::cli::FlowChoice>,
+    pub flow: Option<FlowChoice>,
     pub issuer: Option<String>,
     pub client_id: Option<String>,
-    pub client_secret: Option<sesame_login::secret::Secret>,
+    pub client_secret: Option<crate::secret::Secret>,
     pub scope: Option<String>,
     /// Scopes added to the default (or given) scope.
     #[serde(default)]
@@ -43,7 +43,7 @@ pub struct ProfileConfig {
     pub device_endpoint: Option<String>,
     pub jwks_uri: Option<String>,
     /// How the credential is presented: bearer, basic, cookie:NAME, query:NAME, header:NAME.
-    pub use_as: Option<sesame_login::present::UseAs>,
+    pub use_as: Option<crate::present::UseAs>,
     /// Where `status --remote` asks who the credential belongs to.
     pub whoami_url: Option<String>,
     /// A PEM file of extra CA certificates to trust (a corporate TLS-intercepting proxy).
@@ -63,6 +63,29 @@ pub struct ProfileConfig {
     pub refresh_body: Option<serde_json::Value>,
 }
 
+/// How to log in: chosen by `--flow`, `SESAME_FLOW` or the profile's `flow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowChoice {
+    /// Challenge for a challenge server, password for a `login-url`; for an issuer, browser if
+    /// one can be opened, else device.
+    #[default]
+    Auto,
+    /// The ConsoleMe/Weep challenge.
+    Challenge,
+    /// OAuth authorization code with PKCE on a loopback redirect.
+    Browser,
+    /// OAuth device authorization (RFC 8628), for machines without a browser.
+    Device,
+    /// User name and password (and a one-time code if asked): a JSON login API or the OAuth
+    /// password grant.
+    Password,
+    /// OAuth client credentials, for CI and service accounts.
+    ClientCredentials,
+    /// A user name and password kept for HTTP Basic.
+    Basic,
+}
+
 /// The largest config file read.
 const MAX_CONFIG_FILE: u64 = 1024 * 1024;
 
@@ -70,9 +93,9 @@ impl ConfigFile {
     /// Reads the file; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<ConfigFile, Error> {
         // A config of a few profiles is a few KiB; `SESAME_CONFIG=/dev/zero` is refused, not read.
-        let bytes = match sesame_login::private_file::read_capped(path, MAX_CONFIG_FILE) {
+        let bytes = match crate::private_file::read_capped(path, MAX_CONFIG_FILE) {
             Ok(b) => b,
-            Err(sesame_login::private_file::ReadError::NotFound) => return Ok(Self::default()),
+            Err(crate::private_file::ReadError::NotFound) => return Ok(Self::default()),
             Err(e) => {
                 return Err(Error::usage(format!(
                     "Could not read the config file {}: {e}",
@@ -130,12 +153,12 @@ use-as = "query:sesskey"
         )
         .unwrap();
         let k = &c.profiles["konekt"];
-        assert_eq!(k.flow, Some(crate::cli::FlowChoice::Password));
+        assert_eq!(k.flow, Some(FlowChoice::Password));
         assert_eq!(k.login_body.as_ref().unwrap()["remember"], true);
         assert_eq!(
             k.use_as,
-            Some(sesame_login::present::UseAs::Query(
-                sesame_login::present::Name::new("sesskey").unwrap()
+            Some(crate::present::UseAs::Query(
+                crate::present::Name::new("sesskey").unwrap()
             ))
         );
         assert!(ConfigFile::parse("[profiles.a]\nuse-as = \"cookie\"\n").is_err());

@@ -5,18 +5,18 @@
 use super::OidcFlow;
 use super::display::{LINGER, Shown, linger, present};
 use super::save::{open_for_saving, save};
+use crate::browser::Opener;
+use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::error::Error;
+use crate::flows::callback::{Callback, Page};
+use crate::flows::{browser, device};
+use crate::http;
+use crate::login_error::LoginError;
+use crate::oidc::{self, TokenResp, idtoken};
+use crate::output::{Printer, WaitDisplay};
+use crate::session::Flow;
 use crate::settings::LoginSettings;
 use oauth2::TokenResponse;
-use sesame_login::browser::Opener;
-use sesame_login::clock::{Clock, SystemClock, unix_seconds};
-use sesame_login::error::Error;
-use sesame_login::flows::callback::{Callback, Page};
-use sesame_login::flows::{browser, device};
-use sesame_login::http;
-use sesame_login::login_error::LoginError;
-use sesame_login::oidc::{self, TokenResp, idtoken};
-use sesame_login::output::{Printer, WaitDisplay};
-use sesame_login::session::Flow;
 use url::Url;
 
 pub(super) async fn run(
@@ -24,7 +24,7 @@ pub(super) async fn run(
     flow: OidcFlow,
     opener: &dyn Opener,
     printer: &Printer,
-    owner: &mut sesame_login::pending::Owner,
+    owner: &mut crate::pending::Owner,
 ) -> Result<(), Error> {
     let o = &settings.oidc;
     let issuer = o.issuer.clone().ok_or_else(|| {
@@ -37,7 +37,7 @@ pub(super) async fn run(
             .hint("Pass --client-id ID, set SESAME_CLIENT_ID, or set `client-id` in the profile's config.")
     })?;
     let opened = open_for_saving(&settings.common, printer)?;
-    let mut ctrl_c = sesame_login::interrupt::CtrlC::install();
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&issuer)?;
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
     let cache_dir = settings.common.paths.data_dir.join("cache");
@@ -135,8 +135,8 @@ fn browser_timed_out(settings: &LoginSettings, callback: &Callback) -> Error {
 /// once the session is saved).
 async fn browser_flow(
     ctx: &Ctx<'_>,
-    owner: &mut sesame_login::pending::Owner,
-    ctrl_c: &mut sesame_login::interrupt::CtrlC,
+    owner: &mut crate::pending::Owner,
+    ctrl_c: &mut crate::interrupt::CtrlC,
 ) -> Result<(TokenResp, Option<String>, Option<Callback>), Error> {
     let (settings, o) = (ctx.settings, &ctx.settings.oidc);
     let mut callback = Callback::bind(settings.port).await?;
@@ -202,14 +202,14 @@ async fn browser_flow(
 /// The device flow (RFC 8628): show the code and URL, poll the token endpoint.
 async fn device_flow(
     ctx: &Ctx<'_>,
-    owner: &mut sesame_login::pending::Owner,
-    ctrl_c: &mut sesame_login::interrupt::CtrlC,
+    owner: &mut crate::pending::Owner,
+    ctrl_c: &mut crate::interrupt::CtrlC,
 ) -> Result<TokenResp, Error> {
     let o = &ctx.settings.oidc;
     let oauth = oidc::oauth_client(ctx.provider, ctx.client_id, o.client_secret.as_ref(), None)?;
     let details = device::start(&oauth, ctx.client, &o.scopes, &o.extra).await?;
     // The provider's text, shown on the terminal: never an escape sequence.
-    let code = sesame_login::text::Shown::new(details.user_code().secret(), 64).into_string();
+    let code = crate::text::Shown::new(details.user_code().secret(), 64).into_string();
     let plain = details.verification_uri().to_string();
     let url = details
         .verification_uri_complete()
@@ -273,7 +273,7 @@ async fn finish(
     client: &reqwest::Client,
     cache_dir: &std::path::Path,
     flow: OidcFlow,
-) -> Result<sesame_login::session::Session, Error> {
+) -> Result<crate::session::Session, Error> {
     match &resp.extra_fields().id_token {
         Some(id) => {
             idtoken::verify(

@@ -8,17 +8,17 @@
 
 use super::prompt;
 use super::save::{open_for_saving, save};
+use crate::clock::unix_seconds;
+use crate::error::Error;
+use crate::http;
+use crate::json_api::{self, JsonApi, Step};
+use crate::oidc::grants::{PasswordOutcome, TokenClient};
+use crate::oidc::{self, Provider, TokenResp, idtoken};
+use crate::output::Printer;
+use crate::present::UseAs;
+use crate::secret::Token;
+use crate::session::{Flow, Session, UserName};
 use crate::settings::LoginSettings;
-use sesame_login::clock::unix_seconds;
-use sesame_login::error::Error;
-use sesame_login::http;
-use sesame_login::json_api::{self, JsonApi, Step};
-use sesame_login::oidc::grants::{PasswordOutcome, TokenClient};
-use sesame_login::oidc::{self, Provider, TokenResp, idtoken};
-use sesame_login::output::Printer;
-use sesame_login::present::UseAs;
-use sesame_login::secret::Token;
-use sesame_login::session::{Flow, Session, UserName};
 use std::time::SystemTime;
 use url::Url;
 
@@ -299,23 +299,24 @@ fn static_server(settings: &LoginSettings) -> String {
 pub(super) fn api_key(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
     let opened = open_for_saving(&settings.common, printer)?;
     let key = prompt::api_key()?;
-    let session =
-        Session {
-            use_as: Some(
-                settings.direct.use_as.clone().unwrap_or_else(|| {
-                    UseAs::Header(sesame_login::present::default_api_key_header())
-                }),
-            ),
-            whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),
-            ..Session::new(
-                &settings.common.profile,
-                static_server(settings),
-                settings.user.clone().unwrap_or_default(),
-                Flow::ApiKey,
-                key,
-                now(),
-            )
-        };
+    let session = Session {
+        use_as: Some(
+            settings
+                .direct
+                .use_as
+                .clone()
+                .unwrap_or_else(|| UseAs::Header(crate::present::default_api_key_header())),
+        ),
+        whoami_url: settings.direct.whoami_url.as_ref().map(Url::to_string),
+        ..Session::new(
+            &settings.common.profile,
+            static_server(settings),
+            settings.user.clone().unwrap_or_default(),
+            Flow::ApiKey,
+            key,
+            now(),
+        )
+    };
     save(&*opened.store, &session, settings, printer)
 }
 

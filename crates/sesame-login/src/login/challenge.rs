@@ -5,19 +5,19 @@
 
 use super::display::{Shown, linger, present};
 use super::save::{open_for_saving, save};
+use crate::browser::Opener;
+use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::error::Error;
+use crate::flows::callback::{Callback, Page};
+use crate::flows::challenge::{self, CallbackParams, PollSettings};
+use crate::http;
+use crate::jwt;
+use crate::login_error::LoginError;
+use crate::output::{Printer, WaitDisplay};
+use crate::pending;
+use crate::protocol::Approval;
+use crate::session::{Flow, Session, UserName};
 use crate::settings::LoginSettings;
-use sesame_login::browser::Opener;
-use sesame_login::clock::{Clock, SystemClock, unix_seconds};
-use sesame_login::error::Error;
-use sesame_login::flows::callback::{Callback, Page};
-use sesame_login::flows::challenge::{self, CallbackParams, PollSettings};
-use sesame_login::http;
-use sesame_login::jwt;
-use sesame_login::login_error::LoginError;
-use sesame_login::output::{Printer, WaitDisplay};
-use sesame_login::pending;
-use sesame_login::protocol::Approval;
-use sesame_login::session::{Flow, Session, UserName};
 use std::sync::Arc;
 use tokio::sync::Notify;
 use url::Url;
@@ -31,7 +31,7 @@ pub(super) async fn run(
 ) -> Result<(), Error> {
     let (server, user) = target(settings)?;
     let opened = open_for_saving(&settings.common, printer)?;
-    let mut ctrl_c = sesame_login::interrupt::CtrlC::install();
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&server)?;
     let clock = SystemClock;
 
@@ -51,10 +51,7 @@ pub(super) async fn run(
         _ = ctrl_c.wait() => return Err(Error::interrupted()),
     };
     let url = &challenge.challenge_url;
-    let code = challenge
-        .user_code
-        .as_ref()
-        .map(sesame_login::text::Shown::as_str);
+    let code = challenge.user_code.as_ref().map(crate::text::Shown::as_str);
     let shown = Shown {
         code,
         user: Some(&user),
@@ -142,7 +139,7 @@ impl Waiting<'_> {
     async fn wait(
         &self,
         callback: &mut Option<Callback>,
-        ctrl_c: &mut sesame_login::interrupt::CtrlC,
+        ctrl_c: &mut crate::interrupt::CtrlC,
         user: &str,
     ) -> Result<Approval, Ended> {
         let timeout = self.settings.timeout;

@@ -2,8 +2,8 @@
 //! the controlling terminal, as ssh and sudo ask), or from stdin for scripts. Never from argv
 //! or a config file, where others can read them.
 
-use sesame_login::error::Error;
-use sesame_login::secret::Secret;
+use crate::error::Error;
+use crate::secret::Secret;
 use std::io::{BufRead, IsTerminal, Read};
 
 /// Reads one line of stdin, without its line terminator (a password may begin or end with a
@@ -86,7 +86,7 @@ pub(super) fn one_time_code() -> Result<Secret, Error> {
 
 /// A static credential (an API key): stdin's first line when stdin is not a terminal, else a
 /// hidden prompt.
-pub(super) fn api_key() -> Result<sesame_login::secret::Token, Error> {
+pub(super) fn api_key() -> Result<crate::secret::Token, Error> {
     let key = if std::io::stdin().is_terminal() {
         hidden(
             "API key: ",
@@ -101,7 +101,7 @@ pub(super) fn api_key() -> Result<sesame_login::secret::Token, Error> {
         return Err(Error::usage("No API key was given; nothing was saved.")
             .hint("Pipe it in: `printf '%s\\n' \"$KEY\" | sesame login --api-key`."));
     }
-    sesame_login::secret::Token::issued(key).map_err(|e| {
+    crate::secret::Token::issued(key).map_err(|e| {
         Error::usage(format!(
             "That API key cannot be sent in a header or a cookie: {e}; nothing was saved."
         ))

@@ -1,13 +1,13 @@
 //! Saving the session a flow obtained, and `--with-token`, which saves one from stdin.
 
+use crate::clock::{human_duration, unix_seconds};
+use crate::error::Error;
+use crate::jwt;
+use crate::output::Printer;
+use crate::secret::Token;
+use crate::session::{Flow, Session, UserName};
 use crate::settings::{Common, LoginSettings};
-use sesame_login::clock::{human_duration, unix_seconds};
-use sesame_login::error::Error;
-use sesame_login::jwt;
-use sesame_login::output::Printer;
-use sesame_login::secret::Token;
-use sesame_login::session::{Flow, Session, UserName};
-use sesame_login::store::{Opened, TokenStore};
+use crate::store::{Opened, TokenStore};
 use std::io::Read;
 use std::time::{Duration, SystemTime};
 use url::Url;

@@ -2,13 +2,13 @@
 //! code where a phone can use it, the browser opened (or why not), and, once the login is
 //! decided, a moment for a browser that is on its way back to the loopback callback.
 
+use crate::browser::{self, Opener};
+use crate::clock::unix_seconds;
+use crate::flows::callback::Callback;
+use crate::http;
+use crate::output::{Printer, qr_code};
+use crate::pending;
 use crate::settings::LoginSettings;
-use sesame_login::browser::{self, Opener};
-use sesame_login::clock::unix_seconds;
-use sesame_login::flows::callback::Callback;
-use sesame_login::http;
-use sesame_login::output::{Printer, qr_code};
-use sesame_login::pending;
 use std::time::{Duration, SystemTime};
 use url::Url;
 
@@ -91,7 +91,7 @@ pub fn present(
     if want_qr && let Some(qr) = qr_code(url.as_str()) {
         // On stdout: it is for the eyes of whoever looks at the terminal, and
         // --qr/--no-qr decides on it by whether stdout is one.
-        let _ = sesame_login::output::stdout(&format!("{qr}\n"));
+        let _ = crate::output::stdout(&format!("{qr}\n"));
     }
     if let Some(prompt) = opener.prompt() {
         printer.info(&prompt);

@@ -12,13 +12,13 @@ mod oidc;
 mod prompt;
 mod save;
 
-use crate::cli::FlowChoice;
+use crate::browser::{self, Opener};
+use crate::config::FlowChoice;
+use crate::error::Error;
+use crate::login_error::LoginError;
+use crate::output::{Printer, WaitDisplay};
+use crate::pending::{self, Claim, Joining};
 use crate::settings::LoginSettings;
-use sesame_login::browser::{self, Opener};
-use sesame_login::error::Error;
-use sesame_login::login_error::LoginError;
-use sesame_login::output::{Printer, WaitDisplay};
-use sesame_login::pending::{self, Claim, Joining};
 use std::time::SystemTime;
 
 pub async fn run(
@@ -57,7 +57,7 @@ pub async fn run(
     let mut owner = match pending::claim(&common.paths.data_dir, &common.profile, &purpose)? {
         Claim::Owner(owner) => owner,
         Claim::Busy(busy) => {
-            let mut ctrl_c = sesame_login::interrupt::CtrlC::install();
+            let mut ctrl_c = crate::interrupt::CtrlC::install();
             let joining = tokio::select! {
                 j = busy.join() => j?,
                 _ = ctrl_c.wait() => return Err(Error::interrupted()),
@@ -114,7 +114,7 @@ async fn join(
     joined: &pending::Joined,
     printer: &Printer,
 ) -> Result<(), Error> {
-    let mut ctrl_c = sesame_login::interrupt::CtrlC::install();
+    let mut ctrl_c = crate::interrupt::CtrlC::install();
     let info = &joined.info;
     let profile = &settings.common.profile;
     printer.info(&format!(
@@ -124,13 +124,13 @@ async fn join(
     if let Some(url) = &info.url {
         printer.info("To approve, open this URL (unless you already have):");
         printer.info("");
-        printer.info(sesame_login::text::Shown::new(url, 2048).as_str());
+        printer.info(crate::text::Shown::new(url, 2048).as_str());
         printer.info("");
     }
     if let Some(code) = &info.code {
         printer.info(&format!(
             "Verification code: {}  (check that the page shows the same code)",
-            printer.bold(sesame_login::text::Shown::new(code, 64).as_str())
+            printer.bold(crate::text::Shown::new(code, 64).as_str())
         ));
         printer.info("");
     }
@@ -248,7 +248,7 @@ enum Approved {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum DirectFlow<'s> {
     /// A JSON login API (`login-url`).
-    Json(&'s sesame_login::json_api::JsonApi),
+    Json(&'s crate::json_api::JsonApi),
     /// The OAuth resource-owner password grant.
     OAuthPassword,
     ClientCredentials,
