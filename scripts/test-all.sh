@@ -20,8 +20,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "== module graph: no import cycles (docs/architecture.md)"
+echo "== module graph: no import cycles inside each crate (docs/architecture.md)"
 python3 scripts/module-graph.py
+
+echo "== the library's crate graph: no CLI, web-server, Redis or Prometheus crate in sesame-login"
+forbidden=$(cargo tree -p sesame-login -e normal --prefix none --locked | sed 's/ v.*//' | sort -u |
+  grep -xE 'clap|clap_builder|clap_complete|clap_mangen|axum|axum-core|redis|prometheus-client' || true)
+if [ -n "$forbidden" ]; then
+  echo "sesame-login depends on: $forbidden" >&2
+  exit 1
+fi
+
+echo "== the libraries' documentation: rustdoc with warnings denied, and its examples compiled"
+RUSTDOCFLAGS="-D warnings" cargo doc -p sesame-login -p sesame-server --no-deps --locked --quiet
+cargo test --doc -p sesame-login --locked --quiet
 
 echo "== Windows and macOS: the platform code compiled and linted for each (scripts/cross.sh, docs/platforms.md)"
 scripts/cross.sh

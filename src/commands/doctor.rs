@@ -151,7 +151,8 @@ fn config_check(
 
 fn keychain_check(common: &Common) -> Check {
     let started = Instant::now();
-    let opened = KeychainStore::open_platform(common.keychain_timeout);
+    let opened = KeychainStore::open_platform(common.keychain.timeout)
+        .map(|k| k.with_service(&common.keychain.service));
     let result = opened.map(|k| {
         let r = sesame_login::store::TokenStore::load(&k, &common.profile);
         (r, started.elapsed())

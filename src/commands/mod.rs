@@ -13,115 +13,14 @@ pub mod serve;
 pub mod status;
 pub mod token;
 
-use sesame_login::clock::format_utc;
+pub use sesame_login::current::{fresh_session, fresh_session_async};
 use sesame_login::error::Error;
-use sesame_login::hints::{login_hint, session_hint};
-use sesame_login::session::Session;
-use sesame_login::settings::{Common, Env};
-use sesame_login::store::{Opened, StoreError};
+use sesame_login::settings::Common;
+use sesame_login::store::Opened;
+
+pub use sesame_login::current::open_store_to_read;
 
 /// Opens the store the settings name, turning failures into advice.
 pub fn open_store(common: &Common) -> Result<Opened, Error> {
     common.open_store()
-}
-
-/// Opens the store to read the profile's session, warning (on stderr) about a session file
-/// that other users can read.
-pub fn open_store_to_read(
-    common: &Common,
-    printer: &sesame_login::output::Printer,
-) -> Result<Opened, Error> {
-    let opened = open_store(common)?;
-    for w in opened.store.audit(&common.profile) {
-        printer.warn(&w);
-    }
-    Ok(opened)
-}
-
-/// The profile's session, refreshed if it is due, for the commands that hand it to another
-/// program (`token`, `exec`, `header`, the credential helpers). No valid session: exit 3 with
-/// what to run.
-pub fn fresh_session(
-    common: &Common,
-    env: Env,
-    printer: &sesame_login::output::Printer,
-) -> Result<Session, Error> {
-    let (opened, session) = load_session(common, printer)?;
-    let expired = expired_error(common, &session);
-    let secret = common.client_secret(env);
-    let fresh = sesame_login::refresh::ensure_fresh(
-        &*opened.store,
-        session,
-        &common.paths.data_dir,
-        secret.as_ref(),
-        common.refresh_skew,
-        false,
-    )?;
-    handed_out(fresh, expired, printer)
-}
-
-/// [`fresh_session`] for a caller inside the async runtime (`credential kubectl`): the
-/// refresh runs on that runtime rather than on one of its own, which tokio forbids.
-pub async fn fresh_session_async(
-    common: &Common,
-    env: Env<'_>,
-    printer: &sesame_login::output::Printer,
-) -> Result<Session, Error> {
-    use sesame_login::refresh::{self, Due};
-    let (opened, session) = load_session(common, printer)?;
-    let expired = expired_error(common, &session);
-    let secret = common.client_secret(env);
-    let fresh = match refresh::due(session, secret.as_ref(), common.refresh_skew, false) {
-        Due::Fresh(s) => Some(s.into()),
-        Due::Stale => None,
-        Due::Refresh(s) => {
-            let data_dir = &common.paths.data_dir;
-            let skew = common.refresh_skew;
-            let store = &*opened.store;
-            let wait = refresh::LOCK_WAIT;
-            let fresh =
-                refresh::refresh_locked(store, s, data_dir, secret.as_ref(), (skew, false), wait);
-            Some(fresh.await?)
-        }
-    };
-    handed_out(fresh, expired, printer)
-}
-
-/// The profile's stored session; none is exit 3 with what to run.
-fn load_session(
-    common: &Common,
-    printer: &sesame_login::output::Printer,
-) -> Result<(Opened, Session), Error> {
-    let opened = open_store_to_read(common, printer)?;
-    match opened.store.load(&common.profile) {
-        Ok(s) => Ok((opened, s)),
-        Err(StoreError::NotFound) => Err(Error::no_session(format!(
-            "Not logged in (profile {}).",
-            common.profile
-        ))
-        .hint(login_hint(&common.profile))),
-        Err(e) => Err(e.into_error(common.store)),
-    }
-}
-
-/// What is said when `session` turns out to be over.
-fn expired_error(common: &Common, session: &Session) -> Error {
-    Error::no_session(format!(
-        "The session for profile {} expired at {}.",
-        common.profile,
-        format_utc(session.expires_at.unwrap_or_default())
-    ))
-    .hint(session_hint(session))
-}
-
-fn handed_out(
-    fresh: Option<sesame_login::refresh::Fresh>,
-    expired: Error,
-    printer: &sesame_login::output::Printer,
-) -> Result<Session, Error> {
-    let fresh = fresh.ok_or(expired)?;
-    if let Some(w) = &fresh.warning {
-        printer.warn(w);
-    }
-    Ok(fresh.session)
 }

@@ -1,7 +1,35 @@
-//! The error every command returns: what happened, what to run next, and the exit code, chosen
-//! once here from the kind of failure (documented in the README).
+//! The error every operation returns: what happened, what to run next, the [`ErrorKind`] a
+//! caller can match on, the underlying cause ([`std::error::Error::source`]), and the exit code
+//! the `sesame` command ends with (documented in its README).
 
 use std::fmt;
+
+/// What went wrong, for a program to decide what to do next. New kinds may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No session is saved for the profile: log in.
+    NotLoggedIn,
+    /// The session is over (expired and not refreshable, or its refresh was refused): log in
+    /// again.
+    Expired,
+    /// The login was refused: denied in the browser, or wrong credentials.
+    Denied,
+    /// Nobody approved the login in time, or the server forgot the request.
+    TimedOut,
+    /// The login server could not be reached, or answered that it cannot serve now (5xx, 429).
+    Unavailable,
+    /// The server's reply did not follow its protocol.
+    Protocol,
+    /// The settings are invalid: a flag, variable, config entry or builder value.
+    Config,
+    /// The session store (the OS keychain or the session files) failed.
+    Store,
+    /// Ctrl-C: nothing was changed.
+    Interrupted,
+    /// Anything else; the message says what.
+    Other,
+}
 
 /// Process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,20 +47,53 @@ pub enum Exit {
     Interrupted = 130,
 }
 
+/// What happened (`message`, a sentence), what to do next (`hint`), the [`ErrorKind`] and the
+/// cause, if any.
 #[derive(Debug)]
 pub struct Error {
+    /// The exit code of the `sesame` command that fails with this error.
     pub exit: Exit,
+    /// What happened, as a sentence for a person.
     pub message: String,
+    /// What to do next, if there is something to say.
     pub hint: Option<String>,
+    pub(crate) kind: Option<ErrorKind>,
+    pub(crate) source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
+    /// An error ending the command with `exit`; its kind follows from the exit code until
+    /// [`Error::kind_of`] says otherwise.
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
         Error {
             exit,
             message: message.into(),
             hint: None,
+            kind: None,
+            source: None,
         }
+    }
+
+    /// What went wrong, to match on.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind.unwrap_or(match self.exit {
+            Exit::Usage => ErrorKind::Config,
+            Exit::NoSession => ErrorKind::NotLoggedIn,
+            Exit::Interrupted => ErrorKind::Interrupted,
+            _ => ErrorKind::Other,
+        })
+    }
+
+    /// The same error, of kind `kind`.
+    pub fn kind_of(mut self, kind: ErrorKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// The same error, caused by `source` (returned by [`std::error::Error::source`]).
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
     }
 
     pub fn other(message: impl Into<String>) -> Self {
@@ -74,6 +135,12 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -52,7 +52,7 @@ pub fn trust_ca_file(path: std::path::PathBuf) {
 /// The largest CA bundle read (Debian's whole ca-certificates.crt is about 200 KiB).
 const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
 
-/// A CA file's bytes, at most [`MAX_CA_FILE`]: `SESAME_CA_CERT=/dev/zero` is refused.
+/// A CA file's bytes, at most `MAX_CA_FILE`: `SESAME_CA_CERT=/dev/zero` is refused.
 pub fn read_ca_bytes(path: &std::path::Path) -> Result<Vec<u8>, crate::private_file::ReadError> {
     crate::private_file::read_capped(path, MAX_CA_FILE)
 }

@@ -2,16 +2,14 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
-//! sesame-login: log in to single sign-on and keep the session in the OS keychain.
-//!
-//! The flows (the ConsoleMe challenge, OAuth 2.0 authorization code with PKCE on a loopback
-//! redirect, device authorization, JSON login APIs), the session type and how it is presented,
-//! the stores (OS keychain, owner-only files) and single-flight refresh. The `sesame` CLI and
-//! the reference server (`sesame-server`) are built on this crate; it depends on neither.
+#![doc = include_str!("../README.md")]
 
+mod auth;
+pub mod blocking;
 pub mod browser;
 pub mod clock;
 pub mod config;
+pub mod current;
 pub mod error;
 pub mod events;
 pub mod flows;
@@ -38,3 +36,6 @@ pub mod settings;
 pub mod store;
 pub mod text;
 pub mod whoami;
+
+pub use auth::{Auth, AuthBuilder};
+pub use error::{Error, ErrorKind};

@@ -1,7 +1,7 @@
 //! Why a login did not complete, as the flows and the OAuth plumbing report it, and what the
 //! person is told: the message, the next step and the exit code.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use std::time::Duration;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,10 +32,38 @@ pub enum LoginError {
     Credentials(String),
 }
 
+impl LoginError {
+    /// What kind of failure this is, for a program embedding the library.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LoginError::Expired | LoginError::Unknown | LoginError::TimedOut(_) => {
+                ErrorKind::TimedOut
+            }
+            LoginError::Denied | LoginError::Unauthorized | LoginError::Credentials(_) => {
+                ErrorKind::Denied
+            }
+            LoginError::Unreachable { .. } | LoginError::Unavailable { .. } => {
+                ErrorKind::Unavailable
+            }
+            LoginError::Server(_) | LoginError::Protocol(_) | LoginError::Refused(_) => {
+                ErrorKind::Protocol
+            }
+        }
+    }
+}
+
 impl From<LoginError> for Error {
     fn from(e: LoginError) -> Error {
-        let again = "Run `sesame login` again.";
-        match e {
+        let kind = e.kind();
+        let cause = e.clone();
+        described(e).kind_of(kind).caused_by(cause)
+    }
+}
+
+/// The message, next step and exit code a person sees for `e`.
+fn described(e: LoginError) -> Error {
+    let again = "Run `sesame login` again.";
+    match e {
             LoginError::Expired => Error::incomplete(
                 "The login request expired before it was approved (the server keeps it for a few minutes).",
             )
@@ -72,7 +100,6 @@ impl From<LoginError> for Error {
             LoginError::Refused(m) => Error::other(sentence(&m))
                 .hint("Nothing was saved. Check the server URL, or report this to the server's operators."),
         }
-    }
 }
 
 /// The message as a sentence: capitalized, ending in one full stop (or its own ? or !).

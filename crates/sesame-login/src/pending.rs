@@ -250,11 +250,13 @@ impl Joined {
                 "The login this one joined (sesame process {pid}) was interrupted."
             ))
             .hint("Run `sesame login` again.")),
-            Some(o) => Err(Error {
-                exit: exit_from(o.exit),
-                message: o.message,
-                hint: o.hint,
-            }),
+            Some(o) => {
+                let e = Error::new(exit_from(o.exit), o.message);
+                Err(match o.hint {
+                    Some(hint) => e.hint(hint),
+                    None => e,
+                })
+            }
             None => Err(Error::incomplete(format!(
                 "The login this one joined (sesame process {pid}) stopped without a result."
             ))

@@ -10,7 +10,7 @@ use crate::json_api::JsonApi;
 use crate::oidc::Endpoints;
 use crate::present::UseAs;
 use crate::secret::Secret;
-use crate::store::StoreKind;
+use crate::store::{Keychain, StoreKind};
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -71,8 +71,9 @@ pub struct Common {
     pub store: StoreKind,
     pub paths: Paths,
     pub config: ProfileConfig,
-    /// How long a keychain call may take (`SESAME_KEYCHAIN_TIMEOUT`, seconds, default 10).
-    pub keychain_timeout: Duration,
+    /// The keychain entries' service name, and how long a keychain call may take
+    /// (`SESAME_KEYCHAIN_TIMEOUT`, seconds, default 10).
+    pub keychain: Keychain,
     /// Refresh a token when at most this many seconds are left (`SESAME_REFRESH_SKEW`), or
     /// half its lifetime if that is shorter.
     pub refresh_skew: i64,
@@ -170,7 +171,10 @@ impl Common {
             store,
             paths,
             config,
-            keychain_timeout: keychain_timeout(env)?,
+            keychain: Keychain {
+                service: crate::store::SERVICE.into(),
+                timeout: keychain_timeout(env)?,
+            },
             refresh_skew: refresh_skew(env)?,
         })
     }
@@ -179,7 +183,7 @@ impl Common {
 impl Common {
     /// Opens the store these settings name, turning failures into advice.
     pub fn open_store(&self) -> Result<crate::store::Opened, Error> {
-        crate::store::open(self.store, &self.paths.data_dir, self.keychain_timeout)
+        crate::store::open(self.store, &self.paths.data_dir, &self.keychain)
             .map_err(|e| e.into_error(self.store))
     }
 

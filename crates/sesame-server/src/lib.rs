@@ -4,7 +4,7 @@
 //! behind an SSO reverse proxy that sets a user header.
 //!
 //! Routing is axum's (one handler per endpoint), except that a poll takes a shortcut around the
-//! router to the same handler (see [`shortcut`]); connections are served by hyper's HTTP/1
+//! router to the same handler (see `shortcut`); connections are served by hyper's HTTP/1
 //! builder, which gives the header-read timeout (idle sockets are dropped after 10 s) and the
 //! graceful shutdown that `axum::serve` does not expose.
 

@@ -59,8 +59,8 @@ const GENERATOR_MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// Asks the server for a challenge. A connection failure fails fast: this is the first contact
 /// with the server, and a retry would only hide a wrong URL. A server that answers but is
-/// unavailable (5xx, 429) is asked again, [`GENERATOR_ATTEMPTS`] times in all, after its
-/// `Retry-After` (1 s if none, at most [`GENERATOR_MAX_PAUSE`]) and within `timeout`.
+/// unavailable (5xx, 429) is asked again, `GENERATOR_ATTEMPTS` times in all, after its
+/// `Retry-After` (1 s if none, at most `GENERATOR_MAX_PAUSE`) and within `timeout`.
 pub async fn request(
     client: &reqwest::Client,
     clock: &dyn Clock,

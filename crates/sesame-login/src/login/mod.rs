@@ -1,7 +1,7 @@
 //! The login driver: what every flow shares. It makes this login the profile's one pending
 //! login (or joins the one under way), chooses the flow, and hands it the terminal; the flows
-//! ([`challenge`], [`oidc`]) turn settings into a saved session, showing the URL and code and
-//! saving through [`display`] and [`save`].
+//! (`challenge`, `oidc`) turn settings into a saved session, showing the URL and code and
+//! saving through `display` and `save`.
 //!
 //! Dependencies run one way: `commands` → `login` → `flows` → `oidc`/`protocol`/`http`/`store`.
 

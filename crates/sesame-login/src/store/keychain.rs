@@ -22,6 +22,8 @@ use std::time::Duration;
 pub struct KeychainStore {
     inner: Arc<CredentialStore>,
     name: &'static str,
+    /// The entries' service name: [`SERVICE`], or a program's own when it embeds this crate.
+    service: String,
     timeout: Duration,
     /// The largest secret one entry takes, in bytes of UTF-8 (the session is split above it).
     max_entry: usize,
@@ -67,6 +69,7 @@ impl KeychainStore {
         Ok(KeychainStore {
             inner,
             name,
+            service: SERVICE.into(),
             timeout,
             max_entry: if cfg!(windows) {
                 WINDOWS_MAX_ENTRY
@@ -82,9 +85,17 @@ impl KeychainStore {
         KeychainStore {
             inner,
             name,
+            service: SERVICE.into(),
             timeout: Duration::from_secs(10),
             max_entry,
         }
+    }
+
+    /// The same keychain, its entries under `service` instead of [`SERVICE`]: a program that
+    /// embeds this crate keeps its sessions apart from the `sesame` command's.
+    pub fn with_service(mut self, service: &str) -> Self {
+        self.service = service.into();
+        self
     }
 
     fn read(&self, account: &str) -> Result<String, StoreError> {
@@ -138,7 +149,7 @@ impl KeychainStore {
 
     fn entry(&self, profile: &str) -> Result<Entry, StoreError> {
         self.inner
-            .build(SERVICE, profile, None)
+            .build(&self.service, profile, None)
             .map_err(|e| StoreError::Other(format!("{}: {}", self.name, one_line(&e))))
     }
 

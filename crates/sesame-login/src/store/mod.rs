@@ -11,7 +11,7 @@ pub use file::FileStore;
 pub use keychain::KeychainStore;
 pub use memory::MemoryStore;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::session::Session;
 use serde::Deserialize;
 use std::fmt;
@@ -35,6 +35,14 @@ pub enum StoreError {
 impl StoreError {
     /// What the person is told, for a store opened as `kind`.
     pub fn into_error(self, kind: StoreKind) -> Error {
+        let error_kind = match self {
+            StoreError::NotFound => ErrorKind::NotLoggedIn,
+            StoreError::Unavailable(_) | StoreError::Other(_) => ErrorKind::Store,
+        };
+        self.described(kind).kind_of(error_kind)
+    }
+
+    fn described(self, kind: StoreKind) -> Error {
         match self {
         StoreError::Unavailable(why) if kind == StoreKind::Keychain => {
             Error::other(format!("The OS keychain is not available: {why}."))
@@ -103,6 +111,16 @@ impl std::str::FromStr for StoreKind {
     }
 }
 
+/// Which keychain entries a store uses, and how long a keychain call may take.
+#[derive(Debug, Clone)]
+pub struct Keychain {
+    /// The entries' service name ([`SERVICE`] for the `sesame` command); the account is the
+    /// profile.
+    pub service: String,
+    /// A locked keychain can wait forever for a prompt nobody sees: every call is bounded.
+    pub timeout: Duration,
+}
+
 /// A store ready to use, and the warning to show when `auto` had to fall back.
 pub struct Opened {
     pub store: Box<dyn TokenStore>,
@@ -112,13 +130,10 @@ pub struct Opened {
 /// Opens the store the settings ask for. `keychain` never falls back; `file` never touches the
 /// keychain; `auto` uses the keychain when it answers, reading the file store too, and falls
 /// back to the file store with a warning when it does not.
-/// `keychain_timeout` bounds every keychain call: a locked keychain can wait forever for a
-/// prompt nobody sees.
-pub fn open(
-    kind: StoreKind,
-    data_dir: &Path,
-    keychain_timeout: Duration,
-) -> Result<Opened, StoreError> {
+pub fn open(kind: StoreKind, data_dir: &Path, keychain: &Keychain) -> Result<Opened, StoreError> {
+    let keychain_store = || {
+        KeychainStore::open_platform(keychain.timeout).map(|k| k.with_service(&keychain.service))
+    };
     let file = FileStore::in_data_dir(data_dir);
     tracing::debug!("store: {kind:?} requested");
     match kind {
@@ -127,10 +142,10 @@ pub fn open(
             warning: None,
         }),
         StoreKind::Keychain => Ok(Opened {
-            store: Box::new(KeychainStore::open_platform(keychain_timeout)?),
+            store: Box::new(keychain_store()?),
             warning: None,
         }),
-        StoreKind::Auto => match KeychainStore::open_platform(keychain_timeout) {
+        StoreKind::Auto => match keychain_store() {
             Ok(keychain) => {
                 tracing::debug!("store: auto uses the OS keychain (it answered)");
                 Ok(Opened {
