@@ -94,7 +94,7 @@ pub struct LogoutArgs {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// The environment variable that carries the token
-    #[arg(long, value_name = "NAME", default_value = "SESAME_TOKEN")]
+    #[arg(long, value_name = "NAME", default_value = sesame_login::vars::TOKEN)]
     pub env: String,
 
     /// The command and its arguments, after --

@@ -13,6 +13,7 @@ use sesame_login::settings::{
     Common, DirectSettings, Env, LoginSettings, OidcSettings, callback_port, env_num, limits,
     os_user, out_of_range,
 };
+use sesame_login::vars;
 use std::time::Duration;
 use url::Url;
 
@@ -22,7 +23,7 @@ fn direct_settings(
     env: Env,
     allow_http: bool,
 ) -> Result<DirectSettings, Error> {
-    let use_as = match (&args.use_as, env("SESAME_USE_AS")) {
+    let use_as = match (&args.use_as, env(vars::USE_AS)) {
         (Some(u), _) => Some(u.clone()),
         (None, Some(text)) => Some(
             text.parse()
@@ -91,7 +92,7 @@ fn direct_settings(
         explicit_user: args
             .user
             .clone()
-            .or_else(|| env("SESAME_USER"))
+            .or_else(|| env(vars::USER))
             .or_else(|| cfg.user.clone())
             .filter(|u| !u.trim().is_empty()),
     })
@@ -106,7 +107,7 @@ fn oidc_settings(
     let pick = |flag: &Option<String>, var: &str, file: &Option<String>| {
         flag.clone().or_else(|| env(var)).or_else(|| file.clone())
     };
-    let issuer = url_opt(pick(&args.issuer, "SESAME_ISSUER", &cfg.issuer), allow_http)?;
+    let issuer = url_opt(pick(&args.issuer, vars::ISSUER, &cfg.issuer), allow_http)?;
     let client_secret = if args.client_secret_stdin {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(|e| {
@@ -116,11 +117,11 @@ fn oidc_settings(
             .filter(|s| !s.is_empty())
             .map(Secret::new)
     } else {
-        env("SESAME_CLIENT_SECRET")
+        env(vars::CLIENT_SECRET)
             .map(Secret::new)
             .or_else(|| cfg.client_secret.clone())
     };
-    let scope = pick(&args.scope, "SESAME_SCOPE", &cfg.scope)
+    let scope = pick(&args.scope, vars::SCOPE, &cfg.scope)
         .unwrap_or_else(|| "openid offline_access".into());
     let mut scopes: Vec<String> = scope.split_whitespace().map(String::from).collect();
     for s in &cfg.scopes {
@@ -129,15 +130,15 @@ fn oidc_settings(
         }
     }
     let mut extra = Vec::new();
-    if let Some(a) = pick(&args.audience, "SESAME_AUDIENCE", &cfg.audience) {
+    if let Some(a) = pick(&args.audience, vars::AUDIENCE, &cfg.audience) {
         extra.push(("audience".to_string(), a));
     }
-    if let Some(r) = pick(&args.resource, "SESAME_RESOURCE", &cfg.resource) {
+    if let Some(r) = pick(&args.resource, vars::RESOURCE, &cfg.resource) {
         extra.push(("resource".to_string(), r));
     }
     Ok(OidcSettings {
         issuer,
-        client_id: pick(&args.client_id, "SESAME_CLIENT_ID", &cfg.client_id),
+        client_id: pick(&args.client_id, vars::CLIENT_ID, &cfg.client_id),
         client_secret,
         remember_secret: args.remember_secret,
         scopes,
@@ -165,13 +166,13 @@ fn oidc_settings(
 pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettings, Error> {
     let cfg = common.config.clone();
     let allow_http = flag(args.allow_http)
-        .or(env_bool(env, "SESAME_ALLOW_HTTP")?)
+        .or(env_bool(env, vars::ALLOW_HTTP)?)
         .or(cfg.allow_http)
         .unwrap_or(false);
     let server = match args
         .server
         .clone()
-        .or_else(|| env("SESAME_SERVER"))
+        .or_else(|| env(vars::SERVER))
         .or(cfg.server.clone())
     {
         Some(s) => Some(http::check_server_url(&s, allow_http)?),
@@ -180,7 +181,7 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
     let user = match args
         .user
         .clone()
-        .or_else(|| env("SESAME_USER"))
+        .or_else(|| env(vars::USER))
         .or(cfg.user.clone())
         .or_else(|| env("USER"))
         .or_else(|| env("USERNAME"))
@@ -191,12 +192,12 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
         _ => None,
     };
     let open_browser = !flag(args.no_browser)
-        .or(env_bool(env, "SESAME_NO_BROWSER")?)
+        .or(env_bool(env, vars::NO_BROWSER)?)
         .or(cfg.no_browser)
         .unwrap_or(false);
     let timeout = seconds(
         (args.timeout, "--timeout"),
-        "SESAME_TIMEOUT",
+        vars::TIMEOUT,
         (cfg.timeout, "timeout"),
         env,
         limits::TIMEOUT_SECS,
@@ -204,7 +205,7 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
     .unwrap_or(120);
     let poll_interval = seconds(
         (args.poll_interval, "--poll-interval"),
-        "SESAME_POLL_INTERVAL",
+        vars::POLL_INTERVAL,
         (cfg.poll_interval, "poll-interval"),
         env,
         limits::POLL_INTERVAL_SECS,
@@ -216,11 +217,11 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
     } else if args.qr {
         Some(true)
     } else {
-        env_bool(env, "SESAME_QR")?.or(cfg.qr)
+        env_bool(env, vars::QR)?.or(cfg.qr)
     };
     let flow = match args.flow {
         Some(f) => f.into(),
-        None => match env("SESAME_FLOW") {
+        None => match env(vars::FLOW) {
             Some(v) => <FlowArg as clap::ValueEnum>::from_str(&v, true).map(FlowChoice::from).map_err(|_| {
                 Error::usage(format!(
                     "SESAME_FLOW={v:?}: expected auto, challenge, browser, device, password, client-credentials or basic."
@@ -342,8 +343,8 @@ mod tests {
         let env = env_of(&[
             ("XDG_CONFIG_HOME", xdg),
             ("XDG_DATA_HOME", xdg),
-            ("SESAME_USER", "env-user"),
-            ("SESAME_TIMEOUT", "60"),
+            (vars::USER, "env-user"),
+            (vars::TIMEOUT, "60"),
         ]);
         let common = Common::resolve(None, None, &env).unwrap();
         let args = LoginArgs {
@@ -378,8 +379,8 @@ mod tests {
         let env = env_of(&[
             ("XDG_CONFIG_HOME", xdg),
             ("XDG_DATA_HOME", xdg),
-            ("SESAME_PROFILE", "other"),
-            ("SESAME_STORE", "keychain"),
+            (vars::PROFILE, "other"),
+            (vars::STORE, "keychain"),
         ]);
         let c = Common::resolve(None, None, &env).unwrap();
         assert_eq!(
@@ -396,13 +397,13 @@ mod tests {
         let xdg = dir.path().to_str().unwrap();
         let env = env_of(&[
             ("XDG_CONFIG_HOME", xdg),
-            ("SESAME_NO_BROWSER", "maybe"),
+            (vars::NO_BROWSER, "maybe"),
             ("USER", "u"),
         ]);
         let c = Common::resolve(None, None, &env).unwrap();
         let e = resolve(c, &LoginArgs::default(), &env).unwrap_err();
         assert_eq!(e.exit, sesame_login::error::Exit::Usage);
-        assert!(e.message.contains("SESAME_NO_BROWSER"));
+        assert!(e.message.contains(vars::NO_BROWSER));
         assert!(validate_profile("../etc").is_err());
         assert!(validate_profile("work-1.b_c").is_ok());
     }

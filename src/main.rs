@@ -10,6 +10,7 @@ use sesame::commands;
 use sesame_login::error::Error;
 use sesame_login::output::Printer;
 use sesame_login::settings::{Common, process_env};
+use sesame_login::vars;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
 /// tracing filter with `=` (e.g. `sesame=debug,reqwest=debug`) for digging into a dependency.
 fn init_logging(verbose: bool, printer: &Printer) {
     use tracing_subscriber::EnvFilter;
-    let spec = match process_env("SESAME_LOG") {
+    let spec = match process_env(vars::LOG) {
         Some(s) if s.contains('=') => s,
         Some(level) => format!("sesame={level}"),
         None if verbose => "sesame=debug".into(),
@@ -71,7 +72,7 @@ fn common(
 ) -> Result<Common, Error> {
     let common = Common::resolve(profile, store, &process_env)?;
     if let Some(path) = ca_cert
-        .or_else(|| process_env("SESAME_CA_CERT").map(Into::into))
+        .or_else(|| process_env(vars::CA_CERT).map(Into::into))
         .or_else(|| common.config.ca_cert.clone())
     {
         sesame_login::http::trust_ca_file(path);
@@ -84,7 +85,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
     let ca = cli.ca_cert.clone();
     if let Some(path) = ca
         .clone()
-        .or_else(|| process_env("SESAME_CA_CERT").map(Into::into))
+        .or_else(|| process_env(vars::CA_CERT).map(Into::into))
     {
         sesame_login::http::trust_ca_file(path);
     }

@@ -261,3 +261,31 @@ fn a_session_file_others_may_read_fails_with_the_remedy() {
     out.expect_code(0);
     assert_eq!(verdict(&v, "session file").0, "OK");
 }
+
+/// doctor resolves the login settings as `sesame login` does (one precedence, one place):
+/// `SESAME_ISSUER` alone gives the clock check its server (doctor used to read only
+/// `SESAME_SERVER` and the config file), and a variable `login` would refuse fails here too.
+#[test]
+fn login_settings_are_resolved_as_login_resolves_them() {
+    let server = RefServer::start();
+    let s = Sandbox::new();
+    let issuer = server.origin();
+    let (_, v) = doctor(&s, &[("SESAME_ISSUER", &issuer)]);
+    let (login, detail) = verdict(&v, "login settings");
+    assert_eq!(login, "OK", "{detail}");
+    assert!(detail.contains(&issuer), "{detail}");
+    let (clock, detail) = verdict(&v, "clock");
+    assert!(!detail.contains("skipped"), "{clock}: {detail}");
+
+    for (name, value, needle) in [
+        ("SESAME_TIMEOUT", "0", "SESAME_TIMEOUT"),
+        ("SESAME_SERVER", "http://login.example.com", "http"),
+        ("SESAME_FLOW", "teleport", "SESAME_FLOW"),
+    ] {
+        let (out, v) = doctor(&s, &[(name, value)]);
+        out.expect_code(1);
+        let (login, detail) = verdict(&v, "login settings");
+        assert_eq!(login, "FAIL", "{name}={value}: {detail}");
+        assert!(detail.contains(needle), "{name}={value}: {detail}");
+    }
+}

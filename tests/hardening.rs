@@ -239,3 +239,29 @@ fn dot_dot_is_not_a_user_name() {
         usage_error(&out, &["not a user name"]);
     }
 }
+
+/// `SESAME_DATA_DIR` was documented (docs/platforms.md) but not read: the session went under
+/// `XDG_DATA_HOME` instead. It now wins over `XDG_DATA_HOME`, for the file store and for
+/// `doctor`.
+#[test]
+fn sesame_data_dir_is_where_sessions_go() {
+    let sb = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("elsewhere");
+    let data_env = data.to_str().unwrap();
+    let token = fake_jwt(json!({"sub": "alice", "exp": unix_now() + 3600}));
+    sb.run_full(
+        &["login", "--with-token"],
+        &[("SESAME_DATA_DIR", data_env)],
+        Some(&token),
+    )
+    .expect_code(0);
+    assert!(data.join("sessions/default.json").is_file());
+    assert!(
+        !sb.session_file("default").exists(),
+        "not under XDG_DATA_HOME"
+    );
+    let out = sb.run_full(&["token"], &[("SESAME_DATA_DIR", data_env)], None);
+    out.expect_code(0);
+    assert_eq!(out.stdout.trim(), token);
+}

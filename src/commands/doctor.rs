@@ -2,13 +2,13 @@
 //! config file, the keychain (and how long a read takes), the browser, WSL, the callback port,
 //! proxies and CAs, the clock against the profile's server, and the session. Exit 1 on a FAIL.
 
-use crate::cli::OutputFormat;
+use crate::cli::{LoginArgs, OutputFormat};
 use serde::Serialize;
 use sesame_login::clock::{human_duration, unix_seconds};
 use sesame_login::config::ConfigFile;
 use sesame_login::error::Error;
 use sesame_login::output::stdout;
-use sesame_login::settings::{Common, Env, Paths};
+use sesame_login::settings::{Common, Env, LoginSettings, Paths};
 use sesame_login::store::{KeychainStore, StoreError, StoreKind};
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
@@ -69,7 +69,8 @@ pub fn run(
     }
     checks.extend(network_checks(env));
     if let Some(common) = &common {
-        checks.push(clock_check(common, env));
+        let login = login_settings_check(common, env, &mut checks);
+        checks.push(clock_check(login.as_ref()));
         checks.push(session_check(common));
         checks.extend(session_file_check(common));
     }
@@ -292,17 +293,45 @@ fn network_checks(env: Env) -> Vec<Check> {
 }
 
 /// The profile's server, issuer or login URL: where the clock is compared.
-fn server_of(common: &Common) -> Option<String> {
-    let c = &common.config;
-    c.server
-        .clone()
-        .or(c.issuer.clone())
-        .or(c.login_url.clone())
-        .or(c.token_endpoint.clone())
+/// The server `sesame login` would talk to, from the settings resolved as `login` resolves
+/// them (flags aside): the challenge server, the issuer, the login API, the token endpoint.
+fn server_of(login: &LoginSettings) -> Option<String> {
+    let url = login
+        .server
+        .as_ref()
+        .or(login.oidc.issuer.as_ref())
+        .or(login.oidc.endpoints.token.as_ref())
+        .map(|u| u.to_string());
+    url.or_else(|| login.direct.json_api.as_ref().map(|a| a.login_url.clone()))
 }
 
-fn clock_check(common: &Common, env: Env) -> Check {
-    let Some(server) = env("SESAME_SERVER").or_else(|| server_of(common)) else {
+/// `sesame login`'s settings for the profile, resolved once, as `login` resolves them with no
+/// flags: a `SESAME_*` variable or config entry that `login` would refuse fails here too.
+fn login_settings_check(
+    common: &Common,
+    env: Env,
+    checks: &mut Vec<Check>,
+) -> Option<LoginSettings> {
+    match crate::login_args::resolve(common.clone(), &LoginArgs::default(), env) {
+        Ok(login) => {
+            let what = server_of(&login).map_or("no server or issuer set".into(), |s| {
+                format!("login goes to {s}")
+            });
+            checks.push(check("login settings", Verdict::Ok, what));
+            Some(login)
+        }
+        Err(e) => {
+            let remedy = e
+                .hint
+                .unwrap_or_else(|| "Fix the variable or the config entry it names.".into());
+            checks.push(check("login settings", Verdict::Fail, e.message).remedy(remedy));
+            None
+        }
+    }
+}
+
+fn clock_check(login: Option<&LoginSettings>) -> Check {
+    let Some(server) = login.and_then(server_of) else {
         return check(
             "clock",
             Verdict::Ok,

@@ -6,6 +6,7 @@ use sesame_login::error::Error;
 use sesame_login::output::Printer;
 use sesame_login::secret::Secret;
 use sesame_login::settings::{Env, limits};
+use sesame_login::vars;
 use sesame_server::{self, Auth, Config, Server};
 use std::time::Duration;
 use url::Url;
@@ -48,7 +49,7 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         })?),
         None => None,
     };
-    let jwt_secret = match (&args.jwt_secret_file, env("SESAME_JWT_SECRET")) {
+    let jwt_secret = match (&args.jwt_secret_file, env(vars::JWT_SECRET)) {
         (Some(path), _) => {
             // A key file is small; /dev/zero is not one.
             let bytes =
@@ -133,8 +134,8 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         redis_url: args
             .redis
             .clone()
-            .or_else(|| env("SESAME_REDIS_URL"))
-            .map(|u| with_password(&u, env("SESAME_REDIS_PASSWORD")))
+            .or_else(|| env(vars::REDIS_URL))
+            .map(|u| with_password(&u, env(vars::REDIS_PASSWORD)))
             .transpose()?,
         log: !args.quiet,
         log_json: args.log_format == crate::cli::LogFormat::Json,

@@ -16,6 +16,7 @@ use sesame_login::session::{Flow, Session};
 use sesame_login::settings::{Common, Env};
 use sesame_login::store::StoreError;
 use sesame_login::text::Shown;
+use sesame_login::vars;
 use sesame_login::whoami::{self, Answer};
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +28,7 @@ pub fn run(
     printer: &sesame_login::output::Printer,
 ) -> Result<(), Error> {
     let now = unix_seconds(SystemTime::now());
-    if let Some(token) = env("SESAME_TOKEN") {
+    if let Some(token) = env(vars::TOKEN) {
         if remote {
             return Err(Error::usage(
                 "status --remote checks a saved session; SESAME_TOKEN is set, so there is none in use.",

@@ -4,9 +4,10 @@
 use sesame_login::error::Error;
 use sesame_login::output::Printer;
 use sesame_login::settings::{Common, Env};
+use sesame_login::vars;
 
 pub fn run(common: &Common, id_token: bool, env: Env, printer: &Printer) -> Result<(), Error> {
-    if let Some(token) = env("SESAME_TOKEN").filter(|_| !id_token) {
+    if let Some(token) = env(vars::TOKEN).filter(|_| !id_token) {
         return print(&token);
     }
     let session = super::fresh_session(common, env, printer)?;

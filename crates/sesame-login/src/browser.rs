@@ -5,6 +5,8 @@
 use std::io::IsTerminal;
 use url::Url;
 
+/// Shows the approval URL to the person: the system browser, a stand-in that says why there is
+/// none, or a test double.
 pub trait Opener: Send + Sync {
     /// Opens `url`; on failure, says why in words fit for "(... so open the URL yourself)".
     fn open(&self, url: &Url) -> Result<(), String>;
@@ -88,6 +90,8 @@ fn program_exists(entry: &str) -> bool {
     })
 }
 
+/// Whether this is Linux under WSL (the WSL interop entry exists, or the kernel release names
+/// Microsoft), where the Windows browser can be opened without a display.
 pub fn is_wsl() -> bool {
     cfg!(target_os = "linux")
         && (std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()

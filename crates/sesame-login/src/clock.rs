@@ -6,10 +6,15 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The future [`Clock::sleep`] returns; boxed so that `Clock` can be a trait object.
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// Where the login flows read the time and wait: [`SystemClock`] in the program, [`FakeClock`] in
+/// tests.
 pub trait Clock: Send + Sync {
+    /// The current time.
     fn now(&self) -> SystemTime;
+    /// Waits for `duration`; a [`FakeClock`] returns at once after moving its time forward.
     fn sleep(&self, duration: Duration) -> Sleep;
 }
 
@@ -35,6 +40,7 @@ pub struct FakeClock {
 }
 
 impl FakeClock {
+    /// A fake clock standing at `secs` seconds after the Unix epoch, with no sleeps recorded.
     pub fn at_unix(secs: u64) -> Self {
         FakeClock {
             now: Mutex::new(UNIX_EPOCH + Duration::from_secs(secs)),
@@ -42,6 +48,7 @@ impl FakeClock {
         }
     }
 
+    /// Moves the fake time forward by `by` without recording a sleep.
     pub fn advance(&self, by: Duration) {
         *self
             .now

@@ -7,40 +7,66 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The whole config file: the default profile and one [`ProfileConfig`] per `[profiles.NAME]`
+/// table.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ConfigFile {
     /// The profile used when neither --profile nor SESAME_PROFILE names one.
     pub default_profile: Option<String>,
+    /// The `[profiles.NAME]` tables, by profile name.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileConfig>,
 }
 
+/// One `[profiles.NAME]` table. Every key is optional, and a flag or `SESAME_*` variable for the
+/// same setting wins over it (docs/configuration.md).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProfileConfig {
+    /// The challenge server's URL (`--server`).
     pub server: Option<String>,
+    /// The user to log in as (`--user`); when no source gives one, the OS user.
     pub user: Option<String>,
+    /// Where sessions are kept (`--store`); `auto` when unset.
     pub store: Option<StoreKind>,
+    /// Never open a browser, only show the URL (`--no-browser`).
     pub no_browser: Option<bool>,
+    /// How long a login waits for the person, in seconds: 1 to 86400, default 120.
     pub timeout: Option<u64>,
+    /// Seconds between polls of the challenge server: 1 to 300, default 2.
     pub poll_interval: Option<u64>,
+    /// Allow plain http to a server that is not on this machine (`--allow-http`).
     pub allow_http: Option<bool>,
+    /// The loopback callback's port; 0 (the default) takes any free port.
     pub port: Option<u16>,
+    /// Whether to draw the URL as a QR code; unset, one is drawn when no browser opened and stdout
+    /// is a terminal.
     pub qr: Option<bool>,
+    /// How to log in (`--flow`); `auto` when unset.
     pub flow: Option<FlowChoice>,
+    /// The OpenID Connect issuer URL, whose discovery document names the endpoints.
     pub issuer: Option<String>,
+    /// The OAuth client ID registered with the provider.
     pub client_id: Option<String>,
+    /// A confidential client's secret; unset for a public client.
     pub client_secret: Option<crate::secret::Secret>,
+    /// The space-separated scopes to ask for (`--scope`); default `openid offline_access`.
     pub scope: Option<String>,
     /// Scopes added to the default (or given) scope.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// An `audience` parameter added to the OAuth requests that start a grant (`--audience`).
     pub audience: Option<String>,
+    /// A `resource` parameter added to the OAuth requests that start a grant (`--resource`).
     pub resource: Option<String>,
+    /// The authorization endpoint, instead of the discovered one.
     pub authorization_endpoint: Option<String>,
+    /// The token endpoint, instead of the discovered one.
     pub token_endpoint: Option<String>,
+    /// The device authorization endpoint, instead of the discovered one.
     pub device_endpoint: Option<String>,
+    /// Where the provider's signing keys are, instead of the discovered `jwks_uri`.
     pub jwks_uri: Option<String>,
     /// How the credential is presented: bearer, basic, cookie:NAME, query:NAME, header:NAME.
     pub use_as: Option<crate::present::UseAs>,
@@ -49,17 +75,33 @@ pub struct ProfileConfig {
     /// A PEM file of extra CA certificates to trust (a corporate TLS-intercepting proxy).
     pub ca_cert: Option<std::path::PathBuf>,
     // A JSON login API (docs/direct-login.md).
+    /// Where a JSON login API takes the login body; setting it selects the JSON login.
     pub login_url: Option<String>,
+    /// The login body template, with `{user}` and `{password}` (default
+    /// `{ username = "{user}", password = "{password}" }`).
     pub login_body: Option<serde_json::Value>,
+    /// The JSON pointer (RFC 6901) to the token in the reply; not needed with
+    /// `use-as = "cookie:NAME"`.
     pub token_pointer: Option<String>,
+    /// The JSON pointer to the refresh token in the reply.
     pub refresh_token_pointer: Option<String>,
+    /// The JSON pointer to the session's lifetime in seconds; not with `expires-at-pointer`.
     pub expires_in_pointer: Option<String>,
+    /// The JSON pointer to the session's expiry in Unix seconds; not with `expires-in-pointer`.
     pub expires_at_pointer: Option<String>,
+    /// The JSON pointer to the server's message; unset, the usual places (`/message`, `/error`,
+    /// ...) are tried.
     pub error_pointer: Option<String>,
+    /// The JSON pointer to a value that, found in the login reply, means a one-time code is needed.
     pub mfa_pointer: Option<String>,
+    /// Where the one-time code body is POSTed; required with `mfa-pointer`.
     pub mfa_url: Option<String>,
+    /// The one-time code body template, with `{user}`, `{password}`, `{mfa}` and `{otp}`.
     pub mfa_body: Option<serde_json::Value>,
+    /// Where the refresh body is POSTed to renew the session; unset, an expired session means
+    /// logging in again.
     pub refresh_url: Option<String>,
+    /// The refresh body template, with `{user}` and `{refresh_token}`.
     pub refresh_body: Option<serde_json::Value>,
 }
 
@@ -118,6 +160,7 @@ impl ConfigFile {
         })
     }
 
+    /// Parses the text of a config file; the error is TOML's message (an unknown key is one).
     pub fn parse(text: &str) -> Result<ConfigFile, String> {
         toml::from_str(text).map_err(|e| e.message().to_string())
     }

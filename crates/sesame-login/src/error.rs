@@ -36,14 +36,20 @@ pub enum ErrorKind {
 pub enum Exit {
     /// Only for [`Error::closed_pipe`]: the reader went away, which is no failure of ours.
     Success = 0,
+    /// Any other failure: the server is unreachable, a reply is malformed, the store failed.
     Error = 1,
+    /// A bad flag, variable or config entry, a missing server, a number out of its range.
     Usage = 2,
+    /// No valid session: not logged in, expired, or its refresh refused.
     NoSession = 3,
+    /// The login did not complete: it expired, was denied or timed out, or a password or one-time
+    /// code was refused.
     LoginIncomplete = 4,
     /// `sesame exec`: the command exists but cannot be run (the shell's convention).
     CannotExecute = 126,
     /// `sesame exec`: no such command (the shell's convention).
     CommandNotFound = 127,
+    /// Ctrl-C; nothing was changed.
     Interrupted = 130,
 }
 
@@ -96,22 +102,31 @@ impl Error {
         self
     }
 
+    /// An error ending the command with exit 1 ([`Exit::Error`]); its kind is
+    /// [`ErrorKind::Other`] until [`Error::kind_of`] says otherwise.
     pub fn other(message: impl Into<String>) -> Self {
         Error::new(Exit::Error, message)
     }
 
+    /// A usage error (exit 2); its kind is [`ErrorKind::Config`] until [`Error::kind_of`] says
+    /// otherwise.
     pub fn usage(message: impl Into<String>) -> Self {
         Error::new(Exit::Usage, message)
     }
 
+    /// A "no valid session" error (exit 3); its kind is [`ErrorKind::NotLoggedIn`] until
+    /// [`Error::kind_of`] says otherwise.
     pub fn no_session(message: impl Into<String>) -> Self {
         Error::new(Exit::NoSession, message)
     }
 
+    /// A "login did not complete" error (exit 4); its kind is [`ErrorKind::Other`] until
+    /// [`Error::kind_of`] says otherwise.
     pub fn incomplete(message: impl Into<String>) -> Self {
         Error::new(Exit::LoginIncomplete, message)
     }
 
+    /// The Ctrl-C error (exit 130), whose hint says the previous session is intact.
     pub fn interrupted() -> Self {
         Error::new(Exit::Interrupted, "Interrupted.")
             .hint("Nothing was changed: the previous session, if any, is intact.")
@@ -123,6 +138,7 @@ impl Error {
         Error::new(Exit::Success, "")
     }
 
+    /// The same error, with `hint` as what to do next (replacing any earlier hint).
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -143,4 +159,5 @@ impl std::error::Error for Error {
     }
 }
 
+/// `std::result::Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

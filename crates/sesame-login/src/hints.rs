@@ -1,6 +1,8 @@
 //! What to run next, in the words every command uses: one place, so that a hint always names a
 //! command that works for the profile at hand.
 
+/// The "Run `sesame login ...`." hint for `profile`: `--profile` only when it is not the default,
+/// and `sesame demo` for the demo profile.
 pub fn login_hint(profile: &str) -> String {
     match profile {
         "default" => "Run `sesame login`.".into(),

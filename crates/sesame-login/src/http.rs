@@ -82,6 +82,7 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Whether `ip` is a loopback address, an IPv4-mapped IPv6 one (`::ffff:127.0.0.1`) included.
 pub fn is_loopback_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
@@ -132,17 +133,30 @@ pub enum FetchError {
     /// `retry_after` if it said (`Retry-After` in seconds, at most [`MAX_RETRY_AFTER`]).
     #[error("the server answered HTTP {status}{}", message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
     Unavailable {
+        /// The HTTP status code: 5xx or 429.
         status: u16,
         /// What the server's JSON said (`message`, `error_description` or `error`), made safe
         /// to print.
         message: Option<String>,
+        /// How long the server asked to wait (`Retry-After`), capped at [`MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
     /// Any other HTTP status.
     #[error("the server answered HTTP {status} for {url}")]
-    Status { status: u16, url: String },
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The URL asked, with secret-looking path segments and the query elided.
+        url: String,
+    },
+    /// A body over the limit; no protocol message here is near it.
     #[error("the reply from {url} is larger than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
+    TooLarge {
+        /// The URL asked, with secret-looking path segments and the query elided.
+        url: String,
+        /// The limit in bytes ([`MAX_BODY`]).
+        limit: usize,
+    },
 }
 
 /// What a reqwest error means to a person.
@@ -263,7 +277,9 @@ pub fn server_message(body: &[u8]) -> Option<String> {
 /// A JSON reply, read within the rules.
 #[derive(Debug)]
 pub struct JsonAnswer {
+    /// The HTTP status code; any status is read, so the caller decides what it means.
     pub status: u16,
+    /// The reply's headers (`Set-Cookie`, `Retry-After`, ...).
     pub headers: reqwest::header::HeaderMap,
     /// `Null` for an empty body.
     pub json: serde_json::Value,

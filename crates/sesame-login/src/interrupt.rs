@@ -2,6 +2,8 @@
 //! when it first waits, so a Ctrl-C during the first request ends the login cleanly too (exit 130)
 //! instead of killing the process with the default action.
 
+/// The Ctrl-C handler of one login. On Unix, if the handler cannot be installed, `wait` never
+/// resolves.
 pub struct CtrlC {
     #[cfg(unix)]
     signal: Option<tokio::signal::unix::Signal>,

@@ -17,25 +17,39 @@ pub const MAX_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
 /// a secret, so it is kept with the session for refreshing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JsonApi {
+    /// Where the login body is POSTed (`login-url`).
     pub login_url: String,
+    /// The login body template (`login-body`), with `{user}` and `{password}`.
     pub login_body: Value,
+    /// The token's place in the reply (`token-pointer`); may be unset when a cookie carries the
+    /// token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_pointer: Option<String>,
+    /// The refresh token's place in the reply (`refresh-token-pointer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_pointer: Option<String>,
+    /// The place of the session's lifetime in seconds (`expires-in-pointer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_pointer: Option<String>,
+    /// The place of the session's expiry in Unix seconds (`expires-at-pointer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at_pointer: Option<String>,
+    /// The place of the server's message (`error-pointer`); unset, the usual places are tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_pointer: Option<String>,
+    /// A value here in the login reply means a one-time code is needed (`mfa-pointer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_pointer: Option<String>,
+    /// Where the one-time code body is POSTed (`mfa-url`); required with `mfa_pointer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_url: Option<String>,
+    /// The one-time code body template (`mfa-body`), with `{user}`, `{password}`, `{mfa}` and
+    /// `{otp}`.
     pub mfa_body: Value,
+    /// Where the refresh body is POSTed (`refresh-url`); unset, the session cannot be refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_url: Option<String>,
+    /// The refresh body template (`refresh-body`), with `{user}` and `{refresh_token}`.
     pub refresh_body: Value,
     /// The cookie the credential is presented as (`use-as = "cookie:NAME"`): a `Set-Cookie`
     /// of that name in the reply is the credential when `token-pointer` finds none.
@@ -43,14 +57,17 @@ pub struct JsonApi {
     pub cookie: Option<String>,
 }
 
+/// `{"username": "{user}", "password": "{password}"}`: the login body when the profile gives none.
 pub fn default_login_body() -> Value {
     json!({ "username": "{user}", "password": "{password}" })
 }
 
+/// `{"mfa": "{mfa}", "otp": "{otp}"}`: the one-time code body when the profile gives none.
 pub fn default_mfa_body() -> Value {
     json!({ "mfa": "{mfa}", "otp": "{otp}" })
 }
 
+/// `{"refresh_token": "{refresh_token}"}`: the refresh body when the profile gives none.
 pub fn default_refresh_body() -> Value {
     json!({ "refresh_token": "{refresh_token}" })
 }
@@ -124,6 +141,8 @@ impl JsonApi {
         Ok(())
     }
 
+    /// Whether sessions from this API can be refreshed: it has a `refresh-url` and a
+    /// `refresh-token-pointer`.
     pub fn can_refresh(&self) -> bool {
         self.refresh_url.is_some() && self.refresh_token_pointer.is_some()
     }
@@ -202,7 +221,9 @@ fn fill(text: &str, vars: &[(&str, &str)]) -> String {
 /// A server's reply, read within the limits.
 #[derive(Debug)]
 pub struct Reply {
+    /// The HTTP status code.
     pub status: u16,
+    /// The reply's JSON; `Null` for an empty body.
     pub json: Value,
     /// `Set-Cookie` names and values.
     pub cookies: Vec<(String, Secret)>,
@@ -242,15 +263,21 @@ pub async fn post(
 /// What a login (or one-time code) reply amounts to.
 #[derive(Debug)]
 pub enum Step {
+    /// The login is done: the tokens found in the reply.
     Done(Tokens),
     /// A second factor is needed; the value found at `mfa-pointer`.
     SecondFactor(Secret),
 }
 
+/// What a successful reply carried, each value checked.
 #[derive(Debug, Clone)]
 pub struct Tokens {
+    /// The token, from `token-pointer` or else the session cookie.
     pub token: Token,
+    /// The refresh token at `refresh-token-pointer`, if the reply had one.
     pub refresh_token: Option<Secret>,
+    /// The expiry in Unix seconds: from the expiry pointers, else the token's `exp` if it is a JWT;
+    /// `None` when unknown.
     pub expires_at: Option<i64>,
 }
 

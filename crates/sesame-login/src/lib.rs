@@ -3,6 +3,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 #![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 mod auth;
 pub mod blocking;
@@ -35,6 +36,7 @@ pub mod session;
 pub mod settings;
 pub mod store;
 pub mod text;
+pub mod vars;
 pub mod whoami;
 
 pub use auth::{Auth, AuthBuilder};

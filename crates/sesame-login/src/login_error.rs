@@ -4,27 +4,55 @@
 use crate::error::{Error, ErrorKind};
 use std::time::Duration;
 
+/// Why a login step failed (or a refresh or revocation); `Error::from` turns it into the
+/// message, hint and exit code the person sees.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoginError {
+    /// The login request expired before it was approved (a challenge poll, or the provider's
+    /// `expired_token`).
     #[error("the login request expired before it was approved")]
     Expired,
+    /// The challenge server does not know the request: never issued there, or already collected.
     #[error("the server does not know this login request")]
     Unknown,
+    /// The challenge server refused the poll: it came from another address than the request.
     #[error("the server saw the poll come from another address than the request")]
     Unauthorized,
+    /// The person denied the login in the browser (`access_denied`).
     #[error("the login request was denied in the browser")]
     Denied,
+    /// Nobody approved the login within the given time (`--timeout`).
     #[error("timed out")]
     TimedOut(Duration),
+    /// The request did not get an answer: no connection, a TLS failure, a timeout, a reply cut
+    /// short.
     #[error("could not reach {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        /// Where the request went, as the message shows it: a URL with its secret-looking parts
+        /// elided, or the request's name.
+        url: String,
+        /// What went wrong, in words (`could not connect: ...`).
+        reason: String,
+    },
     /// The server answered HTTP 5xx or 429 and kept doing so: it is there, but cannot serve now.
     #[error("{url} is unavailable: {reason}")]
-    Unavailable { url: String, reason: String },
+    Unavailable {
+        /// The server, as the message shows it.
+        url: String,
+        /// The server's last answer, and why sesame stopped asking (attempts used up, a
+        /// `Retry-After` too long, or no time left).
+        reason: String,
+    },
+    /// The server answered with a failure of its own: an unexpected HTTP status or an OAuth
+    /// error code that is not the person's to fix.
     #[error("{0}")]
     Server(String),
+    /// The server's reply did not follow its protocol: not JSON, too large, a field missing or
+    /// malformed.
     #[error("{0}")]
     Protocol(String),
+    /// The login cannot go on as configured: the provider lacks the endpoint or will not let
+    /// this client do it, or the server's reply points where sesame does not go.
     #[error("{0}")]
     Refused(String),
     /// The server turned down the credentials themselves: a wrong password or one-time code.

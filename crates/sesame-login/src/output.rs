@@ -10,13 +10,17 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+/// Messages for the person, on stderr: coloured only when stderr is a terminal and `NO_COLOR` is
+/// unset.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     color: bool,
+    /// Whether stderr is a terminal: the wait display is a spinner there, plain lines otherwise.
     pub terminal: bool,
 }
 
 impl Printer {
+    /// A printer for this process's stderr, deciding colour and terminal once.
     pub fn stderr() -> Printer {
         let terminal = std::io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -32,16 +36,19 @@ impl Printer {
 
     // Talk goes to stderr and is best effort: a closed stderr must not end the command (or
     // panic, as `eprintln!` would).
+    /// One line, as given: no prefix, and no cleaning of control characters.
     pub fn info(&self, text: &str) {
         let _ = writeln!(std::io::stderr(), "{text}");
     }
 
+    /// `text` in bold when colour is on, unchanged otherwise.
     pub fn bold(&self, text: &str) -> String {
         self.paint(console::Style::new().bold(), text)
     }
 
     // Outcomes, warnings and errors may quote what a server said: no escape sequence of its
     // own reaches the terminal through them (crate::text::message).
+    /// A `✓` line; escape sequences in `text` are neutralized ([`crate::text::message`]).
     pub fn success(&self, text: &str) {
         self.info(&format!(
             "{} {}",
@@ -50,6 +57,7 @@ impl Printer {
         ));
     }
 
+    /// A `warning:` line, neutralized like [`Printer::success`].
     pub fn warn(&self, text: &str) {
         self.info(&format!(
             "{} {}",
@@ -58,6 +66,7 @@ impl Printer {
         ));
     }
 
+    /// The error's message after `error:`, then its hint, if any, after `hint:`; both neutralized.
     pub fn error(&self, e: &Error) {
         self.info(&format!(
             "{} {}",

@@ -4,6 +4,8 @@
 
 use crate::clock::format_utc;
 
+/// `s` with the five HTML special characters (`& < > " '`) as entities, safe in text and in quoted
+/// attributes.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -33,6 +35,8 @@ button.approve{background:#5b4bdb;border-color:#5b4bdb;color:#fff;font-weight:60
 details{margin-top:1.4rem;font-size:.85rem;color:#475467}summary{cursor:pointer}\
 pre{white-space:pre-wrap;word-break:break-all;background:#f4f5f7;border-radius:6px;padding:.6rem;font-size:.8rem}";
 
+/// A complete page: `title` (escaped) and `body` (HTML, inserted as is) in the shared layout, with
+/// no referrer sent.
 pub fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -44,18 +48,29 @@ pub fn layout(title: &str, body: &str) -> String {
     )
 }
 
+/// What the approval page shows about one challenge; every string is escaped when rendered.
 pub struct Approval<'a> {
+    /// The user the login is for.
     pub user: &'a str,
+    /// The address the challenge was requested from.
     pub ip: &'a str,
+    /// When the challenge was requested, in Unix seconds.
     pub created_unix: i64,
+    /// The verification code, to compare with the terminal's.
     pub user_code: &'a str,
+    /// The one-time nonce the form posts back.
     pub nonce: &'a str,
+    /// Where the form posts the decision (the page's own path).
     pub action: &'a str,
     /// The page's absolute URL, for the terminal instructions.
     pub page_url: &'a str,
+    /// The server does not authenticate the approver (`--auth dev`): the page warns that anyone may
+    /// approve.
     pub dev_mode: bool,
 }
 
+/// The reference server's approval page: who asks, from where and when, the code, Approve and Deny
+/// buttons, and the curl command that approves from a terminal.
 pub fn approval(a: &Approval) -> String {
     let dev = if a.dev_mode {
         "<p class=\"dev\"><strong>Development mode:</strong> this server does not authenticate \
@@ -91,6 +106,7 @@ in your terminal. If it does not, or you did not start a login just now, press D
     layout("Approve sign-in", &body)
 }
 
+/// The reference server's page after a decision: signed in as `user`, or denied (`user` unused).
 pub fn outcome(approved: bool, user: &str) -> String {
     if approved {
         layout(
@@ -122,6 +138,7 @@ pub fn callback_signed_in(user: &str) -> String {
     )
 }
 
+/// A failure page: `title` as its heading and `detail` below it, both escaped.
 pub fn problem(title: &str, detail: &str) -> String {
     layout(
         title,

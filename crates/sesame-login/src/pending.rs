@@ -26,17 +26,21 @@ const TICK: Duration = Duration::from_millis(100);
 pub struct Info {
     /// Tells one owner's login from the next.
     pub id: String,
+    /// The owner's process ID, shown to a joiner.
     pub pid: u32,
     /// What the login is for (flow, user, server), to tell whether another may join it.
     #[serde(default)]
     pub purpose: String,
+    /// The approval URL, once the owner has shown it.
     #[serde(default)]
     pub url: Option<String>,
+    /// The verification code the owner shows, if the flow has one.
     #[serde(default)]
     pub code: Option<String>,
     /// Unix seconds after which the owner gives up.
     #[serde(default)]
     pub deadline: Option<i64>,
+    /// How the login ended; `None` while it runs.
     #[serde(default)]
     pub outcome: Option<Outcome>,
 }
@@ -44,8 +48,11 @@ pub struct Info {
 /// How the owner's login ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
+    /// The owner's exit code: 0 when the login succeeded.
     pub exit: i32,
+    /// The error message, empty on success.
     pub message: String,
+    /// What to do next, when the error said.
     #[serde(default)]
     pub hint: Option<String>,
 }
@@ -101,8 +108,11 @@ pub struct Busy {
     purpose: String,
 }
 
+/// What [`claim`] found.
 pub enum Claim {
+    /// No other login is pending: this one runs, holding the lock.
     Owner(Owner),
+    /// Another login for the profile holds the lock; [`Busy::join`] waits for it.
     Busy(Busy),
 }
 
@@ -159,10 +169,12 @@ impl Owner {
 
 /// A login this one joined: what it shows.
 pub struct Joined {
+    /// What the other login published: its URL, code and deadline.
     pub info: Info,
     paths: Paths,
 }
 
+/// What [`Busy::join`] came to.
 pub enum Joining {
     /// The other login published its URL.
     Joined(Joined),

@@ -8,6 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
+/// How the credential is presented; written `bearer`, `basic`, `cookie:NAME`, `query:NAME` or
+/// `header:NAME` in settings and in the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UseAs {
     /// `Authorization: Bearer TOKEN`.
@@ -25,6 +27,7 @@ pub enum UseAs {
 /// The header a bare API key goes in when nothing else is said.
 pub const DEFAULT_API_KEY_HEADER: &str = "X-API-Key";
 
+/// [`DEFAULT_API_KEY_HEADER`] as a [`Name`].
 pub fn default_api_key_header() -> Name {
     Name(DEFAULT_API_KEY_HEADER.into())
 }
@@ -32,6 +35,7 @@ pub fn default_api_key_header() -> Name {
 /// The cookie ConsoleMe sends its JWT in, when the poll reply names none.
 pub const DEFAULT_COOKIE_NAME: &str = "consoleme_auth";
 
+/// [`DEFAULT_COOKIE_NAME`] as a [`Name`].
 pub fn default_cookie_name() -> Name {
     Name(DEFAULT_COOKIE_NAME.into())
 }
@@ -45,6 +49,7 @@ pub fn default_cookie_name() -> Name {
 pub struct Name(String);
 
 impl Name {
+    /// Checks `name`; the error quotes it (made display-safe) and says what a name may hold.
     pub fn new(name: &str) -> Result<Name, String> {
         if is_token(name) {
             Ok(Name(name.to_string()))
@@ -56,6 +61,7 @@ impl Name {
         }
     }
 
+    /// The name as checked.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -104,13 +104,16 @@ pub fn remove_leftovers(path: &Path) -> usize {
 /// Why a file could not be read.
 #[derive(Debug)]
 pub enum ReadError {
+    /// No file at that path.
     NotFound,
     /// Larger than the limit: not the kind of file expected.
     TooLarge {
+        /// The limit, in bytes.
         limit: u64,
     },
     /// A link, not a regular file, or another user's file.
     Refused(String),
+    /// Any other failure to open or read the file.
     Io(io::Error),
 }
 

@@ -8,9 +8,13 @@ use crate::session::UserName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Where a challenge is requested: `GET {server}/noauth/v1/challenge_generator/{user}`.
 pub const GENERATOR_PATH: &str = "/noauth/v1/challenge_generator/";
+/// Where a challenge's outcome is polled for: `GET {server}/noauth/v1/challenge_poller/{token}`.
 pub const POLLER_PATH: &str = "/noauth/v1/challenge_poller/";
+/// The approval page the person opens: `{server}/challenge_validator/{token}`.
 pub const VALIDATOR_PAGE_PATH: &str = "/challenge_validator/";
+/// The approval API ConsoleMe's UI uses: GET for the one view, POST for the decision.
 pub const VALIDATOR_API_PATH: &str = "/api/v2/challenge_validator/";
 /// Who the session's cookie belongs to (ConsoleMe's user profile endpoint).
 pub const WHOAMI_PATH: &str = "/api/v2/user_profile";
@@ -18,16 +22,24 @@ pub use crate::present::DEFAULT_COOKIE_NAME;
 
 /// Server-side extensions a generator reply may advertise.
 pub const EXT_CALLBACK: &str = "callback";
+/// Extension: the poller holds a `?wait=SECS` poll until the status changes (at most
+/// [`MAX_LONG_POLL_SECS`]).
 pub const EXT_LONG_POLL: &str = "long_poll";
+/// Extension: the reply carries a `user_code` to compare with the approval page.
 pub const EXT_USER_CODE: &str = "user_code";
+/// Extension: the approval can be a denial, and the poller answers `denied`.
 pub const EXT_DENY: &str = "deny";
 
 /// Longest `?wait=` the reference server honours, in seconds.
 pub const MAX_LONG_POLL_SECS: u64 = 25;
 
+/// The challenge generator's reply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GeneratorResponse {
+    /// Where the person approves the login; the client resolves it against the server.
     pub challenge_url: String,
+    /// Where the client polls for the outcome; the client resolves it against the server and polls
+    /// only its origin.
     pub polling_url: String,
     /// Extension: a short code the approval page shows, to compare with the terminal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,24 +52,34 @@ pub struct GeneratorResponse {
 /// The poller's reply as it is on the wire; [`PollResponse::interpret`] makes sense of it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PollResponse {
+    /// `pending`, `success`, `expired`, `unknown`, `unauthorized`, or `denied` (extension).
     pub status: String,
+    /// With `success`: the cookie the token is presented as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie_name: Option<String>,
     /// Unix seconds. ConsoleMe sends an integer; a float or a numeric string is accepted too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<Value>,
+    /// With `success`: the session token (a JWT from ConsoleMe and `sesame serve`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoded_jwt: Option<Secret>,
+    /// With `success`: the user the session belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 
+/// What a poll reply means, its fields checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollStatus {
+    /// Not decided yet: keep polling.
     Pending,
+    /// Approved; the server hands the token out this once.
     Success(Approval),
+    /// The challenge outlived its lifetime before it was approved.
     Expired,
+    /// The server never issued this challenge, or its token was already collected.
     Unknown,
+    /// The poll came from another address than the challenge request.
     Unauthorized,
     /// Extension: the user pressed Deny.
     Denied,
@@ -67,9 +89,14 @@ pub enum PollStatus {
 /// one, a printable user name, an expiry in the future and within ten years.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
+    /// The cookie to present the token as; `None` when the server named none (the session then uses
+    /// the default name).
     pub cookie_name: Option<Name>,
+    /// When the session ends, in Unix seconds; `None` when the server did not say.
     pub expiration: Option<i64>,
+    /// The session token.
     pub jwt: Token,
+    /// The user the server says the session is for; `None` when it did not say.
     pub user: Option<UserName>,
 }
 
@@ -153,13 +180,17 @@ impl PollResponse {
 /// the first view only; later views get `show_approve_button: false` and no nonce.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValidatorView {
+    /// What the page says about the request.
     pub message: String,
+    /// The one-time nonce that decides the request; only the first view carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// `true` on the first view only: later views cannot decide.
     pub show_approve_button: bool,
     /// Extension fields, for clients that render their own page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The code the terminal shows, to compare.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_code: Option<String>,
 }
@@ -167,6 +198,7 @@ pub struct ValidatorView {
 /// `POST /api/v2/challenge_validator/{token}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValidatorDecision {
+    /// The nonce from the first view.
     pub nonce: String,
     /// Extension: `"deny"` denies; absent or `"approve"` approves.
     #[serde(default, skip_serializing_if = "Option::is_none")]

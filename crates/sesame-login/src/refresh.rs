@@ -294,6 +294,8 @@ async fn refresh_oauth(
 
 /// A session fit to use, and what the caller should tell the person about it.
 pub struct Fresh {
+    /// The session to use: the one found valid, the refreshed one (already saved), or the current
+    /// one when the refresh failed but its token still works.
     pub session: Session,
     /// Set when the refresh failed but the current token still works.
     pub warning: Option<String>,

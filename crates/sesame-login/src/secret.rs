@@ -10,6 +10,7 @@ use std::fmt;
 pub struct Secret<T = String>(T);
 
 impl Secret {
+    /// Wraps a text secret: a token, a password, a client secret.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -21,6 +22,7 @@ impl Secret {
 }
 
 impl Secret<Vec<u8>> {
+    /// Wraps a binary secret, such as a signing key.
     pub fn from_bytes(value: impl Into<Vec<u8>>) -> Self {
         Secret(value.into())
     }

@@ -16,8 +16,10 @@ use std::fmt;
 pub struct UserName(String);
 
 impl UserName {
+    /// The longest name taken, in characters.
     pub const MAX_CHARS: usize = 256;
 
+    /// Checks `name`: too long or holding a control or bidi character is an error that says which.
     pub fn new(name: &str) -> Result<UserName, String> {
         if name.chars().count() > Self::MAX_CHARS {
             return Err(format!(
@@ -34,6 +36,7 @@ impl UserName {
         Ok(UserName(name.to_string()))
     }
 
+    /// The name as checked.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -75,9 +78,13 @@ impl PartialEq<str> for UserName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flow {
+    /// The ConsoleMe/Weep challenge, approved in a browser.
     Challenge,
+    /// A token pasted on stdin (`sesame login --with-token`).
     WithToken,
+    /// OAuth authorization code with PKCE, through the browser and the loopback callback.
     Browser,
+    /// OAuth device authorization (RFC 8628).
     Device,
     /// A user name and password (and maybe a one-time code): a JSON login API, or the OAuth
     /// password grant.
@@ -105,28 +112,42 @@ impl fmt::Display for Flow {
     }
 }
 
+/// The session format this version writes, in [`Session::version`].
 pub const FORMAT_VERSION: u32 = 1;
 
+/// A saved login for one profile: the credential, who it belongs to, and what renewing it needs.
+/// Stores keep it as JSON ([`Session::to_json`], [`Session::from_json`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
+    /// The format it was written in ([`FORMAT_VERSION`]).
     pub version: u32,
+    /// The profile it was saved under.
     pub profile: String,
     /// The challenge server or the OIDC issuer the session came from.
     pub server: String,
+    /// Who the session belongs to: from the server, the token, or the login's user.
     pub user: UserName,
+    /// How it was obtained; decides the default [`Session::use_as`] and how it is renewed.
     pub flow: Flow,
     /// The JWT (challenge flow), the access token (OAuth flows), the API key, or the Basic
     /// password.
     pub token: Token,
+    /// The cookie a challenge server named for the token; `None` for the default
+    /// (`consoleme_auth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie_name: Option<Name>,
     /// Unix seconds; `None` when the token does not say.
     pub expires_at: Option<i64>,
+    /// When the login (or the last refresh) got the token, in Unix seconds.
     pub obtained_at: i64,
+    /// The refresh token, when the login got one it can use (OAuth, or a JSON login API that
+    /// can refresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Secret>,
+    /// The OpenID Connect ID token, if the provider sent one (`sesame token --id-token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<Token>,
+    /// The provider's endpoints and the client, for refreshing; `None` for sessions not from OAuth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthInfo>,
     /// From `sesame demo`: its server (and the key that signed the token) is gone.
@@ -151,15 +172,22 @@ pub struct Session {
 /// `sesame token` does not have to run discovery on its hot path.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OAuthInfo {
+    /// The issuer the tokens came from.
     pub issuer: String,
+    /// The OAuth client ID that obtained them.
     pub client_id: String,
+    /// Where the refresh token is traded for new tokens.
     pub token_endpoint: String,
+    /// Where the keys that sign ID tokens are published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// The scopes the login asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// What `status --remote` asks whom the token belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_endpoint: Option<String>,
+    /// Where `logout --revoke` revokes the tokens (RFC 7009).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// Extra token request parameters (`audience`, `resource`) a client-credentials grant
@@ -239,6 +267,7 @@ impl Session {
             .is_none_or(|exp| exp.saturating_sub(skew_secs) > now)
     }
 
+    /// The session as one line of JSON, secrets included: for a store, never for a person.
     #[allow(
         clippy::expect_used,
         reason = "strings, numbers and options always serialize to JSON"

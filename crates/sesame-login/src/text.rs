@@ -39,10 +39,12 @@ impl Shown {
         Shown::new(text, DEFAULT_MAX_CHARS)
     }
 
+    /// The cleaned text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The cleaned text, owned.
     pub fn into_string(self) -> String {
         self.0
     }

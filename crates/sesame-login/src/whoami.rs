@@ -12,17 +12,21 @@ use url::Url;
 /// What the server said.
 #[derive(Debug)]
 pub struct Answer {
+    /// The URL asked.
     pub url: Url,
+    /// The HTTP status code: 2xx accepted, 401 or 403 refused, anything else neither.
     pub status: u16,
     /// The reply: JSON when it is JSON, else its text (at most 2000 characters, one line).
     pub body: Value,
 }
 
 impl Answer {
+    /// Whether the server took the credential: a 2xx status.
     pub fn accepted(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
+    /// Whether the server turned the credential down: 401 or 403.
     pub fn refused(&self) -> bool {
         matches!(self.status, 401 | 403)
     }
@@ -47,6 +51,8 @@ pub fn url_for(session: &Session, configured: Option<&str>) -> Option<Url> {
         .or(challenge)
 }
 
+/// GETs `url` with the session's credential presented as [`Session::use_as`] says, redirects not
+/// followed; any HTTP status is an answer, only a failed request is an error.
 pub async fn ask(url: &Url, session: &Session) -> Result<Answer, LoginError> {
     let client = http::client_for(url).map_err(|e| LoginError::Unreachable {
         url: http::redact(url),

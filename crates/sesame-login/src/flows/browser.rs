@@ -8,9 +8,14 @@ use crate::oidc::{HttpAdapter, OAuthClient, TokenResp, request_error};
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope};
 use url::Url;
 
+/// An authorization request ready to open, with what the rest of the login needs from it.
 pub struct AuthRequest {
+    /// The provider's authorization URL: scopes, PKCE challenge, `state`, `nonce` and the extra
+    /// parameters.
     pub url: Url,
+    /// The random `nonce` sent; the ID token must carry it back.
     pub nonce: String,
+    /// The PKCE verifier, kept for [`exchange`].
     pub verifier: PkceCodeVerifier,
 }
 
@@ -80,6 +85,8 @@ pub fn code_from(params: &Params, issuer: &str) -> Result<String, LoginError> {
         })
 }
 
+/// Trades the authorization `code` for tokens at the token endpoint, with the PKCE verifier; a 5xx
+/// answer is not retried.
 pub async fn exchange(
     oauth: &OAuthClient,
     client: &reqwest::Client,

@@ -29,20 +29,34 @@ use url::Url;
 /// What a valid callback carried (the query parameters the flows care about).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
+    /// The authorization code, when the provider granted one.
     pub code: Option<String>,
+    /// The OAuth error code when it did not (`access_denied`, ...).
     pub error: Option<String>,
+    /// The provider's words about the error, if it sent any (untrusted text).
     pub error_description: Option<String>,
+    /// The issuer that answered (RFC 9207), when the provider says.
     pub iss: Option<String>,
 }
 
 /// The page the browser gets once the terminal knows how the login ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Page {
-    SignedIn { user: String },
+    /// The session is saved.
+    SignedIn {
+        /// The user signed in, as shown on the page.
+        user: String,
+    },
+    /// The login was denied.
     Denied,
-    Failed { message: String },
+    /// The login failed after the browser came back.
+    Failed {
+        /// What went wrong, as a sentence; the page adds "See your terminal".
+        message: String,
+    },
 }
 
+/// A running callback server, stopped when dropped.
 pub struct Callback {
     redirect_uri: Url,
     state: String,
@@ -146,10 +160,12 @@ impl Callback {
         })
     }
 
+    /// `http://127.0.0.1:PORT/callback`, with the port actually bound.
     pub fn redirect_uri(&self) -> &Url {
         &self.redirect_uri
     }
 
+    /// The random `state` a callback must carry to be taken.
     pub fn state(&self) -> &str {
         &self.state
     }
@@ -164,6 +180,7 @@ impl Callback {
         self.outcome.send_replace(Some(page));
     }
 
+    /// Whether a callback with our `state` has arrived: a browser is waiting for its page.
     pub fn received(&self) -> bool {
         self.received.load(Ordering::SeqCst)
     }
@@ -189,10 +206,15 @@ fn host_is_loopback(host: &str, port: u16) -> bool {
 /// A request to the callback, as far as the checks go (untrusted input: anything on this
 /// machine, a browser tab included, can send it).
 pub struct CallbackRequest<'a> {
+    /// The `Host` header, empty if missing.
     pub host: &'a str,
+    /// The port the server is bound to, which `host` must name.
     pub port: u16,
+    /// Whether the method is GET.
     pub get: bool,
+    /// The request path; only `/callback` is served.
     pub path: &'a str,
+    /// The raw query string, if any.
     pub query: Option<&'a str>,
 }
 
@@ -201,6 +223,7 @@ pub struct CallbackRequest<'a> {
 pub enum Rejected {
     /// The `Host` is not a loopback name with our port (DNS rebinding).
     Host,
+    /// Not a GET of `/callback`.
     NotFound,
     /// The `state` is missing or not ours (compared in constant time).
     State,

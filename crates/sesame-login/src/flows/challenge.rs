@@ -20,15 +20,22 @@ use url::Url;
 /// Where the browser should be sent after approval (extension; see the callback module).
 #[derive(Debug, Clone)]
 pub struct CallbackParams {
+    /// The loopback callback's URL, sent as `redirect_uri`.
     pub redirect_uri: Url,
+    /// The callback's `state`, sent along for the server to hand back.
     pub state: String,
 }
 
+/// A challenge the server issued, its URLs checked by [`parse_challenge`].
 #[derive(Debug, Clone)]
 pub struct Challenge {
+    /// Where the person approves the login: http(s), resolved against the server.
     pub challenge_url: Url,
+    /// Where the token is collected: on the server's own origin.
     pub polling_url: Url,
+    /// A code to compare with the approval page (extension): at most 32 characters, display-safe.
     pub user_code: Option<crate::text::Shown>,
+    /// The server honours `?wait=` on the polling URL (extension `long_poll`).
     pub long_poll: bool,
     /// The server redirects the browser to our loopback callback after the decision.
     pub callback: bool,
@@ -161,9 +168,13 @@ pub fn parse_challenge(
     })
 }
 
+/// When polling gives up, and how often it asks.
 #[derive(Debug, Clone, Copy)]
 pub struct PollSettings {
+    /// The login's deadline; one last poll is made when it is reached.
     pub deadline: SystemTime,
+    /// The pause between polls when there is no long-poll (taken as at least 100 ms), and the
+    /// first backoff after a transient failure.
     pub interval: Duration,
 }
 

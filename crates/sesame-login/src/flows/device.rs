@@ -10,8 +10,11 @@ use crate::oidc::{HttpAdapter, OAuthClient, TokenResp, request_error};
 use oauth2::{Scope, StandardDeviceAuthorizationResponse};
 use std::time::{Duration, UNIX_EPOCH};
 
+/// The device authorization reply: user code, verification URL, polling interval and lifetime.
 pub type Details = StandardDeviceAuthorizationResponse;
 
+/// Asks the device authorization endpoint for a user code, with `scopes` and the `extra`
+/// parameters; a 5xx answer is not retried.
 pub async fn start(
     oauth: &OAuthClient,
     client: &reqwest::Client,
@@ -43,6 +46,9 @@ pub async fn start(
 /// The longest polling interval a provider may ask for.
 const MAX_INTERVAL: Duration = Duration::from_secs(300);
 
+/// Polls the token endpoint until the person approves or denies, or until `timeout` or the code's
+/// `expires_in` (whichever is sooner) runs out. Failed requests and 5xx or 429 answers are
+/// reported to `events` and retried with backoff, at most 30 s apart.
 pub async fn wait(
     oauth: &OAuthClient,
     client: &reqwest::Client,

@@ -21,6 +21,9 @@ use crate::pending::{self, Claim, Joining};
 use crate::settings::LoginSettings;
 use std::time::SystemTime;
 
+/// Logs in as `settings` say and saves the session: `--with-token` and `--api-key` first, then the
+/// chosen flow. A login that waits for approval joins one already under way for the profile instead
+/// of starting a second.
 pub async fn run(
     settings: &LoginSettings,
     opener: &dyn Opener,

@@ -19,8 +19,11 @@ pub const MFA_OTP_GRANT: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 
 /// Who is asking: the token endpoint and the client's credentials.
 pub struct TokenClient<'a> {
+    /// The client that sends the form, under sesame's transport rules.
     pub http: &'a reqwest::Client,
+    /// The provider's token endpoint.
     pub endpoint: &'a Url,
+    /// The OAuth client ID.
     pub client_id: &'a str,
     /// With a secret, HTTP Basic (RFC 6749 §2.3.1); without, `client_id` in the body.
     pub client_secret: Option<&'a Secret>,
@@ -29,9 +32,11 @@ pub struct TokenClient<'a> {
 /// A password grant's answer.
 #[derive(Debug)]
 pub enum PasswordOutcome {
+    /// The provider issued tokens.
     Tokens(Box<TokenResp>),
     /// The provider wants a one-time code, to be sent with this token.
     MfaRequired {
+        /// Auth0's `mfa_token`, for [`TokenClient::mfa_otp`].
         mfa_token: Secret,
     },
 }
@@ -44,6 +49,8 @@ struct ErrorBody {
 }
 
 impl TokenClient<'_> {
+    /// The password grant for `user`, with `scopes` and the `extra` parameters. A wrong password
+    /// (`invalid_grant` and the like) is [`LoginError::Credentials`].
     pub async fn password(
         &self,
         user: &str,
@@ -87,6 +94,8 @@ impl TokenClient<'_> {
             .map_err(|e| refusal(e, "one-time code"))
     }
 
+    /// The client credentials grant, with `scopes` and the `extra` parameters: tokens for the
+    /// client itself, which authenticates with its secret if it has one.
     pub async fn client_credentials(
         &self,
         scopes: &[String],

@@ -28,9 +28,13 @@ const ALLOWED: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
+/// What an ID token must say to be taken.
 pub struct Expected<'a> {
+    /// The issuer the token's `iss` must name (or the same with a `/` added).
     pub issuer: &'a str,
+    /// Our client ID, which must be the audience (`aud`).
     pub client_id: &'a str,
+    /// The `nonce` this login sent; `None` when none was sent (a refresh, a direct grant).
     pub nonce: Option<&'a str>,
 }
 

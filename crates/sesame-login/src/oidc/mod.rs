@@ -30,14 +30,18 @@ use url::Url;
 /// `id_token` next to the standard fields: `BasicClient` would drop it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IdTokenFields {
+    /// The ID token, when the provider sent one (OpenID Connect, not plain OAuth).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<Secret>,
 }
 
 impl ExtraTokenFields for IdTokenFields {}
 
+/// A token endpoint's reply, with its `id_token` kept.
 pub type TokenResp = StandardTokenResponse<IdTokenFields, BasicTokenType>;
 
+/// The `oauth2` client sesame builds: the token endpoint always set, the authorization and device
+/// endpoints when the provider has them.
 pub type OAuthClient = oauth2::Client<
     BasicErrorResponse,
     TokenResp,
@@ -54,16 +58,23 @@ pub type OAuthClient = oauth2::Client<
 /// Where the provider's endpoints are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provider {
+    /// The issuer identifier; a discovery document must name the issuer it was fetched for.
     pub issuer: String,
+    /// Where the browser flow sends the person; `None` when the provider has none.
     #[serde(default)]
     pub authorization_endpoint: Option<String>,
+    /// Where grants (a code, a device code, a password, a refresh token) are traded for tokens.
     pub token_endpoint: String,
+    /// Where the device flow asks for a user code; `None` when the provider has none.
     #[serde(default)]
     pub device_authorization_endpoint: Option<String>,
+    /// Where the keys that sign ID tokens are published.
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    /// What `status --remote` asks whom a token belongs to.
     #[serde(default)]
     pub userinfo_endpoint: Option<String>,
+    /// Where `logout --revoke` revokes tokens (RFC 7009).
     #[serde(default)]
     pub revocation_endpoint: Option<String>,
 }
@@ -86,13 +97,19 @@ impl Provider {
 /// Explicit endpoints from the settings, each overriding what discovery says.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
+    /// The authorization endpoint.
     pub authorization: Option<Url>,
+    /// The token endpoint.
     pub token: Option<Url>,
+    /// The device authorization endpoint.
     pub device: Option<Url>,
+    /// The JWKS URI, for verifying ID tokens.
     pub jwks: Option<Url>,
 }
 
 impl Endpoints {
+    /// Whether discovery can be skipped: a token endpoint is given, and an authorization or a
+    /// device endpoint.
     pub fn is_complete(&self) -> bool {
         self.token.is_some() && (self.authorization.is_some() || self.device.is_some())
     }
@@ -229,7 +246,9 @@ pub struct TransportError(pub String);
 /// With `retry_server_errors`, HTTP 5xx and 429 become transport errors, which `oauth2`'s device
 /// polling retries with backoff (RFC 8628 §3.5) instead of giving up.
 pub struct HttpAdapter<'a> {
+    /// The client that sends the requests, under sesame's transport rules.
     pub client: &'a reqwest::Client,
+    /// Turn HTTP 5xx and 429 into transport errors, for polling that retries them.
     pub retry_server_errors: bool,
     /// Told about retried failures, for the spinner.
     pub events: Option<&'a dyn crate::events::Events>,
@@ -345,10 +364,15 @@ pub fn error_code<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 's
 
 /// Who asked whom for the tokens: what a session records besides the tokens.
 pub struct Grant<'a> {
+    /// The profile the session is saved under.
     pub profile: &'a str,
+    /// The provider that granted the tokens.
     pub provider: &'a Provider,
+    /// The OAuth client that asked for them.
     pub client_id: &'a str,
+    /// The scopes asked for, kept with the session for refreshing.
     pub scopes: &'a [String],
+    /// The login flow that got the tokens.
     pub flow: Flow,
 }
 

@@ -9,6 +9,7 @@ use url::Url;
 /// What the provider did with a token.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Revoked {
+    /// HTTP 200: the token is revoked, or the provider did not know it.
     Yes,
     /// `unsupported_token_type` (§2.2.1): the provider cannot revoke this kind of token, e.g. a
     /// self-contained JWT access token, which stays valid until it expires.

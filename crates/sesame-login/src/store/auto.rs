@@ -4,12 +4,15 @@
 use super::{StoreError, TokenStore};
 use crate::session::Session;
 
+/// Two stores as one: loads from the primary, else the secondary; saves to the primary and then
+/// removes the secondary's copy; deletes from both.
 pub struct Fallback<P, S> {
     primary: P,
     secondary: S,
 }
 
 impl<P: TokenStore, S: TokenStore> Fallback<P, S> {
+    /// Combines `primary` (for `auto`, the keychain) and `secondary` (the file store).
     pub fn new(primary: P, secondary: S) -> Self {
         Fallback { primary, secondary }
     }

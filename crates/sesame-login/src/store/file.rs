@@ -8,12 +8,14 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Sessions as files: `PROFILE.json`, mode 0600, in a 0700 directory, replaced atomically.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
 }
 
 impl FileStore {
+    /// A file store in `dir`; the directory is created when the first session is saved.
     pub fn new(dir: PathBuf) -> Self {
         FileStore { dir }
     }
@@ -23,10 +25,13 @@ impl FileStore {
         FileStore::new(data_dir.join("sessions"))
     }
 
+    /// The directory the session files are in.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The session file of `profile` (`PROFILE.json` in the store's directory), whether or not it
+    /// exists.
     pub fn path(&self, profile: &str) -> PathBuf {
         self.dir.join(format!("{profile}.json"))
     }

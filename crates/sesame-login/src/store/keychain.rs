@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// Sessions in the OS keychain: one entry per profile, split into parts where one entry cannot hold
+/// a session, and every call bounded in time.
 pub struct KeychainStore {
     inner: Arc<CredentialStore>,
     name: &'static str,

@@ -5,6 +5,7 @@ use crate::session::Session;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// Sessions kept as JSON in a map, for tests; nothing outlives the value.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     sessions: Mutex<HashMap<String, String>>,

@@ -21,13 +21,16 @@ use std::time::Duration;
 /// The service name of every keychain entry; the account is the profile name.
 pub const SERVICE: &str = "sesame";
 
+/// Why a store could not do what was asked; [`StoreError::into_error`] says it to the person.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No session is saved for the profile.
     #[error("no session is stored for this profile")]
     NotFound,
     /// The backend cannot be used here at all (no keychain service, locked, timed out).
     #[error("{0}")]
     Unavailable(String),
+    /// Anything else: a file that cannot be read or written, a damaged session, a keychain error.
     #[error("{0}")]
     Other(String),
 }
@@ -57,10 +60,14 @@ impl StoreError {
     }
 }
 
+/// Where sessions are saved, one per profile: the OS keychain, session files, or memory.
 pub trait TokenStore: Send + Sync {
     /// For messages: "Secret Service keychain", "file ~/.local/share/sesame/sessions/x.json".
     fn describe(&self, profile: &str) -> String;
+    /// The profile's session, checked as [`Session::from_json`] checks it; [`StoreError::NotFound`]
+    /// when there is none.
     fn load(&self, profile: &str) -> Result<Session, StoreError>;
+    /// Saves `session` under its profile, replacing any earlier one.
     fn save(&self, session: &Session) -> Result<(), StoreError>;
     /// Ok(false) when there was nothing to delete.
     fn delete(&self, profile: &str) -> Result<bool, StoreError>;
@@ -78,12 +85,16 @@ pub trait TokenStore: Send + Sync {
     }
 }
 
+/// Which store to use (`--store`, `SESAME_STORE`, the profile's `store`); [`open`] opens it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
+    /// The keychain when it answers, else the session files, with a warning.
     #[default]
     Auto,
+    /// The OS keychain only: an error when it is unavailable.
     Keychain,
+    /// The session files only.
     File,
 }
 
@@ -123,7 +134,9 @@ pub struct Keychain {
 
 /// A store ready to use, and the warning to show when `auto` had to fall back.
 pub struct Opened {
+    /// The store to use.
     pub store: Box<dyn TokenStore>,
+    /// Set when `auto` found no keychain and fell back to the files: why, and where they are.
     pub warning: Option<String>,
 }
 
