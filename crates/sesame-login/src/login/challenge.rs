@@ -3,8 +3,8 @@
 //! and save the session. The previous session is replaced only by a new one: failure or Ctrl-C
 //! leaves it as it was.
 
-use super::display::{Shown, linger, present};
-use super::save::{open_for_saving, save};
+use super::display::{Shown, Tab, present};
+use super::save::Obtained;
 use crate::browser::Opener;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::Error;
@@ -28,9 +28,8 @@ pub(super) async fn run(
     opener: &dyn Opener,
     printer: &Printer,
     owner: &mut pending::Owner,
-) -> Result<(), Error> {
+) -> Result<Obtained, Error> {
     let (server, user) = target(settings)?;
-    let opened = open_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&server)?;
     let clock = SystemClock;
@@ -77,7 +76,7 @@ pub(super) async fn run(
                     message: Error::from(other.clone()).message,
                 },
             };
-            finish(&callback, page, browser_expected).await;
+            finish(callback, page, browser_expected).await;
             return Err(e.into());
         }
     };
@@ -90,17 +89,11 @@ pub(super) async fn run(
         unix_seconds(clock.now()),
     );
     // The browser learns the outcome once the session is saved, so "Signed in" is true.
-    let saved = save(&*opened.store, &session, settings, printer);
-    let page = match &saved {
-        Ok(()) => Page::SignedIn {
-            user: session.user.to_string(),
-        },
-        Err(e) => Page::Failed {
-            message: e.message.clone(),
-        },
-    };
-    finish(&callback, page, browser_expected).await;
-    saved
+    let tab = callback.map(|callback| Tab {
+        callback,
+        browser_expected,
+    });
+    Ok(Obtained { session, tab })
 }
 
 /// The server and the user to log in as.
@@ -207,9 +200,12 @@ fn session_from(
 }
 
 /// Gives the browser its page, waiting a little for one that is on its way back.
-async fn finish(callback: &Option<Callback>, page: Page, browser_expected: bool) {
-    if let Some(cb) = callback {
-        cb.finish(page);
-        linger(cb, browser_expected).await;
+async fn finish(callback: Option<Callback>, page: Page, browser_expected: bool) {
+    if let Some(callback) = callback {
+        let tab = Tab {
+            callback,
+            browser_expected,
+        };
+        tab.show(page).await;
     }
 }

@@ -7,7 +7,6 @@
 //! saved, and the terminal's echo is restored by the prompt's own guard or the shell.
 
 use super::prompt;
-use super::save::{open_for_saving, save};
 use crate::clock::unix_seconds;
 use crate::error::Error;
 use crate::http;
@@ -19,6 +18,7 @@ use crate::present::UseAs;
 use crate::secret::Token;
 use crate::session::{Flow, Session, UserName};
 use crate::settings::LoginSettings;
+use crate::store::TokenStore;
 use std::time::SystemTime;
 use url::Url;
 
@@ -40,8 +40,7 @@ pub(super) async fn json_login(
     settings: &LoginSettings,
     api: &JsonApi,
     printer: &Printer,
-) -> Result<(), Error> {
-    let opened = open_for_saving(&settings.common, printer)?;
+) -> Result<Session, Error> {
     let user = user(settings)?;
     let password = prompt::password(&user, settings.direct.password_stdin)?;
     let login_url = Url::parse(&api.login_url)
@@ -76,7 +75,7 @@ pub(super) async fn json_login(
             now(),
         )
     };
-    save(&*opened.store, &session, settings, printer)
+    Ok(session)
 }
 
 /// The provider's token endpoint for a direct grant: an explicit `token-endpoint` needs no
@@ -135,8 +134,7 @@ fn token_url(provider: &Provider) -> Result<Url, Error> {
 pub(super) async fn oauth_password(
     settings: &LoginSettings,
     printer: &Printer,
-) -> Result<(), Error> {
-    let opened = open_for_saving(&settings.common, printer)?;
+) -> Result<Session, Error> {
     let client_id = client_id(settings)?;
     let user = user(settings)?;
     let (provider, client) = provider(settings).await?;
@@ -167,7 +165,7 @@ pub(super) async fn oauth_password(
         Flow::Password,
     )
     .await?;
-    save(&*opened.store, &session, settings, printer)
+    Ok(session)
 }
 
 /// `--flow client-credentials`: the client's own token, for CI and service accounts. `sesame
@@ -176,21 +174,20 @@ pub(super) async fn oauth_password(
 /// secret a CI job passed in its environment must not end up on its disk.
 pub(super) async fn client_credentials(
     settings: &LoginSettings,
-    printer: &Printer,
-) -> Result<(), Error> {
-    let opened = open_for_saving(&settings.common, printer)?;
+    store: &dyn TokenStore,
+) -> Result<Session, Error> {
     let client_id = client_id(settings)?;
     let o = &settings.oidc;
-    if o.remember_secret && !opened.store.encrypted() {
+    if o.remember_secret && !store.encrypted() {
         return Err(Error::usage(format!(
             "--remember-secret keeps the client secret only in the OS keychain, and this login saves to {}.",
-            opened.store.describe(&settings.common.profile)
+            store.describe(&settings.common.profile)
         ))
         .hint("Use --store keychain, or leave out --remember-secret and give `sesame token` the secret in SESAME_CLIENT_SECRET."));
     }
     // The secret given now, else the one kept (in the keychain) with this client's session.
     let kept = || {
-        let s = opened.store.load(&settings.common.profile).ok()?;
+        let s = store.load(&settings.common.profile).ok()?;
         let same_client = s.oauth.as_ref().is_some_and(|i| i.client_id == client_id);
         (s.flow == Flow::ClientCredentials && same_client).then_some(s.client_secret)?
     };
@@ -228,7 +225,7 @@ pub(super) async fn client_credentials(
     if let Some(info) = &mut session.oauth {
         info.extra = o.extra.clone();
     }
-    save(&*opened.store, &session, settings, printer)
+    Ok(session)
 }
 
 /// Scopes for a client acting for itself: `openid` and `offline_access` are about a user and
@@ -296,8 +293,7 @@ fn static_server(settings: &LoginSettings) -> String {
 }
 
 /// `login --api-key`: a key from stdin or a hidden prompt becomes the profile's session.
-pub(super) fn api_key(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
-    let opened = open_for_saving(&settings.common, printer)?;
+pub(super) fn api_key(settings: &LoginSettings) -> Result<Session, Error> {
     let key = prompt::api_key()?;
     let session = Session {
         use_as: Some(
@@ -317,12 +313,11 @@ pub(super) fn api_key(settings: &LoginSettings, printer: &Printer) -> Result<(),
             now(),
         )
     };
-    save(&*opened.store, &session, settings, printer)
+    Ok(session)
 }
 
 /// `--flow basic`: a user name and password kept for APIs that take HTTP Basic.
-pub(super) fn basic(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
-    let opened = open_for_saving(&settings.common, printer)?;
+pub(super) fn basic(settings: &LoginSettings) -> Result<Session, Error> {
     let user = user(settings)?;
     if user.contains(':') {
         return Err(Error::usage(format!(
@@ -344,5 +339,5 @@ pub(super) fn basic(settings: &LoginSettings, printer: &Printer) -> Result<(), E
             now(),
         )
     };
-    save(&*opened.store, &session, settings, printer)
+    Ok(session)
 }

@@ -21,6 +21,21 @@ pub(super) async fn linger(callback: &Callback, browser_expected: bool) {
     }
 }
 
+/// The browser tab of a login, waiting on the loopback callback for the outcome page.
+pub(super) struct Tab {
+    pub(super) callback: Callback,
+    /// Whether the browser was sent back to the callback (then the page waits for it).
+    pub(super) browser_expected: bool,
+}
+
+impl Tab {
+    /// Gives the browser its page, waiting a little for one that is on its way back.
+    pub(super) async fn show(&self, page: crate::flows::callback::Page) {
+        self.callback.finish(page);
+        linger(&self.callback, self.browser_expected).await;
+    }
+}
+
 /// What the person is shown besides the URL.
 pub struct Shown<'a> {
     /// The verification code to compare or enter (already display-safe).

@@ -18,23 +18,21 @@ use crate::error::Error;
 use crate::login_error::LoginError;
 use crate::output::{Printer, WaitDisplay};
 use crate::pending::{self, Claim, Joining};
+use crate::session::Session;
 use crate::settings::LoginSettings;
+use crate::store::TokenStore;
 use std::time::SystemTime;
 
 /// Logs in as `settings` say and saves the session: `--with-token` and `--api-key` first, then the
 /// chosen flow. A login that waits for approval joins one already under way for the profile instead
-/// of starting a second.
+/// of starting a second. Every flow returns the session it obtained; this is the one place that
+/// opens the store (before anyone types a password or approves anything, so a missing keychain
+/// is known first) and saves.
 pub async fn run(
     settings: &LoginSettings,
     opener: &dyn Opener,
     printer: &Printer,
 ) -> Result<(), Error> {
-    if settings.with_token {
-        return save::with_token(settings, printer);
-    }
-    if settings.direct.api_key {
-        return direct::api_key(settings, printer);
-    }
     let flow = choose_flow(settings, printer)?;
     tracing::debug!(
         "flow: {} (--flow {:?}; server {}, issuer {}, login-url {})",
@@ -44,17 +42,33 @@ pub async fn run(
         settings.oidc.issuer.is_some(),
         settings.direct.json_api.is_some()
     );
-    let flow = match flow {
-        // Direct credentials wait for no one's approval: no pending login to claim or join.
-        Flow::Direct(d) => return direct(settings, d, printer).await,
-        Flow::Approved(a) => a,
-    };
-    if settings.direct.password_stdin {
+    if settings.direct.password_stdin && matches!(flow, Flow::Approved(_)) {
         return Err(Error::usage(
             "--password-stdin is for password and basic logins; this profile logs in through a browser approval.",
         )
         .hint("Drop --password-stdin, or choose --flow password / --flow basic."));
     }
+    let opened = save::open_for_saving(&settings.common, printer)?;
+    let store = &*opened.store;
+    match flow {
+        // Direct credentials wait for no one's approval: no pending login to claim or join.
+        Flow::Direct(d) => {
+            let session = direct(settings, d, store, printer).await?;
+            save::save(store, &session, settings, printer)
+        }
+        Flow::Approved(a) => approved(settings, a, opener, printer, store).await,
+    }
+}
+
+/// A flow that waits for an approval, as the profile's one pending login (or joining the one
+/// under way).
+async fn approved(
+    settings: &LoginSettings,
+    flow: Approved,
+    opener: &dyn Opener,
+    printer: &Printer,
+    store: &dyn TokenStore,
+) -> Result<(), Error> {
     let common = &settings.common;
     let purpose = purpose(settings, &flow);
     let mut owner = match pending::claim(&common.paths.data_dir, &common.profile, &purpose)? {
@@ -71,9 +85,13 @@ pub async fn run(
             }
         }
     };
-    let result = match flow {
+    let obtained = match flow {
         Approved::Challenge => challenge::run(settings, opener, printer, &mut owner).await,
         Approved::Oidc(f) => oidc::run(settings, f, opener, printer, &mut owner).await,
+    };
+    let result = match obtained {
+        Ok(obtained) => obtained.save(store, settings, printer).await,
+        Err(e) => Err(e),
     };
     owner.finish(&result);
     result
@@ -97,16 +115,20 @@ fn purpose(settings: &LoginSettings, flow: &Approved) -> String {
     }
 }
 
+/// The session a direct flow obtains, for [`run`] to save.
 async fn direct(
     settings: &LoginSettings,
     flow: DirectFlow<'_>,
+    store: &dyn TokenStore,
     printer: &Printer,
-) -> Result<(), Error> {
+) -> Result<Session, Error> {
     match flow {
+        DirectFlow::WithToken => save::with_token(settings, printer),
+        DirectFlow::ApiKey => direct::api_key(settings),
         DirectFlow::Json(api) => direct::json_login(settings, api, printer).await,
         DirectFlow::OAuthPassword => direct::oauth_password(settings, printer).await,
-        DirectFlow::ClientCredentials => direct::client_credentials(settings, printer).await,
-        DirectFlow::Basic => direct::basic(settings, printer),
+        DirectFlow::ClientCredentials => direct::client_credentials(settings, store).await,
+        DirectFlow::Basic => direct::basic(settings),
     }
 }
 
@@ -169,6 +191,12 @@ async fn join(
 /// `auto`: challenge when the profile names a challenge server; for an issuer, the browser flow
 /// when a browser can be opened, else the device flow, saying which and why.
 fn choose_flow<'s>(settings: &'s LoginSettings, printer: &Printer) -> Result<Flow<'s>, Error> {
+    if settings.with_token {
+        return Ok(Flow::Direct(DirectFlow::WithToken));
+    }
+    if settings.direct.api_key {
+        return Ok(Flow::Direct(DirectFlow::ApiKey));
+    }
     let has_oidc = settings.oidc.issuer.is_some();
     match settings.flow {
         FlowChoice::Challenge => Ok(Flow::Approved(Approved::Challenge)),
@@ -232,6 +260,8 @@ impl Flow<'_> {
             Flow::Approved(Approved::Challenge) => "challenge",
             Flow::Approved(Approved::Oidc(OidcFlow::Browser)) => "browser",
             Flow::Approved(Approved::Oidc(OidcFlow::Device)) => "device",
+            Flow::Direct(DirectFlow::WithToken) => "with-token",
+            Flow::Direct(DirectFlow::ApiKey) => "api-key",
             Flow::Direct(DirectFlow::Json(_)) => "password (JSON login API)",
             Flow::Direct(DirectFlow::OAuthPassword) => "password (OAuth password grant)",
             Flow::Direct(DirectFlow::ClientCredentials) => "client-credentials",
@@ -250,6 +280,10 @@ enum Approved {
 /// Logins with credentials typed or piped in, where no browser takes part.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum DirectFlow<'s> {
+    /// `--with-token`: a token from stdin.
+    WithToken,
+    /// `--api-key`: an API key from stdin or a prompt.
+    ApiKey,
     /// A JSON login API (`login-url`).
     Json(&'s crate::json_api::JsonApi),
     /// The OAuth resource-owner password grant.

@@ -3,8 +3,8 @@
 //! challenge flow.
 
 use super::OidcFlow;
-use super::display::{LINGER, Shown, linger, present};
-use super::save::{open_for_saving, save};
+use super::display::{LINGER, Shown, Tab, linger, present};
+use super::save::Obtained;
 use crate::browser::Opener;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::Error;
@@ -25,7 +25,7 @@ pub(super) async fn run(
     opener: &dyn Opener,
     printer: &Printer,
     owner: &mut crate::pending::Owner,
-) -> Result<(), Error> {
+) -> Result<Obtained, Error> {
     let o = &settings.oidc;
     let issuer = o.issuer.clone().ok_or_else(|| {
         Error::usage(format!("The {} flow needs an issuer.", flow_name(flow))).hint(
@@ -36,7 +36,6 @@ pub(super) async fn run(
         Error::usage("An OpenID Connect login needs a client ID.")
             .hint("Pass --client-id ID, set SESAME_CLIENT_ID, or set `client-id` in the profile's config.")
     })?;
-    let opened = open_for_saving(&settings.common, printer)?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&issuer)?;
     let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
@@ -80,19 +79,11 @@ pub(super) async fn run(
             return Err(e);
         }
     };
-    let saved = save(&*opened.store, &session, settings, printer);
-    if let Some(cb) = &callback {
-        cb.finish(match &saved {
-            Ok(()) => Page::SignedIn {
-                user: session.user.to_string(),
-            },
-            Err(e) => Page::Failed {
-                message: e.message.clone(),
-            },
-        });
-        linger(cb, true).await;
-    }
-    saved
+    let tab = callback.map(|callback| Tab {
+        callback,
+        browser_expected: true,
+    });
+    Ok(Obtained { session, tab })
 }
 
 /// What both flows need from the login.

@@ -1,7 +1,10 @@
-//! Saving the session a flow obtained, and `--with-token`, which saves one from stdin.
+//! Saving the session a flow obtained (the one place a login saves), and `--with-token`,
+//! which makes one from stdin.
 
+use super::display::Tab;
 use crate::clock::{human_duration, unix_seconds};
 use crate::error::Error;
+use crate::flows::callback::Page;
 use crate::jwt;
 use crate::output::Printer;
 use crate::secret::Token;
@@ -22,6 +25,38 @@ pub(super) fn open_for_saving(common: &Common, printer: &Printer) -> Result<Open
     Ok(opened)
 }
 
+/// What an approved flow obtained: the session, and the browser tab that learns the outcome
+/// once the session is saved (so its "Signed in" is true).
+pub(super) struct Obtained {
+    pub(super) session: Session,
+    pub(super) tab: Option<Tab>,
+}
+
+impl Obtained {
+    /// Saves the session and tells the browser tab how that went.
+    pub(super) async fn save(
+        self,
+        store: &dyn TokenStore,
+        settings: &LoginSettings,
+        printer: &Printer,
+    ) -> Result<(), Error> {
+        let saved = save(store, &self.session, settings, printer);
+        if let Some(tab) = &self.tab {
+            tab.show(match &saved {
+                Ok(()) => Page::SignedIn {
+                    user: self.session.user.to_string(),
+                },
+                Err(e) => Page::Failed {
+                    message: e.message.clone(),
+                },
+            })
+            .await;
+        }
+        saved
+    }
+}
+
+/// Saves `session` and says where, or says why it could not be saved.
 pub(super) fn save(
     store: &dyn TokenStore,
     session: &Session,
@@ -72,8 +107,7 @@ pub(super) fn save(
 
 /// `--with-token`: a token from stdin becomes the profile's session, for CI and for servers that
 /// hand out tokens another way. Never from argv, where other users can read it.
-pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<(), Error> {
-    let opened = open_for_saving(&settings.common, printer)?;
+pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<Session, Error> {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         printer.info("Paste the token, then press Enter and Ctrl-D:");
     }
@@ -122,5 +156,5 @@ pub(super) fn with_token(settings: &LoginSettings, printer: &Printer) -> Result<
             now,
         )
     };
-    save(&*opened.store, &session, settings, printer)
+    Ok(session)
 }
