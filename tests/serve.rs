@@ -377,6 +377,21 @@ fn the_user_profile_endpoint_checks_the_cookie_and_status_remote_uses_it() {
     });
     assert_eq!((status, body["code"].as_str()), (403, Some("invalid_jwt")));
 
+    // The session cookie among others, in two Cookie headers, one value quoted (RFC 6265's
+    // grammar, read by the cookie crate): found.
+    let jwt = s.token();
+    let (status, body): (u16, Value) = block_on(async {
+        let r = http()
+            .get(&url)
+            .header("cookie", "theme=dark; lang=\"en\"")
+            .header("cookie", format!("a=1; consoleme_auth=\"{jwt}\"; b=2"))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    });
+    assert_eq!((status, body["user"].as_str()), (200, Some(USER)), "{body}");
+
     // A token signed with another key (another server's) is refused; status says so, exit 3.
     let other = RefServer::with_config(sesame_server::Config::dev(
         b"another-secret-0123456789abcdef".to_vec(),

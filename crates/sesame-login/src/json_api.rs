@@ -244,14 +244,8 @@ pub async fn post(
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
-        .filter_map(|h| {
-            let pair = h.split(';').next()?;
-            let (name, value) = pair.split_once('=')?;
-            Some((
-                name.trim().to_string(),
-                Secret::new(value.trim().trim_matches('"')),
-            ))
-        })
+        .filter_map(|h| cookie::Cookie::parse(h).ok())
+        .map(|c| (c.name().to_string(), Secret::new(c.value_trimmed())))
         .collect();
     Ok(Reply {
         status: answer.status,

@@ -136,13 +136,26 @@ impl PollResponse {
     /// Makes sense of the reply, checking every field of a success where it enters; `now` is
     /// Unix seconds.
     pub fn interpret(self, now: i64) -> Result<PollStatus, String> {
-        Ok(match self.status.as_str() {
-            "pending" => PollStatus::Pending,
-            "expired" => PollStatus::Expired,
-            "unknown" => PollStatus::Unknown,
-            "unauthorized" => PollStatus::Unauthorized,
-            "denied" => PollStatus::Denied,
-            "success" => {
+        let Some(status) = WireStatus::parse(&self.status) else {
+            return Err(format!(
+                "the server sent an unknown status {:?}",
+                crate::text::Shown::new(&self.status, 40).as_str()
+            ));
+        };
+        Ok(match status {
+            WireStatus::Pending => PollStatus::Pending,
+            WireStatus::Expired => PollStatus::Expired,
+            WireStatus::Unknown => PollStatus::Unknown,
+            WireStatus::Unauthorized => PollStatus::Unauthorized,
+            WireStatus::Denied => PollStatus::Denied,
+            // `sesame serve` sends `slow_down` only with a 429, to an address that guesses
+            // tokens, which the poller retries before reading a body.
+            WireStatus::SlowDown => {
+                return Err(
+                    "the server asked to slow down (slow_down) on a successful reply".into(),
+                );
+            }
+            WireStatus::Success => {
                 let jwt = self
                     .encoded_jwt
                     .filter(|t| !t.expose().trim().is_empty())
@@ -166,13 +179,57 @@ impl PollResponse {
                     user,
                 })
             }
-            other => {
-                return Err(format!(
-                    "the server sent an unknown status {:?}",
-                    crate::text::Shown::new(other, 40).as_str()
-                ));
-            }
         })
+    }
+}
+
+/// A poll answer's `status` word, as the server writes it and the client reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireStatus {
+    /// `pending`: not decided yet.
+    Pending,
+    /// `success`: approved; the reply carries the token.
+    Success,
+    /// `unknown`: no such challenge, or its token was already collected.
+    Unknown,
+    /// `expired`: the challenge outlived its lifetime.
+    Expired,
+    /// `denied` (extension): the user pressed Deny.
+    Denied,
+    /// `unauthorized`: the poll came from another address than the challenge request.
+    Unauthorized,
+    /// `slow_down` (with HTTP 429): too many polls for unknown tokens from this address.
+    SlowDown,
+}
+
+impl WireStatus {
+    /// Every status, in the order of the metrics' labels.
+    pub const ALL: [WireStatus; 7] = [
+        WireStatus::Pending,
+        WireStatus::Success,
+        WireStatus::Unknown,
+        WireStatus::Expired,
+        WireStatus::Denied,
+        WireStatus::Unauthorized,
+        WireStatus::SlowDown,
+    ];
+
+    /// The word on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WireStatus::Pending => "pending",
+            WireStatus::Success => "success",
+            WireStatus::Unknown => "unknown",
+            WireStatus::Expired => "expired",
+            WireStatus::Denied => "denied",
+            WireStatus::Unauthorized => "unauthorized",
+            WireStatus::SlowDown => "slow_down",
+        }
+    }
+
+    /// The status `word` names, if it is one.
+    pub fn parse(word: &str) -> Option<WireStatus> {
+        WireStatus::ALL.into_iter().find(|s| s.as_str() == word)
     }
 }
 

@@ -34,7 +34,7 @@ use sesame_login::clock::unix_seconds;
 use sesame_login::protocol::{
     EXT_CALLBACK, EXT_DENY, EXT_LONG_POLL, EXT_USER_CODE, GENERATOR_PATH, GeneratorResponse,
     MAX_LONG_POLL_SECS, POLLER_PATH, PollResponse, VALIDATOR_API_PATH, VALIDATOR_PAGE_PATH,
-    ValidatorDecision, ValidatorView, WHOAMI_PATH,
+    ValidatorDecision, ValidatorView, WHOAMI_PATH, WireStatus,
 };
 use sesame_login::secret::Secret;
 use state::{ChallengeState, Challenges, Created, Limits, NewChallenge, Poll, StateError, Status};
@@ -615,10 +615,10 @@ async fn whoami_route(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.to_string());
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_string());
     let claims = cookie.and_then(|c| token::verify(app.config.jwt_secret.expose_bytes(), &c));
     match claims {
         Some(c) => json(
@@ -820,23 +820,15 @@ fn unavailable(e: &StateError) -> Resp {
 
 /// A status-only poll answer: the bytes serde would write for a [`PollResponse`] with only
 /// `status`, without serialising (a poll is the hottest request; a test keeps them equal).
-fn status_only(code: StatusCode, status: &'static str) -> Resp {
+fn status_only(code: StatusCode, status: WireStatus) -> Resp {
     let body: &'static str = match status {
-        "pending" => r#"{"status":"pending"}"#,
-        "unknown" => r#"{"status":"unknown"}"#,
-        "expired" => r#"{"status":"expired"}"#,
-        "unauthorized" => r#"{"status":"unauthorized"}"#,
-        "denied" => r#"{"status":"denied"}"#,
-        "slow_down" => r#"{"status":"slow_down"}"#,
-        other => {
-            return json(
-                code,
-                &PollResponse {
-                    status: other.into(),
-                    ..Default::default()
-                },
-            );
-        }
+        WireStatus::Pending => r#"{"status":"pending"}"#,
+        WireStatus::Success => r#"{"status":"success"}"#,
+        WireStatus::Unknown => r#"{"status":"unknown"}"#,
+        WireStatus::Expired => r#"{"status":"expired"}"#,
+        WireStatus::Unauthorized => r#"{"status":"unauthorized"}"#,
+        WireStatus::Denied => r#"{"status":"denied"}"#,
+        WireStatus::SlowDown => r#"{"status":"slow_down"}"#,
     };
     respond(
         code,
@@ -847,7 +839,7 @@ fn status_only(code: StatusCode, status: &'static str) -> Resp {
 
 /// What a poll comes to.
 enum Reply {
-    Status(&'static str),
+    Status(WireStatus),
     Success(PollResponse),
 }
 
@@ -871,18 +863,18 @@ async fn poller(
             Poll::Unknown => {
                 // RFC 8628 §5.2: slow down whoever guesses tokens.
                 if let Some(wait) = app.guesses.unknown(ip) {
-                    app.metrics.poll("slow_down");
-                    let mut r = status_only(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+                    app.metrics.poll(WireStatus::SlowDown);
+                    let mut r = status_only(StatusCode::TOO_MANY_REQUESTS, WireStatus::SlowDown);
                     if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
                         r.headers_mut().insert(header::RETRY_AFTER, v);
                     }
                     return (r, false);
                 }
-                Reply::Status("unknown")
+                Reply::Status(WireStatus::Unknown)
             }
-            Poll::Expired => Reply::Status("expired"),
-            Poll::Unauthorized => Reply::Status("unauthorized"),
-            Poll::Denied => Reply::Status("denied"),
+            Poll::Expired => Reply::Status(WireStatus::Expired),
+            Poll::Unauthorized => Reply::Status(WireStatus::Unauthorized),
+            Poll::Denied => Reply::Status(WireStatus::Denied),
             Poll::Collected { user } => {
                 let now = unix_seconds(now);
                 let exp = now + app.config.jwt_ttl.as_secs() as i64;
@@ -895,7 +887,7 @@ async fn poller(
                     exp,
                 );
                 Reply::Success(PollResponse {
-                    status: "success".into(),
+                    status: WireStatus::Success.as_str().into(),
                     cookie_name: Some(app.config.cookie_name.clone()),
                     expiration: Some(exp.into()),
                     encoded_jwt: Some(jwt),
@@ -906,7 +898,7 @@ async fn poller(
                 let expires_in = expires.duration_since(now).unwrap_or_default();
                 let until = wait_until.min(tokio::time::Instant::now() + expires_in);
                 if tokio::time::Instant::now() >= until {
-                    Reply::Status("pending")
+                    Reply::Status(WireStatus::Pending)
                 } else {
                     let watch = match app.challenges.watch(token, check_ip, now).await {
                         Ok(w) => w,
@@ -927,7 +919,7 @@ async fn poller(
                             rewatched = true;
                             continue;
                         }
-                        None => Reply::Status("pending"),
+                        None => Reply::Status(WireStatus::Pending),
                     }
                 }
             }
@@ -935,10 +927,13 @@ async fn poller(
         return match reply {
             Reply::Status(status) => {
                 app.metrics.poll(status);
-                (status_only(StatusCode::OK, status), status == "pending")
+                (
+                    status_only(StatusCode::OK, status),
+                    status == WireStatus::Pending,
+                )
             }
             Reply::Success(r) => {
-                app.metrics.poll("success");
+                app.metrics.poll(WireStatus::Success);
                 app.metrics.event("collected");
                 (json(StatusCode::OK, &r), false)
             }
@@ -1300,23 +1295,15 @@ mod tests {
 
     #[tokio::test]
     async fn status_only_answers_are_what_serde_writes() {
-        for status in [
-            "pending",
-            "unknown",
-            "expired",
-            "unauthorized",
-            "denied",
-            "slow_down",
-            "anything",
-        ] {
+        for status in WireStatus::ALL {
             let resp = status_only(StatusCode::OK, status);
             let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
             let expected = serde_json::to_vec(&PollResponse {
-                status: status.into(),
+                status: status.as_str().into(),
                 ..Default::default()
             })
             .unwrap();
-            assert_eq!(body, expected, "{status}");
+            assert_eq!(body, expected, "{status:?}");
         }
     }
 }

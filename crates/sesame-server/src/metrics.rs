@@ -8,6 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use sesame_login::protocol::WireStatus;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Event {
@@ -19,16 +20,9 @@ pub struct Status {
     pub status: &'static str,
 }
 
-/// The statuses a poll is answered with (a `&'static str` label: no allocation per poll).
-const STATUSES: &[&str] = &[
-    "pending",
-    "success",
-    "unknown",
-    "expired",
-    "denied",
-    "unauthorized",
-    "slow_down",
-];
+/// The statuses a poll is answered with, the protocol's own (labels are their `&'static str`
+/// words: no allocation per poll).
+const STATUSES: [WireStatus; 7] = WireStatus::ALL;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Route {
@@ -112,8 +106,7 @@ impl Default for Metrics {
             .collect();
         let poll_statuses = STATUSES
             .iter()
-            .chain(&["other"])
-            .map(|&status| polls.get_or_create(&Status { status }).clone())
+            .map(|s| polls.get_or_create(&Status { status: s.as_str() }).clone())
             .collect();
         Metrics {
             registry,
@@ -131,12 +124,12 @@ impl Metrics {
         self.challenges.get_or_create(&Event { event }).inc();
     }
 
-    pub fn poll(&self, status: &str) {
-        let i = STATUSES
+    pub fn poll(&self, status: WireStatus) {
+        if let Some(c) = STATUSES
             .iter()
             .position(|s| *s == status)
-            .unwrap_or(STATUSES.len());
-        if let Some(c) = self.poll_statuses.get(i) {
+            .and_then(|i| self.poll_statuses.get(i))
+        {
             c.inc();
         }
     }
