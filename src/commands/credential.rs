@@ -190,28 +190,17 @@ mod tests {
     use super::*;
     use sesame_login::present::Name;
     use sesame_login::secret::Token;
-    use sesame_login::session::{FORMAT_VERSION, Flow, UserName};
+    use sesame_login::session::{Flow, UserName};
 
     /// A challenge session of user alice holding `token`.
     fn sample(profile: &str, token: &str, expires_at: Option<i64>) -> Session {
+        let user = UserName::new("alice").unwrap();
+        let token = Token::issued(token).unwrap();
+        let server = "http://127.0.0.1:1".to_string();
         Session {
-            version: FORMAT_VERSION,
-            profile: profile.into(),
-            server: "http://127.0.0.1:1".into(),
-            user: UserName::new("alice").unwrap(),
-            flow: Flow::Challenge,
-            token: Token::issued(token).unwrap(),
             cookie_name: Name::new("consoleme_auth").ok(),
             expires_at,
-            obtained_at: 1_000,
-            refresh_token: None,
-            id_token: None,
-            oauth: None,
-            demo: false,
-            use_as: None,
-            json_api: None,
-            client_secret: None,
-            whoami_url: None,
+            ..Session::new(profile, server, user, Flow::Challenge, token, 1_000)
         }
     }
 

@@ -22,10 +22,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const CLIENT_ID: &str = "sesame-cli";
 
-pub fn sesame_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sesame")
-}
-
 pub fn oidc_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
 }
@@ -43,13 +39,6 @@ pub fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64
-}
-
-/// Writes straight to the process's stderr, past libtest's output capture, so that a skip is
-/// visible in a normal `cargo test` run.
-pub fn loud(line: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "\n==== {line} ====");
 }
 
 // ------------------------------------------------------------------ node fixture ---

@@ -290,24 +290,13 @@ impl Session {
 
 #[cfg(test)]
 pub(crate) fn sample(profile: &str, token: &str, expires_at: Option<i64>) -> Session {
+    let user = UserName::new("alice").unwrap_or_default();
+    let token = Token::issued(token).unwrap_or_else(|e| panic!("sample token: {e}"));
+    let server = "http://127.0.0.1:1".to_string();
     Session {
-        version: FORMAT_VERSION,
-        profile: profile.into(),
-        server: "http://127.0.0.1:1".into(),
-        user: UserName::new("alice").unwrap_or_default(),
-        flow: Flow::Challenge,
-        token: Token::issued(token).unwrap_or_else(|e| panic!("sample token: {e}")),
         cookie_name: Name::new("consoleme_auth").ok(),
         expires_at,
-        obtained_at: 1_000,
-        refresh_token: None,
-        id_token: None,
-        oauth: None,
-        demo: false,
-        use_as: None,
-        json_api: None,
-        client_secret: None,
-        whoami_url: None,
+        ..Session::new(profile, server, user, Flow::Challenge, token, 1_000)
     }
 }
 
