@@ -178,19 +178,7 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
         Some(s) => Some(http::check_server_url(&s, allow_http)?),
         None => None,
     };
-    let user = match args
-        .user
-        .clone()
-        .or_else(|| env(vars::USER))
-        .or(cfg.user.clone())
-        .or_else(|| env("USER"))
-        .or_else(|| env("USERNAME"))
-        .or_else(|| env("LOGNAME"))
-        .or_else(os_user)
-    {
-        Some(u) if !u.trim().is_empty() => Some(user_name(u.trim())?),
-        _ => None,
-    };
+    let user = login_user(args, &cfg, env)?;
     let open_browser = !flag(args.no_browser)
         .or(env_bool(env, vars::NO_BROWSER)?)
         .or(cfg.no_browser)
@@ -219,17 +207,7 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
     } else {
         env_bool(env, vars::QR)?.or(cfg.qr)
     };
-    let flow = match args.flow {
-        Some(f) => f.into(),
-        None => match env(vars::FLOW) {
-            Some(v) => <FlowArg as clap::ValueEnum>::from_str(&v, true).map(FlowChoice::from).map_err(|_| {
-                Error::usage(format!(
-                    "SESAME_FLOW={v:?}: expected auto, challenge, browser, device, password, client-credentials or basic."
-                ))
-            })?,
-            None => cfg.flow.unwrap_or(FlowChoice::Auto),
-        },
-    };
+    let flow = flow(args, &cfg, env)?;
     let oidc = oidc_settings(args, &cfg, env, allow_http)?;
     let direct = direct_settings(args, &cfg, env, allow_http)?;
     Ok(LoginSettings {
@@ -247,6 +225,42 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
         qr,
         with_token: args.with_token,
         demo: false,
+    })
+}
+
+/// The user to log in as: `--user`, `SESAME_USER`, the config, then the OS's user names.
+fn login_user(
+    args: &LoginArgs,
+    cfg: &ProfileConfig,
+    env: Env,
+) -> Result<Option<sesame_login::session::UserName>, Error> {
+    let name = args
+        .user
+        .clone()
+        .or_else(|| env(vars::USER))
+        .or(cfg.user.clone())
+        .or_else(|| env("USER"))
+        .or_else(|| env("USERNAME"))
+        .or_else(|| env("LOGNAME"))
+        .or_else(os_user);
+    match name {
+        Some(u) if !u.trim().is_empty() => Ok(Some(user_name(u.trim())?)),
+        _ => Ok(None),
+    }
+}
+
+/// How to log in: `--flow`, `SESAME_FLOW`, the config, else auto.
+fn flow(args: &LoginArgs, cfg: &ProfileConfig, env: Env) -> Result<FlowChoice, Error> {
+    Ok(match args.flow {
+        Some(f) => f.into(),
+        None => match env(vars::FLOW) {
+            Some(v) => <FlowArg as clap::ValueEnum>::from_str(&v, true).map(FlowChoice::from).map_err(|_| {
+                Error::usage(format!(
+                    "SESAME_FLOW={v:?}: expected auto, challenge, browser, device, password, client-credentials or basic."
+                ))
+            })?,
+            None => cfg.flow.unwrap_or(FlowChoice::Auto),
+        },
     })
 }
 

@@ -9,7 +9,7 @@ use sesame::cli::{Cli, Command, CredentialCommand};
 use sesame::commands;
 use sesame_login::error::Error;
 use sesame_login::output::Printer;
-use sesame_login::settings::{Common, process_env};
+use sesame_login::settings::{Common, Env, process_env};
 use sesame_login::vars;
 use std::process::ExitCode;
 
@@ -140,21 +140,45 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             let login = sesame::login_args::resolve(common.clone(), &Default::default(), env);
             runtime()?.block_on(commands::credential::kubectl(&common, login, env, printer))
         }
-        Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "sesame", &mut out);
-            sesame_login::output::stdout(&String::from_utf8_lossy(&out))
+        Command::Completions { shell } => completions(shell),
+        Command::Doctor { output } => doctor(cli.profile, cli.store.map(Into::into), output, env),
+        Command::Man { dir } => man(dir, printer),
+        Command::Serve(args) => runtime()?.block_on(commands::serve::run(&args, env, printer)),
+        Command::Demo(args) => {
+            let profile = cli.profile.or_else(|| Some("demo".into()));
+            let common = common(profile, cli.store.map(Into::into), ca)?;
+            runtime()?.block_on(commands::demo::run(common, &args, env, printer))
         }
-        Command::Doctor { output } => {
-            // The CA file the profile names too, as every other command would use it.
-            if let Ok(c) = Common::resolve(cli.profile.clone(), cli.store.map(Into::into), env)
-                && let Some(path) = c.config.ca_cert
-            {
-                sesame_login::http::trust_ca_file(path);
-            }
-            commands::doctor::run(cli.profile, cli.store.map(Into::into), output, env)
-        }
-        Command::Man { dir: Some(dir) } => {
+    }
+}
+
+/// `sesame completions SHELL`: the shell's completion script on stdout.
+fn completions(shell: clap_complete::Shell) -> Result<(), Error> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "sesame", &mut out);
+    sesame_login::output::stdout(&String::from_utf8_lossy(&out))
+}
+
+/// `sesame doctor`, trusting the CA file the profile names first.
+fn doctor(
+    profile: Option<String>,
+    store: Option<sesame_login::store::StoreKind>,
+    output: sesame::cli::OutputFormat,
+    env: Env,
+) -> Result<(), Error> {
+    // The CA file the profile names too, as every other command would use it.
+    if let Ok(c) = Common::resolve(profile.clone(), store, env)
+        && let Some(path) = c.config.ca_cert
+    {
+        sesame_login::http::trust_ca_file(path);
+    }
+    commands::doctor::run(profile, store, output, env)
+}
+
+/// `sesame man`: the man pages written into `dir`, or the main one on stdout.
+fn man(dir: Option<std::path::PathBuf>, printer: &Printer) -> Result<(), Error> {
+    match dir {
+        Some(dir) => {
             clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
                 Error::other(format!(
                     "Could not write the man pages into {}: {e}",
@@ -165,18 +189,12 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             printer.success(&format!("Wrote the man pages into {}.", dir.display()));
             Ok(())
         }
-        Command::Man { dir: None } => {
+        None => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)
                 .map_err(|e| Error::other(format!("Could not render the man page: {e}")))?;
             sesame_login::output::stdout(&String::from_utf8_lossy(&out))
-        }
-        Command::Serve(args) => runtime()?.block_on(commands::serve::run(&args, env, printer)),
-        Command::Demo(args) => {
-            let profile = cli.profile.or_else(|| Some("demo".into()));
-            let common = common(profile, cli.store.map(Into::into), ca)?;
-            runtime()?.block_on(commands::demo::run(common, &args, env, printer))
         }
     }
 }

@@ -35,34 +35,8 @@ pub async fn run(
         "Started a throwaway reference server at {url} (development mode: it does not authenticate anyone)."
     ));
 
-    let no_browser = if args.no_browser {
-        Some("--no-browser was given".to_string())
-    } else {
-        browser::no_browser_reason(env)
-    };
-    let attended = std::io::stdin().is_terminal();
-    let opener: Box<dyn Opener> = match no_browser {
-        _ if args.auto_approve => Box::new(AutoApprove {
-            printer: *printer,
-            why: "--auto-approve was given".into(),
-        }),
-        Some(why) if !attended => Box::new(AutoApprove {
-            printer: *printer,
-            why: format!("{why}, and no one is at a terminal to approve"),
-        }),
-        Some(why) if args.no_browser => Box::new(NoBrowser(why)),
-        Some(why) => Box::new(EnterApproves {
-            printer: *printer,
-            why,
-        }),
-        None => Box::new(SystemBrowser),
-    };
-    let user = env("USER")
-        .or_else(|| env("USERNAME"))
-        .or_else(sesame_login::settings::os_user)
-        .and_then(|u| sesame_login::session::UserName::new(&u).ok())
-        .filter(|u| !u.is_empty() && !matches!(u.as_str(), "." | ".."))
-        .unwrap_or_else(|| sesame_login::session::UserName::new("demo").unwrap_or_default());
+    let opener = opener(args, env, printer);
+    let user = demo_user(env);
     let settings = LoginSettings {
         common: common.clone(),
         server: Some(url),
@@ -91,7 +65,49 @@ pub async fn run(
 
     printer.info("");
     status::run(&common, OutputFormat::Text, false, env, printer)?;
-    let p = &common.profile;
+    try_next(&common.profile, printer);
+    Ok(())
+}
+
+/// How the demo's approval URL is opened: the system's browser, Enter at the terminal, or
+/// nobody (the demo approves by itself, or the person opens it elsewhere).
+fn opener(args: &DemoArgs, env: Env<'_>, printer: &Printer) -> Box<dyn Opener> {
+    let no_browser = if args.no_browser {
+        Some("--no-browser was given".to_string())
+    } else {
+        browser::no_browser_reason(env)
+    };
+    let attended = std::io::stdin().is_terminal();
+    match no_browser {
+        _ if args.auto_approve => Box::new(AutoApprove {
+            printer: *printer,
+            why: "--auto-approve was given".into(),
+        }),
+        Some(why) if !attended => Box::new(AutoApprove {
+            printer: *printer,
+            why: format!("{why}, and no one is at a terminal to approve"),
+        }),
+        Some(why) if args.no_browser => Box::new(NoBrowser(why)),
+        Some(why) => Box::new(EnterApproves {
+            printer: *printer,
+            why,
+        }),
+        None => Box::new(SystemBrowser),
+    }
+}
+
+/// The demo's user: the OS user if that is a usable name, else `demo`.
+fn demo_user(env: Env<'_>) -> sesame_login::session::UserName {
+    env("USER")
+        .or_else(|| env("USERNAME"))
+        .or_else(sesame_login::settings::os_user)
+        .and_then(|u| sesame_login::session::UserName::new(&u).ok())
+        .filter(|u| !u.is_empty() && !matches!(u.as_str(), "." | ".."))
+        .unwrap_or_else(|| sesame_login::session::UserName::new("demo").unwrap_or_default())
+}
+
+/// The commands to try next with the demo's session, as this sesame is run.
+fn try_next(p: &str, printer: &Printer) {
     let (sesame, note) = invocation();
     let line = |args: &str, what: &str| format!("  {sesame} {args}{what}\n");
     printer.info(&format!(
@@ -101,7 +117,6 @@ pub async fn run(
         line(&format!("status --profile {p} --output json"), ""),
         line(&format!("logout --profile {p}"), ""),
     ));
-    Ok(())
 }
 
 /// How the person can run this same sesame: `sesame` when it is the one on PATH, the

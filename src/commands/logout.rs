@@ -8,7 +8,7 @@ use sesame_login::error::Error;
 use sesame_login::http;
 use sesame_login::oidc::{self, revoke};
 use sesame_login::output::Printer;
-use sesame_login::session::Session;
+use sesame_login::session::{OAuthInfo, Session};
 use sesame_login::settings::{Common, Env};
 use url::Url;
 
@@ -74,26 +74,7 @@ fn revoke_session(
         .build()
         .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let endpoint = match &info.revocation_endpoint {
-            Some(e) => e.clone(),
-            // Sessions saved before sesame kept the endpoint: ask the provider.
-            None => {
-                let issuer = Url::parse(&info.issuer)
-                    .map_err(|e| Error::other(format!("The saved issuer is not a URL ({e}).")))?;
-                let client = http::client_for(&issuer)?;
-                oidc::provider(&client, &issuer, &Default::default(), true)
-                    .await?
-                    .revocation_endpoint
-                    .ok_or_else(|| {
-                        Error::other(format!(
-                            "The provider {} has no revocation endpoint: the tokens stay valid until they expire.",
-                            info.issuer
-                        ))
-                    })?
-            }
-        };
-        let endpoint = Url::parse(&endpoint)
-            .map_err(|e| Error::other(format!("The revocation endpoint is not a URL ({e}).")))?;
+        let endpoint = revocation_endpoint(info).await?;
         let client = http::client_for(&endpoint)?;
         let secret = common.client_secret(env).or(session.client_secret.clone());
         let mut done = Vec::new();
@@ -119,26 +100,61 @@ fn revoke_session(
                 }
             }
         }
-        if !done.is_empty() {
-            printer.success(&format!(
-                "Revoked the {} at {}.",
-                done.join(" and the "),
-                http::redact(&endpoint)
-            ));
-        }
-        for (what, hint) in kept {
-            let until = match (hint, session.expires_at) {
-                ("access_token", Some(e)) => format!(" until {}", format_utc(e)),
-                ("access_token", None) => String::new(),
-                _ => " for as long as the provider keeps the grant".into(),
-            };
-            printer.info(&format!(
-                "The provider cannot revoke the {what} (unsupported_token_type: a self-contained token): a copy of it stays valid{until}."
-            ));
-        }
+        report(&done, kept, &endpoint, session, printer);
         if let Some(e) = failure {
             return Err(e);
         }
         Ok(())
     })
+}
+
+/// The session's revocation endpoint, as saved, or else as the provider's discovery names it.
+async fn revocation_endpoint(info: &OAuthInfo) -> Result<Url, Error> {
+    let endpoint = match &info.revocation_endpoint {
+        Some(e) => e.clone(),
+        // Sessions saved before sesame kept the endpoint: ask the provider.
+        None => {
+            let issuer = Url::parse(&info.issuer)
+                .map_err(|e| Error::other(format!("The saved issuer is not a URL ({e}).")))?;
+            let client = http::client_for(&issuer)?;
+            oidc::provider(&client, &issuer, &Default::default(), true)
+                .await?
+                .revocation_endpoint
+                .ok_or_else(|| {
+                    Error::other(format!(
+                        "The provider {} has no revocation endpoint: the tokens stay valid until they expire.",
+                        info.issuer
+                    ))
+                })?
+        }
+    };
+    Url::parse(&endpoint)
+        .map_err(|e| Error::other(format!("The revocation endpoint is not a URL ({e}).")))
+}
+
+/// Says which tokens were revoked, and how long those the provider cannot revoke stay valid.
+fn report(
+    done: &[String],
+    kept: Vec<(String, &str)>,
+    endpoint: &Url,
+    session: &Session,
+    printer: &Printer,
+) {
+    if !done.is_empty() {
+        printer.success(&format!(
+            "Revoked the {} at {}.",
+            done.join(" and the "),
+            http::redact(endpoint)
+        ));
+    }
+    for (what, hint) in kept {
+        let until = match (hint, session.expires_at) {
+            ("access_token", Some(e)) => format!(" until {}", format_utc(e)),
+            ("access_token", None) => String::new(),
+            _ => " for as long as the provider keeps the grant".into(),
+        };
+        printer.info(&format!(
+            "The provider cannot revoke the {what} (unsupported_token_type: a self-contained token): a copy of it stays valid{until}."
+        ));
+    }
 }

@@ -17,7 +17,53 @@ const MIN_SECRET_BYTES: usize = 32;
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 
 pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, Error> {
-    let auth = match (args.auth, &args.user_header) {
+    let auth = auth(args)?;
+    let ip_check = if args.no_ip_check {
+        false
+    } else {
+        args.ip_check || args.auth == AuthMode::Header
+    };
+    let trusted_proxy_header = match &args.trusted_proxy_header {
+        Some(h) => Some(HeaderName::try_from(h.as_str()).map_err(|_| {
+            Error::usage(format!(
+                "--trusted-proxy-header {h:?} is not a header name."
+            ))
+        })?),
+        None => None,
+    };
+    let jwt_secret = jwt_secret(args, env, printer)?;
+    let public_url = public_url(args)?;
+    check_limits(args)?;
+    Ok(Config {
+        listen: args.listen,
+        public_url,
+        auth,
+        ip_check,
+        trusted_proxy_header,
+        jwt_secret,
+        challenge_ttl: Duration::from_secs(args.challenge_ttl),
+        jwt_ttl: Duration::from_secs(args.jwt_ttl),
+        cookie_name: sesame_login::present::Name::new(&args.cookie_name)
+            .map_err(|e| Error::usage(format!("--cookie-name: {e}.")))?
+            .to_string(),
+        groups: args.groups.clone(),
+        max_pending: args.max_pending,
+        max_pending_per_ip: args.max_pending_per_ip,
+        max_unknown_polls: args.max_unknown_polls,
+        redis_url: args
+            .redis
+            .clone()
+            .or_else(|| env(vars::REDIS_URL))
+            .map(|u| with_password(&u, env(vars::REDIS_PASSWORD)))
+            .transpose()?,
+        log: !args.quiet,
+        log_json: args.log_format == crate::cli::LogFormat::Json,
+    })
+}
+
+/// Who approves: `--auth` and `--user-header`, which go together.
+fn auth(args: &ServeArgs) -> Result<Auth, Error> {
+    Ok(match (args.auth, &args.user_header) {
         (AuthMode::Header, Some(h)) => Auth::Header(
             HeaderName::try_from(h.as_str())
                 .map_err(|_| Error::usage(format!("--user-header {h:?} is not a header name.")))?,
@@ -35,20 +81,12 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             ));
         }
         (AuthMode::Dev, None) => Auth::Dev,
-    };
-    let ip_check = if args.no_ip_check {
-        false
-    } else {
-        args.ip_check || args.auth == AuthMode::Header
-    };
-    let trusted_proxy_header = match &args.trusted_proxy_header {
-        Some(h) => Some(HeaderName::try_from(h.as_str()).map_err(|_| {
-            Error::usage(format!(
-                "--trusted-proxy-header {h:?} is not a header name."
-            ))
-        })?),
-        None => None,
-    };
+    })
+}
+
+/// The JWT signing key: `--jwt-secret-file`, `SESAME_JWT_SECRET` or a random one (with a
+/// warning); too short a key is refused.
+fn jwt_secret(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Secret<Vec<u8>>, Error> {
     let jwt_secret = match (&args.jwt_secret_file, env(vars::JWT_SECRET)) {
         (Some(path), _) => {
             // A key file is small; /dev/zero is not one.
@@ -77,7 +115,12 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         ))
         .hint("Make one with `head -c 48 /dev/urandom | base64 > jwt.secret` and pass --jwt-secret-file jwt.secret (the same file on every replica)."));
     }
-    let public_url = match &args.public_url {
+    Ok(jwt_secret)
+}
+
+/// `--public-url`, an http(s) URL, with a `/` added to its path so that paths join under it.
+fn public_url(args: &ServeArgs) -> Result<Option<Url>, Error> {
+    Ok(match &args.public_url {
         Some(u) => {
             let mut url = Url::parse(u)
                 .ok()
@@ -92,7 +135,12 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             Some(url)
         }
         None => None,
-    };
+    })
+}
+
+/// The lifetimes and limits in their ranges: the TTLs, `--max-unknown-polls` and
+/// `--max-pending`.
+fn check_limits(args: &ServeArgs) -> Result<(), Error> {
     for (flag, value, (lo, hi)) in [
         (
             "--challenge-ttl",
@@ -115,31 +163,7 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
     if args.max_pending == 0 {
         return Err(Error::usage("--max-pending must be at least 1."));
     }
-    Ok(Config {
-        listen: args.listen,
-        public_url,
-        auth,
-        ip_check,
-        trusted_proxy_header,
-        jwt_secret,
-        challenge_ttl: Duration::from_secs(args.challenge_ttl),
-        jwt_ttl: Duration::from_secs(args.jwt_ttl),
-        cookie_name: sesame_login::present::Name::new(&args.cookie_name)
-            .map_err(|e| Error::usage(format!("--cookie-name: {e}.")))?
-            .to_string(),
-        groups: args.groups.clone(),
-        max_pending: args.max_pending,
-        max_pending_per_ip: args.max_pending_per_ip,
-        max_unknown_polls: args.max_unknown_polls,
-        redis_url: args
-            .redis
-            .clone()
-            .or_else(|| env(vars::REDIS_URL))
-            .map(|u| with_password(&u, env(vars::REDIS_PASSWORD)))
-            .transpose()?,
-        log: !args.quiet,
-        log_json: args.log_format == crate::cli::LogFormat::Json,
-    })
+    Ok(())
 }
 
 /// The Redis URL with `SESAME_REDIS_PASSWORD` put in, when the URL has none of its own.

@@ -14,7 +14,7 @@ use sesame_login::output::stdout;
 use sesame_login::refresh;
 use sesame_login::session::{Flow, Session};
 use sesame_login::settings::{Common, Env};
-use sesame_login::store::StoreError;
+use sesame_login::store::{StoreError, TokenStore};
 use sesame_login::text::Shown;
 use sesame_login::vars;
 use sesame_login::whoami::{self, Answer};
@@ -29,24 +29,7 @@ pub fn run(
 ) -> Result<(), Error> {
     let now = unix_seconds(SystemTime::now());
     if let Some(token) = env(vars::TOKEN) {
-        if remote {
-            return Err(Error::usage(
-                "status --remote checks a saved session; SESAME_TOKEN is set, so there is none in use.",
-            )
-            .hint("Unset SESAME_TOKEN to check the profile's saved session."));
-        }
-        let claims = jwt::claims(&token).unwrap_or_default();
-        let exp = claims.get("exp").and_then(Value::as_i64);
-        let report = Report {
-            profile: &common.profile,
-            source: "the SESAME_TOKEN environment variable".into(),
-            session: None,
-            claims,
-            expires_at: exp,
-            now,
-            remote: None,
-        };
-        return report.print(format);
+        return token_status(common, format, remote, &token, now);
     }
     let opened = open_store_to_read(common, printer)?;
     let session = match opened.store.load(&common.profile) {
@@ -66,28 +49,7 @@ pub fn run(
         Err(e) => return Err(e.into_error(common.store)),
     };
     let session = if remote {
-        // Ask with the token `sesame token` would hand out, refreshed if it is due.
-        let secret = common.client_secret(env);
-        match refresh::ensure_fresh(
-            &*opened.store,
-            session.clone(),
-            &common.paths.data_dir,
-            secret.as_ref(),
-            common.refresh_skew,
-            false,
-        ) {
-            Ok(Some(fresh)) => {
-                if let Some(w) = &fresh.warning {
-                    printer.warn(w);
-                }
-                fresh.session
-            }
-            Ok(None) => session,
-            Err(e) => {
-                printer.warn(&format!("Could not refresh the session: {}", e.message));
-                session
-            }
-        }
+        refreshed(common, &*opened.store, session, env, printer)
     } else {
         session
     };
@@ -112,6 +74,67 @@ pub fn run(
         remote: remote.as_ref(),
     };
     report.print(format)
+}
+
+/// The status of the token in `SESAME_TOKEN`, which is in use instead of any saved session.
+fn token_status(
+    common: &Common,
+    format: OutputFormat,
+    remote: bool,
+    token: &str,
+    now: i64,
+) -> Result<(), Error> {
+    if remote {
+        return Err(Error::usage(
+            "status --remote checks a saved session; SESAME_TOKEN is set, so there is none in use.",
+        )
+        .hint("Unset SESAME_TOKEN to check the profile's saved session."));
+    }
+    let claims = jwt::claims(token).unwrap_or_default();
+    let exp = claims.get("exp").and_then(Value::as_i64);
+    let report = Report {
+        profile: &common.profile,
+        source: "the SESAME_TOKEN environment variable".into(),
+        session: None,
+        claims,
+        expires_at: exp,
+        now,
+        remote: None,
+    };
+    report.print(format)
+}
+
+/// The session to ask the server about: refreshed if it is due; a failed refresh is a warning,
+/// and the session as it was is asked about.
+fn refreshed(
+    common: &Common,
+    store: &dyn TokenStore,
+    session: Session,
+    env: Env,
+    printer: &sesame_login::output::Printer,
+) -> Session {
+    // Ask with the token `sesame token` would hand out, refreshed if it is due.
+    let secret = common.client_secret(env);
+    match refresh::ensure_fresh(
+        store,
+        session.clone(),
+        &common.paths.data_dir,
+        secret.as_ref(),
+        common.refresh_skew,
+        false,
+    ) {
+        Ok(Some(fresh)) => {
+            if let Some(w) = &fresh.warning {
+                printer.warn(w);
+            }
+            fresh.session
+        }
+        Ok(None) => session,
+        Err(e) => {
+            printer.warn(&format!("Could not refresh the session: {}", e.message));
+            session
+        }
+    }
 }
 
 /// Calls the whoami URL; a server that cannot be reached is an error (exit 1).
@@ -248,41 +271,16 @@ impl Report<'_> {
 
     fn text(&self) -> String {
         let mut out = String::new();
-        // Every value may come from a server (a claim, the user it named, its reply): shown
-        // without control characters, so none can move the cursor or fake a line.
-        let mut line =
-            |k: &str, v: String| out.push_str(&format!("{k:<10} {}\n", Shown::new(&v, 500)));
-        line("Profile:", self.profile.to_string());
+        line(&mut out, "Profile:", self.profile.to_string());
         if let Some(s) = self.session {
-            line(
-                "User:",
-                if s.user.is_empty() {
-                    "(none given)".into()
-                } else {
-                    s.user.to_string()
-                },
-            );
-            line(
-                "Server:",
-                if s.server.is_empty() {
-                    match s.flow {
-                        Flow::WithToken => "(none: saved with --with-token)".into(),
-                        _ => "(none given: set `whoami-url` or --server to name it)".into(),
-                    }
-                } else if s.demo {
-                    format!("{} (sesame demo's throwaway server, now stopped)", s.server)
-                } else {
-                    s.server.clone()
-                },
-            );
-            line("Flow:", s.flow.to_string());
-            line("Sent as:", s.use_as().describe());
+            session_lines(&mut out, s);
         } else if let Some(sub) = jwt_subject(&self.claims) {
-            line("User:", sub);
+            line(&mut out, "User:", sub);
         }
-        line("Store:", self.source.clone());
+        line(&mut out, "Store:", self.source.clone());
         if let Some(s) = self.session {
             line(
+                &mut out,
                 "Obtained:",
                 format!(
                     "{} ({} ago)",
@@ -291,29 +289,11 @@ impl Report<'_> {
                 ),
             );
         }
-        let static_credential = self
-            .session
-            .is_some_and(|s| matches!(s.flow, Flow::ApiKey | Flow::Basic));
-        line(
-            "Expires:",
-            match self.expires_at {
-                None if static_credential => {
-                    "never (a static credential; the server may still revoke it)".into()
-                }
-                None => "unknown (the token does not say)".into(),
-                Some(e) if e > self.now => {
-                    format!("{} (in {})", format_utc(e), ago(e.saturating_sub(self.now)))
-                }
-                Some(e) => format!(
-                    "{} (EXPIRED {} ago)",
-                    format_utc(e),
-                    ago(self.now.saturating_sub(e))
-                ),
-            },
-        );
+        line(&mut out, "Expires:", self.expiry_text());
         if let Some(s) = self.session.filter(|s| s.refresh_token.is_some()) {
             let _ = s;
             line(
+                &mut out,
                 "Refresh:",
                 "yes (sesame token refreshes it when needed)".into(),
             );
@@ -321,29 +301,10 @@ impl Report<'_> {
         if let Some(id) = self.id_token_claims()
             && let Some(sub) = id.get("sub").and_then(Value::as_str)
         {
-            line("Subject:", sub.to_string());
+            line(&mut out, "Subject:", sub.to_string());
         }
         if let Some(r) = self.remote {
-            let verdict = if r.accepted() {
-                "accepted"
-            } else if r.refused() {
-                "REFUSED"
-            } else {
-                "unclear"
-            };
-            line(
-                "Remote:",
-                format!("{verdict} by {} (HTTP {})", http::redact(&r.url), r.status),
-            );
-            match &r.body {
-                Value::Object(o) => {
-                    for (k, v) in o {
-                        out.push_str(&shown_pair(k, v));
-                    }
-                }
-                Value::String(s) if s.is_empty() => {}
-                other => out.push_str(&format!("  {}\n", Shown::new(&plain(other), 500))),
-            }
+            remote_lines(&mut out, r);
         }
         if !self.claims.is_empty() {
             out.push_str("Claims:\n");
@@ -352,6 +313,88 @@ impl Report<'_> {
             }
         }
         out
+    }
+
+    /// When the credential expires, in words: never, unknown, in how long, or how long ago.
+    fn expiry_text(&self) -> String {
+        let static_credential = self
+            .session
+            .is_some_and(|s| matches!(s.flow, Flow::ApiKey | Flow::Basic));
+        match self.expires_at {
+            None if static_credential => {
+                "never (a static credential; the server may still revoke it)".into()
+            }
+            None => "unknown (the token does not say)".into(),
+            Some(e) if e > self.now => {
+                format!("{} (in {})", format_utc(e), ago(e.saturating_sub(self.now)))
+            }
+            Some(e) => format!(
+                "{} (EXPIRED {} ago)",
+                format_utc(e),
+                ago(self.now.saturating_sub(e))
+            ),
+        }
+    }
+}
+
+/// One `Key:      value` line of the text. Every value may come from a server (a claim, the
+/// user it named, its reply): shown without control characters, so none can move the cursor or
+/// fake a line.
+fn line(out: &mut String, k: &str, v: String) {
+    out.push_str(&format!("{k:<10} {}\n", Shown::new(&v, 500)));
+}
+
+/// The text's lines about a saved session: its user, server, flow and how it is sent.
+fn session_lines(out: &mut String, s: &Session) {
+    line(
+        out,
+        "User:",
+        if s.user.is_empty() {
+            "(none given)".into()
+        } else {
+            s.user.to_string()
+        },
+    );
+    line(
+        out,
+        "Server:",
+        if s.server.is_empty() {
+            match s.flow {
+                Flow::WithToken => "(none: saved with --with-token)".into(),
+                _ => "(none given: set `whoami-url` or --server to name it)".into(),
+            }
+        } else if s.demo {
+            format!("{} (sesame demo's throwaway server, now stopped)", s.server)
+        } else {
+            s.server.clone()
+        },
+    );
+    line(out, "Flow:", s.flow.to_string());
+    line(out, "Sent as:", s.use_as().describe());
+}
+
+/// The text's lines about the server's answer: its verdict, then what it said.
+fn remote_lines(out: &mut String, r: &Answer) {
+    let verdict = if r.accepted() {
+        "accepted"
+    } else if r.refused() {
+        "REFUSED"
+    } else {
+        "unclear"
+    };
+    line(
+        out,
+        "Remote:",
+        format!("{verdict} by {} (HTTP {})", http::redact(&r.url), r.status),
+    );
+    match &r.body {
+        Value::Object(o) => {
+            for (k, v) in o {
+                out.push_str(&shown_pair(k, v));
+            }
+        }
+        Value::String(s) if s.is_empty() => {}
+        other => out.push_str(&format!("  {}\n", Shown::new(&plain(other), 500))),
     }
 }
 

@@ -32,6 +32,7 @@ use crate::store::{Keychain, StoreError, StoreKind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use url::Url;
 
 /// A login to one service, for one profile: what to log in to, where the session is kept.
 /// Cheap to clone; every method may be called from any task.
@@ -228,34 +229,8 @@ impl AuthBuilder {
 
     /// [`AuthBuilder::build`] with another way to open a URL than the system's browser.
     pub fn build_with(self, opener: Arc<dyn Opener>) -> Result<Auth, Error> {
-        let config = |e: Error| e.kind_of(ErrorKind::Config);
-        validate_profile(&self.app).map_err(|_| {
-            Error::usage(format!(
-                "Invalid app name {:?}: use letters, digits, '-', '_' and '.' (at most 64).",
-                self.app
-            ))
-        })?;
-        validate_profile(&self.profile)?;
-        let (lo, hi) = limits::TIMEOUT_SECS;
-        if !(lo..=hi).contains(&self.timeout.as_secs()) {
-            return Err(Error::usage(format!(
-                "A login timeout of {:?} is out of range: use {lo} to {hi} seconds.",
-                self.timeout
-            )));
-        }
-        let url = |u: &Option<String>| {
-            u.as_deref()
-                .map(|u| crate::http::check_server_url(u, self.allow_http))
-                .transpose()
-        };
-        let server = url(&self.server).map_err(config)?;
-        let issuer = url(&self.issuer).map_err(config)?;
-        if server.is_none() && issuer.is_none() {
-            return Err(Error::usage(
-                "Nothing to log in to: give an OpenID Connect issuer or a challenge server.",
-            )
-            .hint("Call .oidc(issuer, client_id) or .challenge(server) before .build()."));
-        }
+        self.check_names_and_timeout()?;
+        let (server, issuer) = self.targets()?;
         let user = match self.user.or_else(crate::settings::os_user) {
             Some(u) => Some(UserName::new(&u).map_err(|e| {
                 Error::usage(format!("Cannot log in as that user: {e}."))
@@ -314,5 +289,44 @@ impl AuthBuilder {
             settings: Arc::new(settings),
             opener,
         })
+    }
+
+    /// Checks the app name, the profile name and the timeout.
+    fn check_names_and_timeout(&self) -> Result<(), Error> {
+        validate_profile(&self.app).map_err(|_| {
+            Error::usage(format!(
+                "Invalid app name {:?}: use letters, digits, '-', '_' and '.' (at most 64).",
+                self.app
+            ))
+        })?;
+        validate_profile(&self.profile)?;
+        let (lo, hi) = limits::TIMEOUT_SECS;
+        if !(lo..=hi).contains(&self.timeout.as_secs()) {
+            return Err(Error::usage(format!(
+                "A login timeout of {:?} is out of range: use {lo} to {hi} seconds.",
+                self.timeout
+            )));
+        }
+        Ok(())
+    }
+
+    /// What to log in to, each URL checked: the challenge server and the OIDC issuer, at least
+    /// one of them.
+    fn targets(&self) -> Result<(Option<Url>, Option<Url>), Error> {
+        let config = |e: Error| e.kind_of(ErrorKind::Config);
+        let url = |u: &Option<String>| {
+            u.as_deref()
+                .map(|u| crate::http::check_server_url(u, self.allow_http))
+                .transpose()
+        };
+        let server = url(&self.server).map_err(config)?;
+        let issuer = url(&self.issuer).map_err(config)?;
+        if server.is_none() && issuer.is_none() {
+            return Err(Error::usage(
+                "Nothing to log in to: give an OpenID Connect issuer or a challenge server.",
+            )
+            .hint("Call .oidc(issuer, client_id) or .challenge(server) before .build()."));
+        }
+        Ok((server, issuer))
     }
 }

@@ -286,6 +286,37 @@ impl JsonApi {
         mfa_allowed: bool,
         now: i64,
     ) -> Result<Step, LoginError> {
+        self.check_status(reply, what)?;
+        if mfa_allowed
+            && let Some(p) = &self.mfa_pointer
+            && let Some(code) = string_at(&reply.json, p, "mfa-pointer")?
+        {
+            return Ok(Step::SecondFactor(Secret::new(code)));
+        }
+        let token = self.token_in(reply, what)?;
+        let refresh_token = match &self.refresh_token_pointer {
+            Some(p) => string_at(&reply.json, p, "refresh-token-pointer")?
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
+            None => None,
+        };
+        let expires_at = self
+            .expiry(&reply.json, now)?
+            .or_else(|| crate::jwt::expiry(&token));
+        let token = Token::issued(&token).map_err(|e| {
+            LoginError::Protocol(format!(
+                "the server's token for the {what} is unusable: {e}"
+            ))
+        })?;
+        Ok(Step::Done(Tokens {
+            token,
+            refresh_token,
+            expires_at,
+        }))
+    }
+
+    /// A reply that is not a 2xx: a refusal (4xx) or a failure, with the server's own message.
+    fn check_status(&self, reply: &Reply, what: &str) -> Result<(), LoginError> {
         if (400..500).contains(&reply.status) {
             let said = self
                 .server_message(&reply.json)
@@ -306,12 +337,12 @@ impl JsonApi {
                 reply.status
             )));
         }
-        if mfa_allowed
-            && let Some(p) = &self.mfa_pointer
-            && let Some(code) = string_at(&reply.json, p, "mfa-pointer")?
-        {
-            return Ok(Step::SecondFactor(Secret::new(code)));
-        }
+        Ok(())
+    }
+
+    /// The token in a 2xx reply: at `token-pointer`, else in the session cookie. None there is
+    /// a refusal if the server said why, else a misconfigured pointer.
+    fn token_in(&self, reply: &Reply, what: &str) -> Result<String, LoginError> {
         let from_pointer = match &self.token_pointer {
             Some(p) => string_at(&reply.json, p, "token-pointer")?,
             None => None,
@@ -332,14 +363,14 @@ impl JsonApi {
             }
             return Err(LoginError::Protocol(self.missing_token(&reply.json, what)));
         };
-        let refresh_token = match &self.refresh_token_pointer {
-            Some(p) => string_at(&reply.json, p, "refresh-token-pointer")?
-                .filter(|t| !t.is_empty())
-                .map(Secret::new),
-            None => None,
-        };
-        let expires_at = match (&self.expires_in_pointer, &self.expires_at_pointer) {
-            (Some(p), _) => match number_at(&reply.json, p, "expires-in-pointer")? {
+        Ok(token)
+    }
+
+    /// The expiry at `expires-in-pointer` or `expires-at-pointer`, within the allowed lifetime;
+    /// `None` when neither is configured or the reply has no value there.
+    fn expiry(&self, json: &Value, now: i64) -> Result<Option<i64>, LoginError> {
+        Ok(match (&self.expires_in_pointer, &self.expires_at_pointer) {
+            (Some(p), _) => match number_at(json, p, "expires-in-pointer")? {
                 Some(secs) if (0..=MAX_LIFETIME_SECS).contains(&secs) => Some(now + secs),
                 Some(secs) => {
                     return Err(LoginError::Protocol(format!(
@@ -348,29 +379,22 @@ impl JsonApi {
                 }
                 None => None,
             },
-            (None, Some(p)) => match number_at(&reply.json, p, "expires-at-pointer")? {
+            (None, Some(p)) => match number_at(json, p, "expires-at-pointer")? {
                 Some(at) if at > now && at - now <= MAX_LIFETIME_SECS => Some(at),
                 Some(at) => {
                     return Err(LoginError::Protocol(format!(
                         "the server says the session expires at {at} (Unix seconds, at {p}), which is {}",
-                        if at <= now { "in the past" } else { "more than ten years away" }
+                        if at <= now {
+                            "in the past"
+                        } else {
+                            "more than ten years away"
+                        }
                     )));
                 }
                 None => None,
             },
             (None, None) => None,
-        }
-        .or_else(|| crate::jwt::expiry(&token));
-        let token = Token::issued(&token).map_err(|e| {
-            LoginError::Protocol(format!(
-                "the server's token for the {what} is unusable: {e}"
-            ))
-        })?;
-        Ok(Step::Done(Tokens {
-            token,
-            refresh_token,
-            expires_at,
-        }))
+        })
     }
 
     /// The server's own words about a failure, from `error-pointer` or the usual places.

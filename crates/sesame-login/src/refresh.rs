@@ -9,7 +9,7 @@ use crate::json_api::JsonApi;
 use crate::login_error::LoginError;
 use crate::oidc::{self, HttpAdapter, Provider, idtoken};
 use crate::secret::Secret;
-use crate::session::{Flow, Session};
+use crate::session::{Flow, OAuthInfo, Session};
 use crate::store::TokenStore;
 use oauth2::RefreshToken;
 use std::fs::File;
@@ -240,33 +240,7 @@ async fn refresh_oauth(
             }
         })?;
     if let Some(id) = &resp.extra_fields().id_token {
-        let claims = idtoken::verify(
-            client,
-            info.jwks_uri.as_deref(),
-            cache_dir,
-            id.expose(),
-            &idtoken::Expected {
-                issuer: &info.issuer,
-                client_id: &info.client_id,
-                nonce: None,
-            },
-        )
-        .await?;
-        // OIDC Core §12.2: a refreshed ID token must be about the same subject.
-        let old_sub = session
-            .id_token
-            .as_ref()
-            .and_then(|t| crate::jwt::claims(t.expose()))
-            .and_then(|c| c.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
-        let new_sub = claims.get("sub").and_then(|s| s.as_str());
-        if let (Some(old), Some(new)) = (old_sub.as_deref(), new_sub)
-            && old != new
-        {
-            return Err(Error::other(format!(
-                "The provider's refreshed ID token is for subject {new:?}, not {old:?}; refusing it. The saved session is unchanged."
-            ))
-            .hint(login_again));
-        }
+        check_refreshed_id_token(client, info, cache_dir, session, id).await?;
     }
     let grant = oidc::Grant {
         profile: &session.profile,
@@ -275,7 +249,51 @@ async fn refresh_oauth(
         scopes: &info.scopes,
         flow: session.flow,
     };
-    let mut new = oidc::session_from(&grant, &resp, Some(refresh), &session.user, now)?;
+    let new = oidc::session_from(&grant, &resp, Some(refresh), &session.user, now)?;
+    Ok(carry_over(session, new))
+}
+
+/// Verifies the ID token of a refresh and checks that it is about the session's subject.
+async fn check_refreshed_id_token(
+    client: &reqwest::Client,
+    info: &OAuthInfo,
+    cache_dir: &Path,
+    session: &Session,
+    id: &Secret,
+) -> Result<(), Error> {
+    let claims = idtoken::verify(
+        client,
+        info.jwks_uri.as_deref(),
+        cache_dir,
+        id.expose(),
+        &idtoken::Expected {
+            issuer: &info.issuer,
+            client_id: &info.client_id,
+            nonce: None,
+        },
+    )
+    .await?;
+    // OIDC Core §12.2: a refreshed ID token must be about the same subject.
+    let old_sub = session
+        .id_token
+        .as_ref()
+        .and_then(|t| crate::jwt::claims(t.expose()))
+        .and_then(|c| c.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
+    let new_sub = claims.get("sub").and_then(|s| s.as_str());
+    if let (Some(old), Some(new)) = (old_sub.as_deref(), new_sub)
+        && old != new
+    {
+        return Err(Error::other(format!(
+            "The provider's refreshed ID token is for subject {new:?}, not {old:?}; refusing it. The saved session is unchanged."
+        ))
+        .hint(crate::hints::login_hint(&session.profile)));
+    }
+    Ok(())
+}
+
+/// The refreshed session with what a token reply does not carry kept from the old one: its ID
+/// token (when no new one came), user, how it is sent, whoami URL and extra parameters.
+fn carry_over(session: &Session, mut new: Session) -> Session {
     if new.id_token.is_none() {
         new.id_token = session.id_token.clone();
     }
@@ -289,7 +307,7 @@ async fn refresh_oauth(
             .map(|i| i.extra.clone())
             .unwrap_or_default();
     }
-    Ok(new)
+    new
 }
 
 /// A session fit to use, and what the caller should tell the person about it.

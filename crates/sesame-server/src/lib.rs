@@ -41,6 +41,7 @@ use state::{ChallengeState, Challenges, Created, Limits, NewChallenge, Poll, Sta
 use std::future::Future;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
@@ -291,36 +292,10 @@ async fn connection<S>(
         // Closed, failed, or silent for as long as hyper would wait for a head.
         _ => return,
     }
-    let parked = match park::long_poll(
-        &head,
-        POLLER_PATH,
-        app.config
-            .trusted_proxy_header
-            .as_ref()
-            .map(HeaderName::as_str),
-    ) {
-        Some(poll) => {
-            let since = tokio::time::Instant::now();
-            let ip = client_ip(&app.config, peer, poll.forwarded.as_deref());
-            let check_ip = app.config.ip_check.then_some(ip);
-            let now = SystemTime::now();
-            match app.challenges.watch(&poll.token, check_ip, now).await {
-                Ok(Some(watch)) => {
-                    head.shrink_to_fit();
-                    let wait = Duration::from_secs(poll.wait.min(MAX_LONG_POLL_SECS));
-                    let left = watch.expires.duration_since(now).unwrap_or_default();
-                    let until = since + wait.min(left);
-                    let _waiting = metrics::Waiting::start(&app.metrics.waiting);
-                    match park::park(&stream, &mut head, watch.changed, until, &cancel).await {
-                        park::Unparked::Ready => Some(park::Parked { since, until }),
-                        park::Unparked::Gone => return,
-                    }
-                }
-                // Not pending, or the store is down: the handler answers.
-                _ => None,
-            }
-        }
-        None => None,
+    let ControlFlow::Continue(parked) =
+        park_long_poll(&app, &stream, &mut head, peer, &cancel).await
+    else {
+        return;
     };
     // The client's address (for the handlers' IP checks and the log) and, for the first
     // request, how long it was parked.
@@ -365,6 +340,49 @@ async fn connection<S>(
         () = cancel.cancelled() => conn.as_mut().graceful_shutdown(),
     }
     let _ = conn.await;
+}
+
+/// A first request that is a long-poll of a pending challenge is parked until the decision, its
+/// wait or shutdown: how long it was parked, or `Break` when the client left meanwhile.
+async fn park_long_poll(
+    app: &App,
+    stream: &tokio::net::TcpStream,
+    head: &mut Vec<u8>,
+    peer: SocketAddr,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> ControlFlow<(), Option<park::Parked>> {
+    let parked = match park::long_poll(
+        head,
+        POLLER_PATH,
+        app.config
+            .trusted_proxy_header
+            .as_ref()
+            .map(HeaderName::as_str),
+    ) {
+        Some(poll) => {
+            let since = tokio::time::Instant::now();
+            let ip = client_ip(&app.config, peer, poll.forwarded.as_deref());
+            let check_ip = app.config.ip_check.then_some(ip);
+            let now = SystemTime::now();
+            match app.challenges.watch(&poll.token, check_ip, now).await {
+                Ok(Some(watch)) => {
+                    head.shrink_to_fit();
+                    let wait = Duration::from_secs(poll.wait.min(MAX_LONG_POLL_SECS));
+                    let left = watch.expires.duration_since(now).unwrap_or_default();
+                    let until = since + wait.min(left);
+                    let _waiting = metrics::Waiting::start(&app.metrics.waiting);
+                    match park::park(stream, head, watch.changed, until, cancel).await {
+                        park::Unparked::Ready => Some(park::Parked { since, until }),
+                        park::Unparked::Gone => return ControlFlow::Break(()),
+                    }
+                }
+                // Not pending, or the store is down: the handler answers.
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    ControlFlow::Continue(parked)
 }
 
 type Resp = Response<Body>;
@@ -875,25 +893,7 @@ async fn poller(
             Poll::Expired => Reply::Status(WireStatus::Expired),
             Poll::Unauthorized => Reply::Status(WireStatus::Unauthorized),
             Poll::Denied => Reply::Status(WireStatus::Denied),
-            Poll::Collected { user } => {
-                let now = unix_seconds(now);
-                let exp = now + app.config.jwt_ttl.as_secs() as i64;
-                let jwt = token::mint(
-                    app.config.jwt_secret.expose_bytes(),
-                    &user,
-                    &app.config.groups,
-                    app.base.as_str(),
-                    now,
-                    exp,
-                );
-                Reply::Success(PollResponse {
-                    status: WireStatus::Success.as_str().into(),
-                    cookie_name: Some(app.config.cookie_name.clone()),
-                    expiration: Some(exp.into()),
-                    encoded_jwt: Some(jwt),
-                    user: Some(user),
-                })
-            }
+            Poll::Collected { user } => Reply::Success(collected(app, user, now)),
             Poll::Pending { expires } => {
                 let expires_in = expires.duration_since(now).unwrap_or_default();
                 let until = wait_until.min(tokio::time::Instant::now() + expires_in);
@@ -924,20 +924,46 @@ async fn poller(
                 }
             }
         };
-        return match reply {
-            Reply::Status(status) => {
-                app.metrics.poll(status);
-                (
-                    status_only(StatusCode::OK, status),
-                    status == WireStatus::Pending,
-                )
-            }
-            Reply::Success(r) => {
-                app.metrics.poll(WireStatus::Success);
-                app.metrics.event("collected");
-                (json(StatusCode::OK, &r), false)
-            }
-        };
+        return answer(app, reply);
+    }
+}
+
+/// The success answer to a poll of an approved challenge: a session JWT for `user`, minted now.
+fn collected(app: &App, user: String, now: SystemTime) -> PollResponse {
+    let now = unix_seconds(now);
+    let exp = now + app.config.jwt_ttl.as_secs() as i64;
+    let jwt = token::mint(
+        app.config.jwt_secret.expose_bytes(),
+        &user,
+        &app.config.groups,
+        app.base.as_str(),
+        now,
+        exp,
+    );
+    PollResponse {
+        status: WireStatus::Success.as_str().into(),
+        cookie_name: Some(app.config.cookie_name.clone()),
+        expiration: Some(exp.into()),
+        encoded_jwt: Some(jwt),
+        user: Some(user),
+    }
+}
+
+/// A poll's reply as the response, counted in the metrics; and whether it is `pending`.
+fn answer(app: &App, reply: Reply) -> (Resp, bool) {
+    match reply {
+        Reply::Status(status) => {
+            app.metrics.poll(status);
+            (
+                status_only(StatusCode::OK, status),
+                status == WireStatus::Pending,
+            )
+        }
+        Reply::Success(r) => {
+            app.metrics.poll(WireStatus::Success);
+            app.metrics.event("collected");
+            (json(StatusCode::OK, &r), false)
+        }
     }
 }
 
@@ -1082,119 +1108,138 @@ async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Res
         }
     };
     match *req.method() {
-        Method::GET => {
-            let nonce = match app.challenges.take_nonce(token).await {
-                Ok(n) => n,
-                Err(e) => {
-                    return problem(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Temporarily unavailable",
-                        &format!(
-                            "The login server cannot reach its challenge store ({e}). Reload in a moment."
-                        ),
-                    );
-                }
-            };
-            let Some(nonce) = nonce else {
-                return problem(
-                    StatusCode::CONFLICT,
-                    "Link already opened",
-                    "This approval link works once and was already opened. If curl or a link preview opened it, the page it received holds the one-time form, with the curl command that approves from a terminal. Otherwise, for your safety, run sesame login again to get a new link.",
-                );
-            };
-            let page_url = app
-                .base
-                .join(&format!(
-                    "{}{token}",
-                    VALIDATOR_PAGE_PATH.trim_start_matches('/')
-                ))
-                .map(|u| u.to_string())
-                .unwrap_or_default();
-            let page = pages::approval(&pages::Approval {
-                user: &view.user,
-                ip: &view.ip.to_string(),
-                created_unix: unix_seconds(view.created),
-                user_code: &view.user_code,
-                nonce: &nonce,
-                action: req.uri().path(),
-                page_url: &page_url,
-                dev_mode: matches!(app.config.auth, Auth::Dev),
-            });
-            html(StatusCode::OK, page, view.redirect_uri.as_ref())
-        }
-        Method::POST => {
-            let body = match read_body(req).await {
-                Ok(b) => b,
-                Err(r) => return r,
-            };
-            let mut nonce = String::new();
-            let mut approve = None;
-            for (k, v) in url::form_urlencoded::parse(&body) {
-                match &*k {
-                    "nonce" => nonce = v.into_owned(),
-                    "decision" => approve = Some(v == "approve"),
-                    _ => {}
-                }
-            }
-            let Some(approve) = approve else {
-                return problem(
-                    StatusCode::BAD_REQUEST,
-                    "No decision",
-                    "Press Approve or Deny.",
-                );
-            };
-            let decided = match app
-                .challenges
-                .decide(token, &nonce, approve, SystemTime::now())
-                .await
-            {
-                Ok(d) => d,
-                Err(e) => {
-                    return problem(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Temporarily unavailable",
-                        &format!(
-                            "The login server cannot reach its challenge store ({e}). Go back and press the button again in a moment."
-                        ),
-                    );
-                }
-            };
-            if !decided {
-                return problem(
-                    StatusCode::BAD_REQUEST,
-                    "Form no longer valid",
-                    "This approval form is not the one issued for this login request. Run sesame login again.",
-                );
-            }
-            log_decision(app, approve, &view);
-            let location = match (&view.redirect_uri, &view.state) {
-                (Some(redirect), Some(state)) => {
-                    let mut to = redirect.clone();
-                    {
-                        let mut q = to.query_pairs_mut();
-                        q.append_pair("state", state);
-                        if !approve {
-                            q.append_pair("error", "access_denied");
-                        }
-                    }
-                    HeaderValue::from_str(to.as_str()).ok()
-                }
-                _ => None,
-            };
-            match location {
-                Some(to) => {
-                    let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
-                    r.headers_mut().insert(header::LOCATION, to);
-                    r
-                }
-                None => html(StatusCode::OK, pages::outcome(approve, &view.user), None),
-            }
-        }
+        Method::GET => approval_page(app, token, &view, req.uri().path()).await,
+        Method::POST => decide_on_page(app, token, &view, req).await,
         _ => problem(
             StatusCode::METHOD_NOT_ALLOWED,
             "Method not allowed",
             "Use GET or POST.",
         ),
+    }
+}
+
+/// The validator page's GET: the approval form, with the challenge's one-time nonce, posted
+/// to `action` (the page's own path).
+async fn approval_page(app: &App, token: &str, view: &state::View, action: &str) -> Resp {
+    let nonce = match app.challenges.take_nonce(token).await {
+        Ok(n) => n,
+        Err(e) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                &format!(
+                    "The login server cannot reach its challenge store ({e}). Reload in a moment."
+                ),
+            );
+        }
+    };
+    let Some(nonce) = nonce else {
+        return problem(
+            StatusCode::CONFLICT,
+            "Link already opened",
+            "This approval link works once and was already opened. If curl or a link preview opened it, the page it received holds the one-time form, with the curl command that approves from a terminal. Otherwise, for your safety, run sesame login again to get a new link.",
+        );
+    };
+    let page_url = app
+        .base
+        .join(&format!(
+            "{}{token}",
+            VALIDATOR_PAGE_PATH.trim_start_matches('/')
+        ))
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let page = pages::approval(&pages::Approval {
+        user: &view.user,
+        ip: &view.ip.to_string(),
+        created_unix: unix_seconds(view.created),
+        user_code: &view.user_code,
+        nonce: &nonce,
+        action,
+        page_url: &page_url,
+        dev_mode: matches!(app.config.auth, Auth::Dev),
+    });
+    html(StatusCode::OK, page, view.redirect_uri.as_ref())
+}
+
+/// The validator page's POST: the decision in the form, made, then the browser sent on.
+async fn decide_on_page(app: &App, token: &str, view: &state::View, req: Request) -> Resp {
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (nonce, approve) = page_form(&body);
+    let Some(approve) = approve else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "No decision",
+            "Press Approve or Deny.",
+        );
+    };
+    let decided = match app
+        .challenges
+        .decide(token, &nonce, approve, SystemTime::now())
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                &format!(
+                    "The login server cannot reach its challenge store ({e}). Go back and press the button again in a moment."
+                ),
+            );
+        }
+    };
+    if !decided {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Form no longer valid",
+            "This approval form is not the one issued for this login request. Run sesame login again.",
+        );
+    }
+    log_decision(app, approve, view);
+    after_decision(view, approve)
+}
+
+/// The approval form's fields: the nonce (empty if absent) and the decision (`None` if absent).
+fn page_form(body: &[u8]) -> (String, Option<bool>) {
+    let mut nonce = String::new();
+    let mut approve = None;
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match &*k {
+            "nonce" => nonce = v.into_owned(),
+            "decision" => approve = Some(v == "approve"),
+            _ => {}
+        }
+    }
+    (nonce, approve)
+}
+
+/// Where the browser goes after a decision: back to the loopback callback when the challenge
+/// has one, else the outcome page.
+fn after_decision(view: &state::View, approve: bool) -> Resp {
+    let location = match (&view.redirect_uri, &view.state) {
+        (Some(redirect), Some(state)) => {
+            let mut to = redirect.clone();
+            {
+                let mut q = to.query_pairs_mut();
+                q.append_pair("state", state);
+                if !approve {
+                    q.append_pair("error", "access_denied");
+                }
+            }
+            HeaderValue::from_str(to.as_str()).ok()
+        }
+        _ => None,
+    };
+    match location {
+        Some(to) => {
+            let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
+            r.headers_mut().insert(header::LOCATION, to);
+            r
+        }
+        None => html(StatusCode::OK, pages::outcome(approve, &view.user), None),
     }
 }
 

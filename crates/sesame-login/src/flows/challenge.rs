@@ -224,10 +224,7 @@ pub async fn wait(
         if retrying.is_none() {
             events.progress(Progress::Waiting);
         }
-        let mut url = challenge.polling_url.clone();
-        if let Some(secs) = long_poll_secs {
-            url.query_pairs_mut().append_pair("wait", &secs.to_string());
-        }
+        let url = poll_url(&challenge.polling_url, long_poll_secs);
         // A reply that trickles in must not keep the login past its deadline.
         let timeout = Duration::from_secs(long_poll_secs.unwrap_or(0) + 15)
             .min(remaining + Duration::from_secs(2));
@@ -266,13 +263,27 @@ pub async fn wait(
         if pause.is_zero() {
             continue;
         }
-        match wake {
-            Some(w) => tokio::select! {
-                _ = clock.sleep(pause) => {}
-                _ = w.notified() => {}
-            },
-            None => clock.sleep(pause).await,
-        }
+        sleep_unless_woken(clock, pause, wake).await;
+    }
+}
+
+/// The polling URL, with `?wait=SECS` for a long-poll.
+fn poll_url(polling_url: &Url, long_poll_secs: Option<u64>) -> Url {
+    let mut url = polling_url.clone();
+    if let Some(secs) = long_poll_secs {
+        url.query_pairs_mut().append_pair("wait", &secs.to_string());
+    }
+    url
+}
+
+/// Sleeps for `pause`, or until `wake` is notified if that comes first.
+async fn sleep_unless_woken(clock: &dyn Clock, pause: Duration, wake: Option<&Notify>) {
+    match wake {
+        Some(w) => tokio::select! {
+            _ = clock.sleep(pause) => {}
+            _ = w.notified() => {}
+        },
+        None => clock.sleep(pause).await,
     }
 }
 
