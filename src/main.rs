@@ -7,6 +7,7 @@
 use clap::{CommandFactory, Parser};
 use sesame::cli::{Cli, Command, CredentialCommand};
 use sesame::commands;
+use sesame::commands::status::Remote;
 use sesame_login::error::Error;
 use sesame_login::output::Printer;
 use sesame_login::settings::{Common, Env, process_env};
@@ -101,7 +102,12 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         }
         Command::Status(args) => {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::status::run(&common, args.output, args.remote, env, printer)
+            let remote = if args.remote {
+                Remote::Ask
+            } else {
+                Remote::Skip
+            };
+            commands::status::run(&common, args.output, remote, env, printer)
         }
         Command::Logout(args) => {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;

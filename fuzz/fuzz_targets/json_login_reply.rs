@@ -3,7 +3,7 @@
 //! never a panic; an expiry, when found, is within the allowed lifetime.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sesame_login::json_api::{self, JsonApi, MAX_LIFETIME_SECS, Reply, Step};
+use sesame_login::json_api::{self, JsonApi, MAX_LIFETIME_SECS, Mfa, Reply, Step};
 use sesame_login::secret::Secret;
 
 const NOW: i64 = 1_800_000_000;
@@ -36,7 +36,12 @@ fuzz_target!(|data: &[u8]| {
         json: json.clone(),
         cookies: vec![("sid".into(), Secret::new("cookie-value"))],
     };
-    match api.interpret(&reply, "login", first & 0x80 != 0, NOW) {
+    let mfa = if first & 0x80 != 0 {
+        Mfa::Allowed
+    } else {
+        Mfa::NotAllowed
+    };
+    match api.interpret(&reply, "login", mfa, NOW) {
         Ok(Step::Done(tokens)) => {
             assert!((200..300).contains(&status));
             let active = api

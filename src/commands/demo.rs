@@ -4,7 +4,8 @@
 //! where nobody is there at all (no terminal, or `--auto-approve`), it approves by itself after a
 //! visible pause.
 
-use super::{login, status};
+use super::login;
+use super::status::{self, Remote};
 use crate::cli::{DemoArgs, OutputFormat};
 use sesame_login::browser::{self, NoBrowser, Opener, SystemBrowser};
 use sesame_login::error::{Error, Exit};
@@ -64,7 +65,7 @@ pub async fn run(
     })?;
 
     printer.info("");
-    status::run(&common, OutputFormat::Text, false, env, printer)?;
+    status::run(&common, OutputFormat::Text, Remote::Skip, env, printer)?;
     try_next(&common.profile, printer);
     Ok(())
 }

@@ -6,7 +6,7 @@ use super::open_store;
 use sesame_login::clock::format_utc;
 use sesame_login::error::Error;
 use sesame_login::http;
-use sesame_login::oidc::{self, revoke};
+use sesame_login::oidc::{self, PlainHttp, revoke};
 use sesame_login::output::Printer;
 use sesame_login::session::{OAuthInfo, Session};
 use sesame_login::settings::{Common, Env};
@@ -117,7 +117,7 @@ async fn revocation_endpoint(info: &OAuthInfo) -> Result<Url, Error> {
             let issuer = Url::parse(&info.issuer)
                 .map_err(|e| Error::other(format!("The saved issuer is not a URL ({e}).")))?;
             let client = http::client_for(&issuer)?;
-            oidc::provider(&client, &issuer, &Default::default(), true)
+            oidc::provider(&client, &issuer, &Default::default(), PlainHttp::Allow)
                 .await?
                 .revocation_endpoint
                 .ok_or_else(|| {

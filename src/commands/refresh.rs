@@ -6,7 +6,7 @@ use sesame_login::clock::{format_utc, human_duration, unix_seconds};
 use sesame_login::error::Error;
 use sesame_login::hints::login_hint;
 use sesame_login::output::Printer;
-use sesame_login::refresh;
+use sesame_login::refresh::{self, Refresh};
 use sesame_login::settings::{Common, Env};
 use std::time::{Duration, SystemTime};
 
@@ -35,7 +35,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         &common.paths.data_dir,
         secret.as_ref(),
         common.refresh_skew,
-        true,
+        Refresh::Now,
     )?
     .ok_or_else(|| {
         Error::no_session(format!(

@@ -11,7 +11,7 @@ use sesame_login::http;
 use sesame_login::jwt;
 use sesame_login::login_error::LoginError;
 use sesame_login::output::stdout;
-use sesame_login::refresh;
+use sesame_login::refresh::{self, Refresh};
 use sesame_login::session::{Flow, Session};
 use sesame_login::settings::{Common, Env};
 use sesame_login::store::{StoreError, TokenStore};
@@ -20,10 +20,19 @@ use sesame_login::vars;
 use sesame_login::whoami::{self, Answer};
 use std::time::{Duration, SystemTime};
 
+/// Whether `status` asks the server about the session too (`--remote`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remote {
+    /// Ask the server's whoami URL whether it accepts the session.
+    Ask,
+    /// Report what is saved, without asking.
+    Skip,
+}
+
 pub fn run(
     common: &Common,
     format: OutputFormat,
-    remote: bool,
+    remote: Remote,
     env: Env,
     printer: &sesame_login::output::Printer,
 ) -> Result<(), Error> {
@@ -48,17 +57,17 @@ pub fn run(
         }
         Err(e) => return Err(e.into_error(common.store)),
     };
-    let session = if remote {
+    let session = if remote == Remote::Ask {
         refreshed(common, &*opened.store, session, env, printer)
     } else {
         session
     };
     // An expired session is reported as `status` reports it (exit 3): asking a server about
     // it, perhaps a dead one, would only turn that into a network error (exit 1).
-    let remote = if remote && session.is_valid_at(now, 0) {
+    let answer = if remote == Remote::Ask && session.is_valid_at(now, 0) {
         Some(ask_remote(common, &session)?)
     } else {
-        if remote {
+        if remote == Remote::Ask {
             printer.warn("The session has expired: the server was not asked about it.");
         }
         None
@@ -71,7 +80,7 @@ pub fn run(
         session: Some(&session),
         claims,
         now,
-        remote: remote.as_ref(),
+        remote: answer.as_ref(),
     };
     report.print(format)
 }
@@ -80,11 +89,11 @@ pub fn run(
 fn token_status(
     common: &Common,
     format: OutputFormat,
-    remote: bool,
+    remote: Remote,
     token: &str,
     now: i64,
 ) -> Result<(), Error> {
-    if remote {
+    if remote == Remote::Ask {
         return Err(Error::usage(
             "status --remote checks a saved session; SESAME_TOKEN is set, so there is none in use.",
         )
@@ -121,7 +130,7 @@ fn refreshed(
         &common.paths.data_dir,
         secret.as_ref(),
         common.refresh_skew,
-        false,
+        Refresh::IfDue,
     ) {
         Ok(Some(fresh)) => {
             if let Some(w) = &fresh.warning {

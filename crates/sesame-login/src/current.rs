@@ -33,7 +33,7 @@ pub fn fresh_session(common: &Common, env: Env, printer: &Printer) -> Result<Ses
         &common.paths.data_dir,
         secret.as_ref(),
         common.refresh_skew,
-        false,
+        crate::refresh::Refresh::IfDue,
     )?;
     handed_out(fresh, expired, printer)
 }
@@ -54,10 +54,10 @@ pub async fn fresh_session_with(
     secret: Option<&crate::secret::Secret>,
     printer: &Printer,
 ) -> Result<Session, Error> {
-    use crate::refresh::{self, Due};
+    use crate::refresh::{self, Due, Refresh};
     let (opened, session) = load_session(common, printer)?;
     let expired = expired_error(common, &session);
-    let fresh = match refresh::due(session, secret, common.refresh_skew, false) {
+    let fresh = match refresh::due(session, secret, common.refresh_skew, Refresh::IfDue) {
         Due::Fresh(s) => Some(s.into()),
         Due::Stale => None,
         Due::Refresh(s) => {
@@ -65,7 +65,8 @@ pub async fn fresh_session_with(
             let skew = common.refresh_skew;
             let store = &*opened.store;
             let wait = refresh::LOCK_WAIT;
-            let fresh = refresh::refresh_locked(store, s, data_dir, secret, (skew, false), wait);
+            let fresh =
+                refresh::refresh_locked(store, s, data_dir, secret, (skew, Refresh::IfDue), wait);
             Some(fresh.await?)
         }
     };

@@ -275,19 +275,28 @@ pub struct Tokens {
     pub expires_at: Option<i64>,
 }
 
+/// Whether a reply may ask for a second factor: only the first login reply may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mfa {
+    /// The first login reply: a value at `mfa-pointer` asks for a one-time code.
+    Allowed,
+    /// Any other reply: `mfa-pointer` is not looked at.
+    NotAllowed,
+}
+
 impl JsonApi {
-    /// Makes sense of a reply. `mfa_allowed`: only the first login reply may ask for a second
-    /// factor. HTTP 4xx (and a 2xx that carries no token but an error message) is a refusal
-    /// with the server's own message.
+    /// Makes sense of a reply. `mfa`: only the first login reply may ask for a second factor.
+    /// HTTP 4xx (and a 2xx that carries no token but an error message) is a refusal with the
+    /// server's own message.
     pub fn interpret(
         &self,
         reply: &Reply,
         what: &str,
-        mfa_allowed: bool,
+        mfa: Mfa,
         now: i64,
     ) -> Result<Step, LoginError> {
         self.check_status(reply, what)?;
-        if mfa_allowed
+        if mfa == Mfa::Allowed
             && let Some(p) = &self.mfa_pointer
             && let Some(code) = string_at(&reply.json, p, "mfa-pointer")?
         {
@@ -514,7 +523,7 @@ pub async fn login(
         &[("user", user), ("password", password.expose())],
     );
     let reply = post(client, &url, &body, "login").await?;
-    api.interpret(&reply, "login", true, now)
+    api.interpret(&reply, "login", Mfa::Allowed, now)
 }
 
 /// The second step: the value the login reply asked with, and the one-time code.
@@ -543,7 +552,7 @@ pub async fn second_factor(
         ],
     );
     let reply = post(client, &url, &body, "one-time code").await?;
-    match api.interpret(&reply, "one-time code", false, now)? {
+    match api.interpret(&reply, "one-time code", Mfa::NotAllowed, now)? {
         Step::Done(tokens) => Ok(tokens),
         Step::SecondFactor(_) => Err(LoginError::Protocol(
             "the server asked for a second factor again".into(),
@@ -571,7 +580,7 @@ pub async fn refresh(
         &[("user", user), ("refresh_token", refresh_token.expose())],
     );
     let reply = post(client, &url, &body, "refresh").await?;
-    match api.interpret(&reply, "refresh", false, now)? {
+    match api.interpret(&reply, "refresh", Mfa::NotAllowed, now)? {
         Step::Done(mut tokens) => {
             if tokens.refresh_token.is_none() {
                 tokens.refresh_token = Some(refresh_token.clone());
@@ -673,19 +682,22 @@ mod tests {
             200,
             json!({"data": {"access_token": "at", "refresh_token": "rt", "expires_in": 900}}),
         );
-        let Step::Done(t) = a.interpret(&r, "login", true, 1_000).unwrap() else {
+        let Step::Done(t) = a.interpret(&r, "login", Mfa::Allowed, 1_000).unwrap() else {
             panic!()
         };
         assert_eq!(t.token.expose(), "at");
         assert_eq!(t.refresh_token.unwrap().expose(), "rt");
         assert_eq!(t.expires_at, Some(1_900));
         let r = reply(200, json!({"data": {"login_code": "lc-1"}}));
-        let Step::SecondFactor(code) = a.interpret(&r, "login", true, 0).unwrap() else {
+        let Step::SecondFactor(code) = a.interpret(&r, "login", Mfa::Allowed, 0).unwrap() else {
             panic!()
         };
         assert_eq!(code.expose(), "lc-1");
         // The one-time code's reply may not ask again.
-        assert!(a.interpret(&r, "one-time code", false, 0).is_err());
+        assert!(
+            a.interpret(&r, "one-time code", Mfa::NotAllowed, 0)
+                .is_err()
+        );
     }
 
     #[test]
@@ -695,7 +707,7 @@ mod tests {
             .interpret(
                 &reply(401, json!({"message": "Invalid email or password"})),
                 "login",
-                true,
+                Mfa::Allowed,
                 0,
             )
             .unwrap_err();
@@ -707,7 +719,7 @@ mod tests {
             .interpret(
                 &reply(200, json!({"success": false, "error": "bad key"})),
                 "login",
-                true,
+                Mfa::Allowed,
                 0,
             )
             .unwrap_err();
@@ -722,7 +734,7 @@ mod tests {
                     json!({"success": true, "payload": {"token": "SECRET-VALUE"}}),
                 ),
                 "login",
-                true,
+                Mfa::Allowed,
                 0,
             )
             .unwrap_err();
@@ -741,7 +753,7 @@ mod tests {
             .interpret(
                 &reply(200, json!({"data": {"access_token": {"value": "x"}}})),
                 "login",
-                true,
+                Mfa::Allowed,
                 0,
             )
             .unwrap_err()
@@ -760,20 +772,20 @@ mod tests {
                 200,
                 json!({"data": {"access_token": "t", "expires_in": bad}}),
             );
-            assert!(a.interpret(&r, "login", true, 0).is_err(), "{bad}");
+            assert!(a.interpret(&r, "login", Mfa::Allowed, 0).is_err(), "{bad}");
         }
         let mut b = api();
         b.expires_in_pointer = None;
         b.expires_at_pointer = Some("/exp".into());
         let r = reply(200, json!({"exp": 10, "data": {"access_token": "t"}}));
         assert!(
-            b.interpret(&r, "login", true, 100)
+            b.interpret(&r, "login", Mfa::Allowed, 100)
                 .unwrap_err()
                 .to_string()
                 .contains("in the past")
         );
         assert!(
-            a.interpret(&reply(200, json!([1, 2])), "login", true, 0)
+            a.interpret(&reply(200, json!([1, 2])), "login", Mfa::Allowed, 0)
                 .unwrap_err()
                 .to_string()
                 .contains("array")
@@ -794,7 +806,7 @@ mod tests {
                 ("sesskey".into(), Secret::new("abc")),
             ],
         };
-        let Step::Done(t) = a.interpret(&r, "login", true, 0).unwrap() else {
+        let Step::Done(t) = a.interpret(&r, "login", Mfa::Allowed, 0).unwrap() else {
             panic!()
         };
         assert_eq!(t.token.expose(), "abc");

@@ -80,9 +80,18 @@ fn wide(path: &Path) -> Vec<u16> {
     path.as_os_str().encode_wide().chain(Some(0)).collect()
 }
 
+/// What [`restrict`] is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory: the entry applies to what is created in it too.
+    Dir,
+    /// A file.
+    File,
+}
+
 /// Gives `path` a protected DACL with one entry: full control for the current user. For a
-/// directory, `inherit` makes the entry apply to what is created in it too.
-pub fn restrict(path: &Path, inherit: bool) -> io::Result<()> {
+/// directory ([`Kind::Dir`]), the entry applies to what is created in it too.
+pub fn restrict(path: &Path, kind: Kind) -> io::Result<()> {
     let user = UserSid::current()?;
     // SAFETY: `user.sid()` is a valid SID.
     let sid_len = unsafe { GetLengthSid(user.sid()) } as usize;
@@ -90,10 +99,9 @@ pub fn restrict(path: &Path, inherit: bool) -> io::Result<()> {
     // u32s: an ACL must be aligned on a DWORD.
     let mut acl_buf = vec![0u32; acl_len.div_ceil(4)];
     let acl = acl_buf.as_mut_ptr().cast::<ACL>();
-    let flags = if inherit {
-        OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE
-    } else {
-        0
+    let flags = match kind {
+        Kind::Dir => OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE,
+        Kind::File => 0,
     };
     // SAFETY: `acl` points to `acl_buf.len() * 4` writable bytes, enough for one ACE with
     // this SID; the SID is valid for the call.

@@ -106,23 +106,31 @@ in your terminal. If it does not, or you did not start a login just now, press D
     layout("Approve sign-in", &body)
 }
 
+/// How a login request was decided in the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Approved: the user is signed in.
+    Approved,
+    /// Denied: nothing was issued.
+    Denied,
+}
+
 /// The reference server's page after a decision: signed in as `user`, or denied (`user` unused).
-pub fn outcome(approved: bool, user: &str) -> String {
-    if approved {
-        layout(
+pub fn outcome(decision: Decision, user: &str) -> String {
+    match decision {
+        Decision::Approved => layout(
             "Signed in",
             &format!(
                 "<h1 class=\"ok\" id=\"result\">Signed in as {}</h1><p>Return to your terminal: \
                  the login completes there. You can close this tab.</p>",
                 escape(user)
             ),
-        )
-    } else {
-        layout(
+        ),
+        Decision::Denied => layout(
             "Sign-in denied",
             "<h1 class=\"bad\" id=\"result\">Sign-in denied</h1><p>The login was refused and \
              nothing was issued. You can close this tab.</p>",
-        )
+        ),
     }
 }
 

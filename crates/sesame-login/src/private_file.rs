@@ -55,7 +55,7 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
         }
     }
     #[cfg(windows)]
-    crate::owner_only::restrict(dir, true)?;
+    crate::owner_only::restrict(dir, crate::owner_only::Kind::Dir)?;
     Ok(())
 }
 
@@ -74,7 +74,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         .tempfile_in(dir)?;
     // Windows has no mode bits: the file gets an owner-only DACL before it holds anything.
     #[cfg(windows)]
-    crate::owner_only::restrict(tmp.path(), false)?;
+    crate::owner_only::restrict(tmp.path(), crate::owner_only::Kind::File)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

@@ -342,16 +342,25 @@ fn unix_now() -> i64 {
     crate::clock::unix_seconds(std::time::SystemTime::now())
 }
 
+/// When to refresh a session that can be refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// Only when it is within the skew of its expiry (or past it).
+    IfDue,
+    /// Now, however long it has left (`sesame refresh`).
+    Now,
+}
+
 /// Whether `session` can be used now, needs a refresh, or is over. No I/O: the hot path of
 /// `sesame token` decides here without an async runtime.
-pub fn due(session: Session, client_secret: Option<&Secret>, skew: i64, force: bool) -> Due {
+pub fn due(session: Session, client_secret: Option<&Secret>, skew: i64, when: Refresh) -> Due {
     let refreshable = session.renewable_with(client_secret.is_some());
     let first_skew = if refreshable {
         effective_skew(&session, skew)
     } else {
         0
     };
-    if !force && session.is_valid_at(unix_now(), first_skew) {
+    if when == Refresh::IfDue && session.is_valid_at(unix_now(), first_skew) {
         Due::Fresh(session)
     } else if refreshable {
         Due::Refresh(session)
@@ -361,7 +370,8 @@ pub fn due(session: Session, client_secret: Option<&Secret>, skew: i64, force: b
 }
 
 /// The valid session for `profile`, refreshing (under the lock) if it is within `skew` seconds
-/// of expiry and can be refreshed. `None` when it is stale and cannot be refreshed. For
+/// of expiry (or at once, with [`Refresh::Now`]) and can be refreshed. `None` when it is stale
+/// and cannot be refreshed. For
 /// callers outside any async runtime: a runtime is started only if a refresh is due. Inside a
 /// runtime, use [`due`] and [`refresh_locked`].
 pub fn ensure_fresh(
@@ -370,9 +380,9 @@ pub fn ensure_fresh(
     data_dir: &Path,
     client_secret: Option<&Secret>,
     skew: i64,
-    force: bool,
+    when: Refresh,
 ) -> Result<Option<Fresh>, Error> {
-    match due(session, client_secret, skew, force) {
+    match due(session, client_secret, skew, when) {
         Due::Fresh(s) => Ok(Some(s.into())),
         Due::Stale => Ok(None),
         Due::Refresh(s) => {
@@ -386,7 +396,7 @@ pub fn ensure_fresh(
                     s,
                     data_dir,
                     client_secret,
-                    (skew, force),
+                    (skew, when),
                     LOCK_WAIT,
                 ))
                 .map(Some)
@@ -395,19 +405,19 @@ pub fn ensure_fresh(
 }
 
 /// Refreshes a session that [`due`] found due, under the per-profile lock, waiting at most
-/// `lock_wait` for another process's refresh. `(skew, force)` as for [`ensure_fresh`].
+/// `lock_wait` for another process's refresh. `(skew, when)` as for [`ensure_fresh`].
 pub async fn refresh_locked(
     store: &dyn TokenStore,
     session: Session,
     data_dir: &Path,
     client_secret: Option<&Secret>,
-    (skew, force): (i64, bool),
+    (skew, when): (i64, Refresh),
     lock_wait: Duration,
 ) -> Result<Fresh, Error> {
     let Some(_lock) = ProfileLock::acquire(data_dir, &session.profile, lock_wait).await? else {
         // Another process has been refreshing for a minute (stuck on a slow provider?). A
         // token that still works is handed out with a warning; the next call tries again.
-        if session.is_valid_at(unix_now(), 0) && !force {
+        if session.is_valid_at(unix_now(), 0) && when == Refresh::IfDue {
             let warning = format!(
                 "Another sesame process has been refreshing profile {} for over {}s; using the current token, which expires in {}s.",
                 session.profile,
@@ -440,14 +450,18 @@ pub async fn refresh_locked(
     if replaced && current.is_valid_at(now, 0) {
         return Ok(current.into());
     }
-    if !force && current.is_valid_at(now, effective_skew(&current, skew)) {
+    if when == Refresh::IfDue && current.is_valid_at(now, effective_skew(&current, skew)) {
         return Ok(current.into());
     }
     let new = match refresh(&current, client_secret, &data_dir.join("cache"), now).await {
         Ok(new) => new,
         // A provider that cannot be reached does not make a token that still works useless:
         // hand it out and say so; the next call tries again.
-        Err(e) if e.exit != Exit::NoSession && current.is_valid_at(now, 0) && !force => {
+        Err(e)
+            if e.exit != Exit::NoSession
+                && current.is_valid_at(now, 0)
+                && when == Refresh::IfDue =>
+        {
             let warning = format!(
                 "Could not refresh the session of profile {} ({}); using the current token, which expires in {}s.",
                 current.profile,
@@ -505,15 +519,29 @@ mod tests {
             .unwrap()
             .expect("the lock is free");
         let wait = Duration::from_millis(60);
-        let fresh = refresh_locked(&store, renewable(30), dir.path(), None, (60, false), wait)
-            .await
-            .expect("the current token is handed out");
+        let fresh = refresh_locked(
+            &store,
+            renewable(30),
+            dir.path(),
+            None,
+            (60, Refresh::IfDue),
+            wait,
+        )
+        .await
+        .expect("the current token is handed out");
         assert_eq!(fresh.session.token.expose(), "access");
         assert!(fresh.warning.unwrap().contains("using the current token"));
-        let err = refresh_locked(&store, renewable(-5), dir.path(), None, (60, false), wait)
-            .await
-            .err()
-            .expect("an expired token is not handed out");
+        let err = refresh_locked(
+            &store,
+            renewable(-5),
+            dir.path(),
+            None,
+            (60, Refresh::IfDue),
+            wait,
+        )
+        .await
+        .err()
+        .expect("an expired token is not handed out");
         assert!(
             err.message.contains("refreshing profile p"),
             "{}",

@@ -1239,7 +1239,14 @@ fn after_decision(view: &state::View, approve: bool) -> Resp {
             r.headers_mut().insert(header::LOCATION, to);
             r
         }
-        None => html(StatusCode::OK, pages::outcome(approve, &view.user), None),
+        None => {
+            let decision = if approve {
+                pages::Decision::Approved
+            } else {
+                pages::Decision::Denied
+            };
+            html(StatusCode::OK, pages::outcome(decision, &view.user), None)
+        }
     }
 }
 

@@ -330,7 +330,9 @@ async fn respond(
         Some(Page::SignedIn { user }) => {
             page_response(StatusCode::OK, pages::callback_signed_in(&user))
         }
-        Some(Page::Denied) => page_response(StatusCode::OK, pages::outcome(false, "")),
+        Some(Page::Denied) => {
+            page_response(StatusCode::OK, pages::outcome(pages::Decision::Denied, ""))
+        }
         Some(Page::Failed { message }) => page_response(
             StatusCode::OK,
             pages::problem(

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::http;
 use crate::json_api::{self, JsonApi, Step};
 use crate::oidc::grants::{PasswordOutcome, TokenClient};
-use crate::oidc::{self, Provider, TokenResp, idtoken};
+use crate::oidc::{self, PlainHttp, Provider, TokenResp, idtoken};
 use crate::output::Printer;
 use crate::present::UseAs;
 use crate::secret::Token;
@@ -109,7 +109,12 @@ async fn provider(settings: &LoginSettings) -> Result<(Provider, reqwest::Client
         }
         (Some(issuer), None) => {
             let client = http::client_for(issuer)?;
-            let p = oidc::provider(&client, issuer, &o.endpoints, settings.allow_http).await?;
+            let plain_http = if settings.allow_http {
+                PlainHttp::Allow
+            } else {
+                PlainHttp::Refuse
+            };
+            let p = oidc::provider(&client, issuer, &o.endpoints, plain_http).await?;
             Ok((p, client))
         }
         (None, None) => Err(no_provider()),

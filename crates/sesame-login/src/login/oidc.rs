@@ -12,7 +12,7 @@ use crate::flows::callback::{Callback, Page};
 use crate::flows::{browser, device};
 use crate::http;
 use crate::login_error::LoginError;
-use crate::oidc::{self, TokenResp, idtoken};
+use crate::oidc::{self, PlainHttp, TokenResp, idtoken};
 use crate::output::{Printer, WaitDisplay};
 use crate::session::Flow;
 use crate::settings::LoginSettings;
@@ -38,7 +38,12 @@ pub(super) async fn run(
     })?;
     let mut ctrl_c = crate::interrupt::CtrlC::install();
     let client = http::client_for(&issuer)?;
-    let provider = oidc::provider(&client, &issuer, &o.endpoints, settings.allow_http).await?;
+    let plain_http = if settings.allow_http {
+        PlainHttp::Allow
+    } else {
+        PlainHttp::Refuse
+    };
+    let provider = oidc::provider(&client, &issuer, &o.endpoints, plain_http).await?;
     let cache_dir = settings.common.paths.data_dir.join("cache");
     let clock = SystemClock;
     let ctx = Ctx {

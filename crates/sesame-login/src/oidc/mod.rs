@@ -126,13 +126,22 @@ fn discovery_url(issuer: &Url) -> Url {
     u
 }
 
+/// Whether a provider's endpoints may be plain http to another machine (`--allow-http`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainHttp {
+    /// https only, except to this machine.
+    Refuse,
+    /// Plain http to any host too.
+    Allow,
+}
+
 /// Reads the provider's metadata (OpenID Connect Discovery 1.0 §4), unless the explicit
 /// endpoints make it unnecessary.
 pub async fn provider(
     client: &reqwest::Client,
     issuer: &Url,
     explicit: &Endpoints,
-    allow_http: bool,
+    plain_http: PlainHttp,
 ) -> Result<Provider, Error> {
     let issuer_str = issuer.as_str().trim_end_matches('/').to_string();
     let mut p = if explicit.is_complete() {
@@ -189,7 +198,7 @@ pub async fn provider(
     .into_iter()
     .flatten()
     {
-        http::check_server_url(u, allow_http)?;
+        http::check_server_url(u, plain_http == PlainHttp::Allow)?;
     }
     Ok(p)
 }
