@@ -347,21 +347,18 @@ fn clock_check(login: Option<&LoginSettings>) -> Check {
     };
     let date = (|| -> Result<Option<String>, String> {
         let client = sesame_login::http::client_for(&url).map_err(|e| e.message)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            let resp =
-                sesame_login::http::send(client.head(url.clone()).timeout(Duration::from_secs(10)))
-                    .await
-                    .map_err(|e| sesame_login::http::describe(&e))?;
+        let head = client.head(url.clone()).timeout(Duration::from_secs(10));
+        sesame_login::blocking::block_on(async {
+            let resp = sesame_login::http::send(head)
+                .await
+                .map_err(|e| Error::other(sesame_login::http::describe(&e)))?;
             Ok(resp
                 .headers()
                 .get(reqwest::header::DATE)
                 .and_then(|d| d.to_str().ok())
                 .map(str::to_owned))
         })
+        .map_err(|e| e.message)
     })();
     let shown = sesame_login::http::redact(&url);
     match date {

@@ -69,14 +69,10 @@ fn revoke_session(
         ))
         .hint("Only OAuth / OpenID Connect sessions can be revoked."));
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
-    runtime.block_on(async {
+    let secret = common.client_secret(env).or(session.client_secret.clone());
+    sesame_login::blocking::block_on(async {
         let endpoint = revocation_endpoint(info).await?;
         let client = http::client_for(&endpoint)?;
-        let secret = common.client_secret(env).or(session.client_secret.clone());
         let mut done = Vec::new();
         let mut kept = Vec::new();
         let tokens = [
@@ -87,8 +83,15 @@ fn revoke_session(
         for (token, hint) in tokens {
             let Some(token) = token else { continue };
             let what = hint.replace('_', " ");
-            match revoke::revoke(&client, &endpoint, &info.client_id, secret.as_ref(), token, hint)
-                .await
+            match revoke::revoke(
+                &client,
+                &endpoint,
+                &info.client_id,
+                secret.as_ref(),
+                token,
+                hint,
+            )
+            .await
             {
                 Ok(revoke::Revoked::Yes) => done.push(what),
                 Ok(revoke::Revoked::NotRevocable) => kept.push((what, hint)),

@@ -166,19 +166,15 @@ fn ask_remote(common: &Common, session: &Session) -> Result<Answer, Error> {
         ))
         .hint("Set `whoami-url` in the profile's config (an endpoint that answers with the user for this credential).")
     })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
-    runtime
-        .block_on(whoami::ask(&url, session))
-        .map_err(|e| match e {
+    sesame_login::blocking::block_on(async {
+        whoami::ask(&url, session).await.map_err(|e| match e {
             LoginError::Unreachable { url, reason } => Error::other(format!(
                 "Could not reach {url} to check the session: {reason}."
             ))
             .hint("Check the network and the profile's `whoami-url`."),
             other => Error::from(other),
         })
+    })
 }
 
 struct Report<'a> {

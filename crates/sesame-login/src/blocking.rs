@@ -56,8 +56,12 @@ impl Auth {
     }
 }
 
-/// Runs `future` to completion from synchronous code, whatever the calling thread runs.
-fn block_on<T: Send>(future: impl Future<Output = Result<T, Error>> + Send) -> Result<T, Error> {
+/// Runs `future` to completion from synchronous code, whatever the calling thread runs: the
+/// one place that starts a runtime for a single call (the `sesame` command's own commands run on
+/// the runtime its `main` builds). Never nests: inside a runtime it runs on a scoped thread.
+pub fn block_on<T: Send>(
+    future: impl Future<Output = Result<T, Error>> + Send,
+) -> Result<T, Error> {
     let run = |future| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

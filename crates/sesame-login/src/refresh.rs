@@ -385,22 +385,15 @@ pub fn ensure_fresh(
     match due(session, client_secret, skew, when) {
         Due::Fresh(s) => Ok(Some(s.into())),
         Due::Stale => Ok(None),
-        Due::Refresh(s) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
-            runtime
-                .block_on(refresh_locked(
-                    store,
-                    s,
-                    data_dir,
-                    client_secret,
-                    (skew, when),
-                    LOCK_WAIT,
-                ))
-                .map(Some)
-        }
+        Due::Refresh(s) => crate::blocking::block_on(refresh_locked(
+            store,
+            s,
+            data_dir,
+            client_secret,
+            (skew, when),
+            LOCK_WAIT,
+        ))
+        .map(Some),
     }
 }
 

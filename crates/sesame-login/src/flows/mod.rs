@@ -2,7 +2,7 @@
 //! [`Events`](crate::events::Events) sink and returns what the server granted; the terminal, the
 //! browser and the store are the caller's business.
 
-pub mod browser;
 pub mod callback;
 pub mod challenge;
 pub mod device;
+pub mod pkce;

@@ -3,7 +3,7 @@
 //! and save the session. The previous session is replaced only by a new one: failure or Ctrl-C
 //! leaves it as it was.
 
-use super::display::{Shown, Tab, present};
+use super::display::{Shown, Tab, show};
 use super::save::Obtained;
 use crate::browser::Opener;
 use crate::clock::{Clock, SystemClock, unix_seconds};
@@ -56,7 +56,7 @@ pub(super) async fn run(
         user: Some(&user),
         any_device: true,
     };
-    let browser_opened = present(settings, printer, opener, url, shown, owner);
+    let browser_opened = show(settings, printer, opener, url, shown, owner);
     let browser_expected = browser_opened && challenge.callback;
 
     let waiting = Waiting {

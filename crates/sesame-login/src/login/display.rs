@@ -49,7 +49,7 @@ pub struct Shown<'a> {
 
 /// Shows the URL (on a line of its own, so terminals can click it), the verification code and,
 /// where useful, a QR code; then opens the browser.
-pub fn present(
+pub fn show(
     settings: &LoginSettings,
     printer: &Printer,
     opener: &dyn Opener,

@@ -3,13 +3,13 @@
 //! challenge flow.
 
 use super::OidcFlow;
-use super::display::{LINGER, Shown, Tab, linger, present};
+use super::display::{LINGER, Shown, Tab, linger, show};
 use super::save::Obtained;
 use crate::browser::Opener;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::Error;
 use crate::flows::callback::{Callback, Page};
-use crate::flows::{browser, device};
+use crate::flows::{device, pkce};
 use crate::http;
 use crate::login_error::LoginError;
 use crate::oidc::{self, PlainHttp, TokenResp, idtoken};
@@ -142,8 +142,8 @@ async fn browser_flow(
         o.client_secret.as_ref(),
         Some(callback.redirect_uri()),
     )?;
-    let req = browser::authorization_url(&oauth, callback.state(), &o.scopes, &o.extra)?;
-    let browser_opened = present(
+    let req = pkce::authorization_url(&oauth, callback.state(), &o.scopes, &o.extra)?;
+    let browser_opened = show(
         settings,
         ctx.printer,
         ctx.opener,
@@ -176,8 +176,8 @@ async fn browser_flow(
     let Some(params) = params else {
         return Err(browser_timed_out(settings, &callback));
     };
-    let result = match browser::code_from(&params, &ctx.provider.issuer) {
-        Ok(code) => browser::exchange(&oauth, ctx.client, code, req.verifier).await,
+    let result = match pkce::code_from(&params, &ctx.provider.issuer) {
+        Ok(code) => pkce::exchange(&oauth, ctx.client, code, req.verifier).await,
         Err(e) => Err(e),
     };
     match result {
@@ -216,7 +216,7 @@ async fn device_flow(
     if !matches!(url.scheme(), "http" | "https") {
         return Err(LoginError::Refused("the verification URL is not http(s)".into()).into());
     }
-    present(
+    show(
         ctx.settings,
         ctx.printer,
         ctx.opener,
