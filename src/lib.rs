@@ -10,3 +10,4 @@
 pub mod cli;
 pub mod commands;
 pub mod login_args;
+pub mod serve_log;

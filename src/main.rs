@@ -5,7 +5,7 @@
 //! The thin binary: parse, resolve settings, run one command, map the error to an exit code.
 
 use clap::{CommandFactory, Parser};
-use sesame::cli::{Cli, Command, CredentialCommand};
+use sesame::cli::{Cli, Command, CredentialCommand, LogFormat};
 use sesame::commands;
 use sesame::commands::status::Remote;
 use sesame_login::error::Error;
@@ -17,7 +17,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::stderr();
-    init_logging(cli.verbose, &printer);
+    let serve_log = match &cli.command {
+        Command::Serve(args) if !args.quiet => Some(args.log_format),
+        _ => None,
+    };
+    init_logging(cli.verbose, serve_log, &printer);
     match run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.exit == sesame_login::error::Exit::Success => ExitCode::SUCCESS,
@@ -30,30 +34,43 @@ fn main() -> ExitCode {
 
 /// `--verbose` or `SESAME_LOG=debug`: sesame's debug log on stderr. `SESAME_LOG` also takes a
 /// tracing filter with `=` (e.g. `sesame=debug,reqwest=debug`) for digging into a dependency.
-fn init_logging(verbose: bool, printer: &Printer) {
-    use tracing_subscriber::EnvFilter;
+/// `serve_log`: `sesame serve`'s request and decision lines, in that format.
+fn init_logging(verbose: bool, serve_log: Option<LogFormat>, printer: &Printer) {
+    use tracing_subscriber::prelude::*;
+    let debug = debug_filter(verbose, printer).map(|filter| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_target(false)
+            .with_ansi(false)
+            .with_filter(filter)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(debug)
+        .with(serve_log.map(sesame::serve_log::ServeLog::new))
+        .try_init();
+}
+
+/// The filter of the debug log, if one is asked for.
+fn debug_filter(verbose: bool, printer: &Printer) -> Option<tracing_subscriber::EnvFilter> {
     let spec = match process_env(vars::LOG) {
         Some(s) if s.contains('=') => s,
         Some(level) => format!("sesame={level}"),
         None if verbose => "sesame=debug".into(),
-        None => return,
+        None => return None,
     };
-    let filter = match EnvFilter::try_new(&spec) {
-        Ok(f) => f,
+    // `sesame serve`'s request and decision events have their own layer (serve_log.rs).
+    let quiet =
+        [sesame_server::ACCESS_LOG, sesame_server::DECISION_LOG].map(|t| format!(",{t}=off"));
+    match tracing_subscriber::EnvFilter::try_new(format!("{spec}{}", quiet.concat())) {
+        Ok(f) => Some(f),
         Err(e) => {
             printer.warn(&format!(
                 "SESAME_LOG={spec:?} is not a log filter ({e}); logging stays off."
             ));
-            return;
+            None
         }
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .with_ansi(false)
-        .try_init();
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

@@ -157,6 +157,7 @@ fn bad_settings_are_config_errors() {
             .profile("../x")
             .oidc("https://id.example.com", "c"),
         Auth::builder("tool"),
+        Auth::builder("tool").oidc("", ""),
         Auth::builder("tool").oidc("http://id.example.com", "c"),
         Auth::builder("tool")
             .challenge("https://h.example.com")
@@ -169,4 +170,7 @@ fn bad_settings_are_config_errors() {
         let e = builder.clone().build().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{builder:?}: {e}");
     }
+    // Unset variables passed through: said as such, not as a URL that does not parse.
+    let e = Auth::builder("tool").oidc("", "").build().unwrap_err();
+    assert!(e.message.starts_with("Nothing to log in to"), "{e}");
 }

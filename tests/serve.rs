@@ -464,6 +464,59 @@ fn json_logs_and_prometheus_metrics() {
     );
 }
 
+/// The default text log: one line per request (time, address, method, route template, status,
+/// milliseconds) and one per decision, written by the CLI's layer from the server's `tracing`
+/// events; `--quiet` writes neither.
+#[test]
+fn text_logs_one_line_per_request_and_decision() {
+    let (mut serve, url, log) = serve_process(&[]);
+    let sb = Sandbox::new();
+    let login = sb.spawn_login(&url, &["--timeout", "30"]);
+    approve(&login.challenge_url());
+    login.finish().expect_code(0);
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let _ = serve.wait();
+    let log = log.join().unwrap();
+    let request = log
+        .lines()
+        .find(|l| l.contains(" GET noauth/v1/challenge_poller/{token} 200 "));
+    let request = request.unwrap_or_else(|| panic!("no poll line in:\n{log}"));
+    let fields: Vec<&str> = request.split(' ').collect();
+    assert!(
+        fields[0].len() == 10 && fields[0].as_bytes()[4] == b'-',
+        "{request}"
+    );
+    assert!(request.contains(" 127.0.0.1 GET "), "{request}");
+    let ms = fields.last().unwrap();
+    assert!(
+        ms.ends_with("ms") && ms.trim_end_matches("ms").parse::<u64>().is_ok(),
+        "{request}"
+    );
+    assert!(
+        log.contains(&format!(
+            "login for {USER} (requested from 127.0.0.1) approved"
+        )),
+        "{log}"
+    );
+
+    let (mut quiet, url, log) = serve_process(&["--quiet"]);
+    let sb = Sandbox::new();
+    let login = sb.spawn_login(&url, &["--timeout", "30"]);
+    approve(&login.challenge_url());
+    login.finish().expect_code(0);
+    let _ = Command::new("kill")
+        .args(["-TERM", &quiet.id().to_string()])
+        .status();
+    let _ = quiet.wait();
+    let log = log.join().unwrap();
+    assert!(
+        !log.contains("challenge_poller") && !log.contains("login for"),
+        "{log}"
+    );
+}
+
 /// Sends `request` on a fresh connection.
 fn send_raw(server: &RefServer, request: &str) -> std::net::TcpStream {
     use std::io::Write;

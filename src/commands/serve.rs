@@ -57,7 +57,6 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             .map(|u| with_password(&u, env(vars::REDIS_PASSWORD)))
             .transpose()?,
         log: !args.quiet,
-        log_json: args.log_format == crate::cli::LogFormat::Json,
     })
 }
 

@@ -150,7 +150,7 @@ impl AuthBuilder {
     /// opened, else the device flow.
     pub fn oidc(mut self, issuer: &str, client_id: &str) -> Self {
         self.issuer = Some(issuer.into());
-        self.client_id = Some(client_id.into());
+        self.client_id = Some(client_id.into()).filter(|c: &String| !c.trim().is_empty());
         self
     }
 
@@ -314,8 +314,10 @@ impl AuthBuilder {
     /// one of them.
     fn targets(&self) -> Result<(Option<Url>, Option<Url>), Error> {
         let config = |e: Error| e.kind_of(ErrorKind::Config);
+        // An empty value (an unset variable passed through) is no value.
         let url = |u: &Option<String>| {
             u.as_deref()
+                .filter(|u| !u.trim().is_empty())
                 .map(|u| crate::http::check_server_url(u, self.allow_http))
                 .transpose()
         };

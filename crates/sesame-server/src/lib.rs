@@ -39,7 +39,6 @@ use sesame_login::protocol::{
 use sesame_login::secret::Secret;
 use state::{ChallengeState, Challenges, Created, Limits, NewChallenge, Poll, StateError, Status};
 use std::future::Future;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -76,10 +75,18 @@ pub struct Config {
     /// Keep challenges in this Redis (`redis://` or `rediss://`), shared by replicas;
     /// `None`: in this process's memory.
     pub redis_url: Option<String>,
+    /// Emit a `tracing` event per request ([`ACCESS_LOG`]) and per decision ([`DECISION_LOG`]);
+    /// the subscriber decides where they go and how they look.
     pub log: bool,
-    /// One JSON object per log line instead of text.
-    pub log_json: bool,
 }
+
+/// The target of the one `tracing` event per request: fields `ip`, `method`, `route` (the
+/// route's template, never the path: paths carry tokens), `status` and `ms`.
+pub const ACCESS_LOG: &str = "sesame_server::access";
+
+/// The target of the `tracing` event for each decision on a challenge: fields `event`
+/// (`approved` or `denied`), `user` and `requested_from`.
+pub const DECISION_LOG: &str = "sesame_server::decision";
 
 impl Config {
     /// Development defaults on an ephemeral loopback port, as `sesame demo` and the tests use.
@@ -100,7 +107,6 @@ impl Config {
             max_unknown_polls: limits::ALLOWANCE,
             redis_url: None,
             log: false,
-            log_json: false,
         }
     }
 }
@@ -126,12 +132,8 @@ struct App {
 }
 
 impl App {
-    fn log(&self) -> observe::Log {
-        match (self.config.log, self.config.log_json) {
-            (false, _) => observe::Log::Off,
-            (true, false) => observe::Log::Text,
-            (true, true) => observe::Log::Json,
-        }
+    fn log(&self) -> bool {
+        self.config.log
     }
 }
 
@@ -1070,30 +1072,16 @@ async fn read_body(req: Request) -> Result<Bytes, Resp> {
 }
 
 fn log_decision(app: &App, approved: bool, view: &state::View) {
-    app.metrics
-        .event(if approved { "approved" } else { "denied" });
-    if !app.config.log {
-        return;
-    }
-    let now = unix_seconds(SystemTime::now());
     let decision = if approved { "approved" } else { "denied" };
-    let line = if app.config.log_json {
-        serde_json::json!({
-            "time": sesame_login::clock::rfc3339_utc(now),
-            "event": decision,
-            "user": view.user,
-            "requested_from": view.ip.to_string(),
-        })
-        .to_string()
-    } else {
-        format!(
-            "{} login for {} (requested from {}) {decision}",
-            sesame_login::clock::format_utc(now),
-            view.user,
-            view.ip,
-        )
-    };
-    let _ = writeln!(std::io::stderr(), "{line}");
+    app.metrics.event(decision);
+    if app.config.log {
+        tracing::info!(
+            target: DECISION_LOG,
+            event = decision,
+            user = %view.user,
+            requested_from = %view.ip,
+        );
+    }
 }
 
 async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {

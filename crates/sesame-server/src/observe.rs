@@ -10,12 +10,11 @@ use axum::body::Body;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::future::Future;
-use std::io::Write;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// The client's address as the checks see it (the TCP peer, or the trusted proxy's header),
 /// put on every request by the connection loop.
@@ -26,24 +25,17 @@ pub struct ClientIp(pub IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub struct StoreFailed;
 
-/// Where request lines go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Log {
-    Off,
-    Text,
-    Json,
-}
-
 #[derive(Clone)]
 pub struct Observe {
     metrics: Arc<Metrics>,
-    log: Log,
+    /// Whether requests are logged (a `tracing` event each).
+    log: bool,
     /// The route's index in [`metrics::ROUTES`].
     route: usize,
 }
 
 impl Observe {
-    pub fn new(metrics: Arc<Metrics>, log: Log) -> Self {
+    pub fn new(metrics: Arc<Metrics>, log: bool) -> Self {
         Observe {
             metrics,
             log,
@@ -182,36 +174,24 @@ fn finish(seen: Seen, resp: &mut Response<Body>) {
     }
 }
 
-/// One line per request: the route template, never the path (paths carry tokens).
+/// One `tracing` event per request ([`crate::ACCESS_LOG`]): the route template, never the
+/// path (paths carry tokens).
 pub fn log_line(
-    log: Log,
+    log: bool,
     ip: IpAddr,
     method: &Method,
     route: &str,
     status: StatusCode,
     took: Duration,
 ) {
-    if log == Log::Off {
-        return;
+    if log {
+        tracing::info!(
+            target: crate::ACCESS_LOG,
+            ip = %ip,
+            method = method.as_str(),
+            route,
+            status = status.as_u16(),
+            ms = took.as_secs_f64() * 1000.0,
+        );
     }
-    let now = sesame_login::clock::unix_seconds(SystemTime::now());
-    let line = match log {
-        Log::Off => return,
-        Log::Json => serde_json::json!({
-            "time": sesame_login::clock::rfc3339_utc(now),
-            "ip": ip.to_string(),
-            "method": method.as_str(),
-            "route": route,
-            "status": status.as_u16(),
-            "ms": took.as_secs_f64() * 1000.0,
-        })
-        .to_string(),
-        Log::Text => format!(
-            "{} {ip} {method} {route} {} {}ms",
-            sesame_login::clock::format_utc(now),
-            status.as_u16(),
-            took.as_millis()
-        ),
-    };
-    let _ = writeln!(std::io::stderr(), "{line}");
 }
