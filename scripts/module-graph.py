@@ -32,6 +32,10 @@ def edges_of(root):
         t = open(f).read()
         t = re.split(r'#\[cfg\(test\)\]\s*mod tests', t)[0]
         t = '\n'.join(l for l in t.split('\n') if not l.strip().startswith('//'))
+        # `use crate::{a, b::C}` names a and b too.
+        t = re.sub(r'(crate|super)::\{([^{}]*)\}',
+                   lambda m: ' '.join(m.group(1) + '::' + p.strip() for p in m.group(2).split(',') if p.strip()),
+                   t)
         deps = set()
         for mm in re.findall(r'crate::((?:[a-z_]+::)*[a-z_A-Z]+)', t):
             r = resolve(mm)

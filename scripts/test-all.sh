@@ -23,6 +23,9 @@ fi
 echo "== module graph: no import cycles inside each crate (docs/architecture.md)"
 python3 scripts/module-graph.py
 
+echo "== no function over 80 lines outside tests (scripts/long-functions.py)"
+python3 scripts/long-functions.py
+
 echo "== the library's crate graph: no CLI, web-server, Redis or Prometheus crate in sesame-login"
 forbidden=$(cargo tree -p sesame-login -e normal --prefix none --locked | sed 's/ v.*//' | sort -u |
   grep -xE 'clap|clap_builder|clap_complete|clap_mangen|axum|axum-core|redis|prometheus-client' || true)

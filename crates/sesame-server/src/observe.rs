@@ -174,7 +174,7 @@ fn finish(seen: Seen, resp: &mut Response<Body>) {
     }
 }
 
-/// One `tracing` event per request ([`crate::ACCESS_LOG`]): the route template, never the
+/// One `tracing` event per request ([`crate::config::ACCESS_LOG`]): the route template, never the
 /// path (paths carry tokens).
 pub fn log_line(
     log: bool,
@@ -186,7 +186,7 @@ pub fn log_line(
 ) {
     if log {
         tracing::info!(
-            target: crate::ACCESS_LOG,
+            target: crate::config::ACCESS_LOG,
             ip = %ip,
             method = method.as_str(),
             route,
