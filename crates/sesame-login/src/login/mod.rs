@@ -1,16 +1,17 @@
 //! The login driver: what every flow shares. It makes this login the profile's one pending
-//! login (or joins the one under way), chooses the flow, and hands it the terminal; the flows
-//! (`challenge`, `oidc`) turn settings into a saved session, showing the URL and code and
-//! saving through `display` and `save`.
+//! login (or joins the one under way), chooses the flow, and hands it the terminal; each flow
+//! at the terminal (`with_challenge`, `with_oidc`, `with_credentials`) returns the session it
+//! obtained, showing the URL and code through `display`, and the driver saves it (`save`).
+//! The protocols themselves are in `crate::flows` and `crate::oidc`.
 //!
 //! Dependencies run one way: `commands` → `login` → `flows` → `oidc`/`protocol`/`http`/`store`.
 
-mod challenge;
-mod direct;
 mod display;
-mod oidc;
 mod prompt;
 mod save;
+mod with_challenge;
+mod with_credentials;
+mod with_oidc;
 
 use crate::browser::{self, Opener};
 use crate::config::FlowChoice;
@@ -86,8 +87,8 @@ async fn approved(
         }
     };
     let obtained = match flow {
-        Approved::Challenge => challenge::run(settings, opener, printer, &mut owner).await,
-        Approved::Oidc(f) => oidc::run(settings, f, opener, printer, &mut owner).await,
+        Approved::Challenge => with_challenge::run(settings, opener, printer, &mut owner).await,
+        Approved::Oidc(f) => with_oidc::run(settings, f, opener, printer, &mut owner).await,
     };
     let result = match obtained {
         Ok(obtained) => obtained.save(store, settings, printer).await,
@@ -124,11 +125,13 @@ async fn direct(
 ) -> Result<Session, Error> {
     match flow {
         DirectFlow::WithToken => save::with_token(settings, printer),
-        DirectFlow::ApiKey => direct::api_key(settings),
-        DirectFlow::Json(api) => direct::json_login(settings, api, printer).await,
-        DirectFlow::OAuthPassword => direct::oauth_password(settings, printer).await,
-        DirectFlow::ClientCredentials => direct::client_credentials(settings, store).await,
-        DirectFlow::Basic => direct::basic(settings),
+        DirectFlow::ApiKey => with_credentials::api_key(settings),
+        DirectFlow::Json(api) => with_credentials::json_login(settings, api, printer).await,
+        DirectFlow::OAuthPassword => with_credentials::oauth_password(settings, printer).await,
+        DirectFlow::ClientCredentials => {
+            with_credentials::client_credentials(settings, store).await
+        }
+        DirectFlow::Basic => with_credentials::basic(settings),
     }
 }
 
