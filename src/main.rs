@@ -45,6 +45,10 @@ fn init_logging(verbose: bool, serve_log: Option<LogFormat>, printer: &Printer) 
             .with_ansi(false)
             .with_filter(filter)
     });
+    if debug.is_none() && serve_log.is_none() {
+        // No subscriber at all: every `tracing` call stays a no-op on the `token` hot path.
+        return;
+    }
     let _ = tracing_subscriber::registry()
         .with(debug)
         .with(serve_log.map(sesame::serve_log::ServeLog::new))
