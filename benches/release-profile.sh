@@ -10,8 +10,7 @@
 #   benches/release-profile.sh default shipped   # some of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-1}
-case $RUNS in '' | *[!0-9]* | 0) echo "RUNS must be a positive whole number" >&2; exit 2 ;; esac
+. benches/runs.sh
 
 # name | CARGO_PROFILE_RELEASE_* settings (space-separated, KEY=VALUE)
 candidates=(
@@ -20,6 +19,7 @@ candidates=(
   "thin-lto|LTO=thin CODEGEN_UNITS=16 STRIP=symbols PANIC=unwind OPT_LEVEL=3"
   "fat-lto-cgu1|LTO=fat CODEGEN_UNITS=1 STRIP=symbols PANIC=unwind OPT_LEVEL=3"
   "fat-lto-cgu1-abort|LTO=fat CODEGEN_UNITS=1 STRIP=symbols PANIC=abort OPT_LEVEL=3"
+  "fat-lto-cgu1-size|LTO=fat CODEGEN_UNITS=1 STRIP=symbols PANIC=unwind OPT_LEVEL=s"
   "shipped|"
 )
 wanted=("$@")
@@ -27,7 +27,6 @@ out=target/bench/release-profile.tsv
 mkdir -p target/bench
 printf 'profile\trun\tseconds\tbytes\n' >"$out"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 for c in "${candidates[@]}"; do
   name=${c%%|*}

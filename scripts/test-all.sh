@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine: installs what the tests need (a Secret
-# Service, Chromium and ChromeDriver, redis-server, the OIDC providers' npm packages), then runs every test
+# Service, Chromium and ChromeDriver, redis-server, the OIDC providers' npm packages, moto and the
+# AWS CLI from PyPI), then runs every test
 # with the optional parts required, so a missing piece fails instead of being skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,10 @@ python3 scripts/module-graph.py
 
 echo "== no function over 80 lines outside tests (scripts/long-functions.py)"
 python3 scripts/long-functions.py
+
+echo "== the builds without default features: the CLI without the server, the library without the terminal UI"
+cargo clippy --bin sesame --no-default-features --locked --quiet -- -D warnings
+cargo clippy -p sesame-login --no-default-features --all-targets --locked --quiet -- -D warnings
 
 echo "== the library's crate graph: no CLI, web-server, Redis or Prometheus crate in sesame-login"
 forbidden=$(cargo tree -p sesame-login -e normal --prefix none --locked | sed 's/ v.*//' | sort -u |
@@ -56,6 +61,12 @@ echo "== npm packages for the OIDC provider (tests/oidc)"
 
 echo "== OIDC provider self-test"
 (cd tests/oidc && node selftest.mjs)
+
+echo "== moto (STS), the AWS CLI and boto3 from PyPI, in a fresh venv (tests/aws/requirements.txt)"
+rm -rf target/aws-venv
+python3 -m venv target/aws-venv
+target/aws-venv/bin/pip install --quiet --disable-pip-version-check -r tests/aws/requirements.txt
+export PATH="$PWD/target/aws-venv/bin:$PATH"
 
 export SESAME_TEST_SECRET_SERVICE=1
 # gnome-keyring keeps its keyrings under XDG_DATA_HOME: a fresh one per run.

@@ -54,8 +54,10 @@ pub enum Command {
     /// Get the session's next token now (refresh token, or a new client-credentials grant)
     Refresh,
     /// Run the reference challenge server (ConsoleMe-compatible endpoints)
+    #[cfg_attr(not(feature = "server"), command(hide = true))]
     Serve(ServeArgs),
     /// Try sesame end to end against a throwaway local server
+    #[cfg_attr(not(feature = "server"), command(hide = true))]
     Demo(DemoArgs),
     /// Run a command with the session's token in its environment (refreshed first)
     Exec(ExecArgs),
@@ -64,6 +66,9 @@ pub enum Command {
     /// Credential helpers: kubectl's exec plugin and git's credential helper
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// AWS credentials from the session, for the AWS CLI and SDKs (weep's commands)
+    #[command(subcommand)]
+    Aws(AwsCommand),
     /// Print a shell completion script (install.sh installs them)
     Completions {
         #[arg(value_enum)]
@@ -108,6 +113,72 @@ pub enum CredentialCommand {
     Kubectl,
     /// git credential helper: `git config credential.https://HOST.helper '!sesame credential git'`
     Git(GitArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// Print the role's credentials for the AWS CLI and SDKs: in ~/.aws/config,
+    /// `credential_process = sesame aws credential-process ROLE`
+    CredentialProcess(AwsRoleArgs),
+    /// Print shell code that sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN:
+    /// `eval "$(sesame aws export ROLE)"`. It prints the secret credentials themselves: the one
+    /// command that does, for the shell to evaluate; prefer credential-process
+    Export(AwsExportArgs),
+    /// List the roles you may ask for
+    Roles {
+        /// Output format
+        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AwsRoleArgs {
+    /// The role: its ARN, or (ConsoleMe, or a profile that lists roles) a part of its name
+    #[arg(value_name = "ROLE")]
+    pub role: String,
+
+    /// Seconds STS credentials last, 900 to 43200 (OpenID Connect sessions) [default: the
+    /// profile's, else the role's]
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+
+    /// The AWS region of the STS endpoint [env: AWS_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsExportArgs {
+    #[command(flatten)]
+    pub role: AwsRoleArgs,
+
+    /// The shell to write for [default: from $SHELL, else bash]
+    #[arg(long, value_enum)]
+    pub shell: Option<ShellArg>,
+}
+
+/// The shells `sesame aws export` writes for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+    Csh,
+    Powershell,
+}
+
+impl From<ShellArg> for sesame_login::aws::Shell {
+    fn from(s: ShellArg) -> Self {
+        use sesame_login::aws::Shell;
+        match s {
+            ShellArg::Bash => Shell::Bash,
+            ShellArg::Zsh => Shell::Zsh,
+            ShellArg::Fish => Shell::Fish,
+            ShellArg::Csh => Shell::Csh,
+            ShellArg::Powershell => Shell::Powershell,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -384,6 +455,12 @@ pub struct ServeArgs {
     /// [env: SESAME_REDIS_URL; password: in the URL or SESAME_REDIS_PASSWORD]
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
+
+    /// Role mapping (TOML: which users and groups may have which AWS roles) for ConsoleMe's
+    /// get_credentials and get_roles; credentials come from STS AssumeRole with this server's
+    /// own AWS credentials (docs/aws.md)
+    #[arg(long, value_name = "FILE")]
+    pub aws_roles: Option<PathBuf>,
 
     /// Request log format
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]

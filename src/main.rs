@@ -51,8 +51,20 @@ fn init_logging(verbose: bool, serve_log: Option<LogFormat>, printer: &Printer) 
     }
     let _ = tracing_subscriber::registry()
         .with(debug)
-        .with(serve_log.map(sesame::serve_log::ServeLog::new))
+        .with(serve_log_layer(serve_log))
         .try_init();
+}
+
+/// `sesame serve`'s log layer, in the format asked for.
+#[cfg(feature = "server")]
+fn serve_log_layer(format: Option<LogFormat>) -> Option<sesame::serve_log::ServeLog> {
+    format.map(sesame::serve_log::ServeLog::new)
+}
+
+/// Without the server there is no `sesame serve` to log for.
+#[cfg(not(feature = "server"))]
+fn serve_log_layer(_: Option<LogFormat>) -> Option<tracing_subscriber::layer::Identity> {
+    None
 }
 
 /// The filter of the debug log, if one is asked for.
@@ -64,9 +76,15 @@ fn debug_filter(verbose: bool, printer: &Printer) -> Option<tracing_subscriber::
         None => return None,
     };
     // `sesame serve`'s request and decision events have their own layer (serve_log.rs).
-    let quiet =
-        [sesame_server::ACCESS_LOG, sesame_server::DECISION_LOG].map(|t| format!(",{t}=off"));
-    match tracing_subscriber::EnvFilter::try_new(format!("{spec}{}", quiet.concat())) {
+    #[cfg(feature = "server")]
+    let filter = format!(
+        "{spec},{}=off,{}=off",
+        sesame_server::ACCESS_LOG,
+        sesame_server::DECISION_LOG
+    );
+    #[cfg(not(feature = "server"))]
+    let filter = spec.clone();
+    match tracing_subscriber::EnvFilter::try_new(filter) {
         Ok(f) => Some(f),
         Err(e) => {
             printer.warn(&format!(
@@ -151,31 +169,47 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::header::run(&common, env, printer)
         }
-        Command::Credential(CredentialCommand::Git(args)) => {
+        command @ (Command::Credential(_) | Command::Aws(_)) => {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::credential::git(
-                &common,
-                &args.action,
-                args.username.as_deref(),
-                env,
-                printer,
-            )
-        }
-        Command::Credential(CredentialCommand::Kubectl) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            // A bad login setting matters only if a login turns out to be needed.
-            let login = sesame::login_args::resolve(common.clone(), &Default::default(), env);
-            runtime()?.block_on(commands::credential::kubectl(&common, login, env, printer))
+            for_programs(command, common, printer)
         }
         Command::Completions { shell } => completions(shell),
         Command::Doctor { output } => doctor(cli.profile, cli.store.map(Into::into), output, env),
         Command::Man { dir } => man(dir, printer),
+        #[cfg(feature = "server")]
         Command::Serve(args) => runtime()?.block_on(commands::serve::run(&args, env, printer)),
+        #[cfg(feature = "server")]
         Command::Demo(args) => {
             let profile = cli.profile.or_else(|| Some("demo".into()));
             let common = common(profile, cli.store.map(Into::into), ca)?;
             runtime()?.block_on(commands::demo::run(common, &args, env, printer))
         }
+        #[cfg(not(feature = "server"))]
+        Command::Serve(_) | Command::Demo(_) => Err(commands::without_server()),
+    }
+}
+
+/// The commands that hand the session to other programs through their own protocols: git's
+/// and kubectl's credential helpers, and AWS credentials.
+fn for_programs(command: Command, common: Common, printer: &Printer) -> Result<(), Error> {
+    let env = &process_env;
+    // A bad login setting matters only if a login turns out to be needed.
+    let login = || sesame::login_args::resolve(common.clone(), &Default::default(), env);
+    match command {
+        Command::Credential(CredentialCommand::Git(args)) => commands::credential::git(
+            &common,
+            &args.action,
+            args.username.as_deref(),
+            env,
+            printer,
+        ),
+        Command::Credential(CredentialCommand::Kubectl) => runtime()?.block_on(
+            commands::credential::kubectl(&common, login(), env, printer),
+        ),
+        Command::Aws(command) => {
+            runtime()?.block_on(commands::aws::run(command, &common, login(), env, printer))
+        }
+        _ => Err(Error::other("not a command for other programs")),
     }
 }
 

@@ -69,3 +69,37 @@ fn messages_a_person_reads_when_things_fail() {
     );
     settings().bind(|| insta::assert_snapshot!(text));
 }
+
+#[test]
+fn aws_help() {
+    let text = format!(
+        "$ sesame aws --help\n{}\n$ sesame aws export --help\n{}",
+        help(&["aws", "--help"]),
+        help(&["aws", "export", "--help"])
+    );
+    insta::assert_snapshot!(text);
+}
+
+/// What `sesame aws` says when the session cannot give AWS credentials, or the ROLE cannot be
+/// resolved from the profile's roles: no server is asked in any of these.
+#[test]
+fn aws_messages_before_any_request() {
+    let sb = Sandbox::new();
+    sb.run_full(&["login", "--with-token"], &[], Some(TOKEN))
+        .expect_code(0);
+    let not_federated = sb.run(&["aws", "credential-process", "dev"]);
+    not_federated.expect_code(2);
+    sb.write_config(
+        "[profiles.default.aws]\nroles = [\"arn:aws:iam::123456789012:role/dev\"]\nduration = 60\n",
+    );
+    let bad_duration = sb.run(&["aws", "credential-process", "dev"]);
+    bad_duration.expect_code(2);
+    sb.write_config("[profiles.default.aws]\nroles = [\"arn:aws:iam::1:role/dev\"]\n");
+    let bad_role = sb.run(&["aws", "roles"]);
+    bad_role.expect_code(2);
+    let text = format!(
+        "$ sesame aws credential-process dev   # a --with-token session\n{}\n$ sesame aws credential-process dev   # duration = 60\n{}\n$ sesame aws roles   # roles = [\"arn:aws:iam::1:role/dev\"]\n{}",
+        not_federated.stderr, bad_duration.stderr, bad_role.stderr
+    );
+    settings().bind(|| insta::assert_snapshot!(text));
+}

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 use sesame_login::clock::unix_seconds;
-use sesame_login::error::{Error, Exit};
+use sesame_login::error::Error;
 use sesame_login::output::{Printer, stdout};
 use sesame_login::session::{Flow, Session};
 use sesame_login::settings::{Common, Env};
@@ -129,53 +129,28 @@ pub fn read_exec_info(text: Option<&str>) -> Result<(String, bool), Error> {
     Ok((version.to_string(), interactive))
 }
 
-/// The session if it is usable now (refreshed if due), `None` if the person must log in.
-async fn usable(
-    common: &Common,
-    env: Env<'_>,
-    printer: &Printer,
-) -> Result<Option<Session>, Error> {
-    match super::fresh_session_async(common, env, printer).await {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.exit == Exit::NoSession => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 pub async fn kubectl(
     common: &Common,
     login: Result<sesame_login::settings::LoginSettings, Error>,
     env: Env<'_>,
     printer: &Printer,
 ) -> Result<(), Error> {
+    use sesame_login::current::{IfNone, session_or_login};
     let (version, interactive) = read_exec_info(env("KUBERNETES_EXEC_INFO").as_deref())?;
-    let session = match usable(common, env, printer).await? {
-        Some(s) => s,
-        None if interactive => {
-            // Only now does a bad login setting (e.g. SESAME_TIMEOUT) matter.
-            let settings = login?;
-            printer.info(&format!(
-                "kubectl needs a session for profile {}; logging in.",
-                common.profile
-            ));
-            // Through the login driver: ten kubectl calls at once join one pending login.
-            sesame_login::login::run(&settings, &sesame_login::browser::SystemBrowser, printer)
-                .await?;
-            usable(common, env, printer).await?.ok_or_else(|| {
-                Error::no_session("The login finished but left no usable session.")
-            })?
-        }
-        None => {
-            return Err(Error::no_session(format!(
-                "sesame has no valid session for profile {}, and kubectl is not running interactively, so it cannot log in here.",
-                common.profile
-            ))
-            .hint(format!(
-                "Run `sesame login --profile {}` in a terminal, then retry.",
-                common.profile
-            )));
-        }
+    let if_none = if interactive {
+        IfNone::LogIn
+    } else {
+        IfNone::Fail
     };
+    let secret = common.client_secret(env);
+    let session = session_or_login(
+        common,
+        login,
+        secret.as_ref(),
+        (if_none, "kubectl"),
+        printer,
+    )
+    .await?;
     let now = unix_seconds(SystemTime::now());
     if session.expires_at.is_some_and(|e| e <= now) {
         return Err(Error::no_session(

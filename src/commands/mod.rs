@@ -1,7 +1,9 @@
 //! One file per command, each a `run` function that returns what happened; `main` turns an
 //! error into its message and exit code.
 
+pub mod aws;
 pub mod credential;
+#[cfg(feature = "server")]
 pub mod demo;
 pub mod doctor;
 pub mod exec;
@@ -9,6 +11,7 @@ pub mod header;
 pub mod login;
 pub mod logout;
 pub mod refresh;
+#[cfg(feature = "server")]
 pub mod serve;
 pub mod status;
 pub mod token;
@@ -23,4 +26,13 @@ pub use sesame_login::current::open_store_to_read;
 /// Opens the store the settings name, turning failures into advice.
 pub fn open_store(common: &Common) -> Result<Opened, Error> {
     common.open_store()
+}
+
+/// `sesame serve` and `sesame demo` in a build without the `server` feature.
+#[cfg(not(feature = "server"))]
+pub fn without_server() -> Error {
+    Error::usage("This sesame was built without the reference server (the `server` feature).").hint(
+        "Install a build with it (`cargo install sesame` turns it on by default), or point \
+             --server at a running challenge server.",
+    )
 }

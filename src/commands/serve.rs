@@ -56,6 +56,15 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             .or_else(|| env(vars::REDIS_URL))
             .map(|u| with_password(&u, env(vars::REDIS_PASSWORD)))
             .transpose()?,
+        aws_roles: args
+            .aws_roles
+            .as_deref()
+            .map(|p| {
+                sesame_server::aws_roles::RoleMap::load(p)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| Error::usage(format!("--aws-roles: {e}.")))
+            })
+            .transpose()?,
         log: !args.quiet,
     })
 }

@@ -103,6 +103,31 @@ pub struct ProfileConfig {
     pub refresh_url: Option<String>,
     /// The refresh body template, with `{user}` and `{refresh_token}`.
     pub refresh_body: Option<serde_json::Value>,
+    /// `[profiles.NAME.aws]`: how `sesame aws` gets credentials from this profile's session.
+    pub aws: Option<AwsProfile>,
+}
+
+/// `[profiles.NAME.aws]` (docs/aws.md). A ConsoleMe (challenge) session needs none of it; an
+/// OpenID Connect session needs the roles it may assume, and may set the rest.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AwsProfile {
+    /// The role ARNs an OpenID Connect session may assume; `sesame aws roles` lists them and a
+    /// ROLE argument may be a part of one.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The region of the STS endpoint (`--region`, `AWS_REGION`).
+    pub region: Option<String>,
+    /// The STS endpoint (`AWS_ENDPOINT_URL_STS` wins).
+    pub sts_endpoint: Option<String>,
+    /// Which token STS is given: `id` (default) or `access`.
+    pub token: Option<String>,
+    /// The role session name; unset, made from the session's user.
+    pub session_name: Option<String>,
+    /// Seconds STS credentials last (`--duration`), 900 to 43200.
+    pub duration: Option<u64>,
+    /// Reuse cached credentials until fewer than this many seconds are left (default 600).
+    pub refresh_before: Option<u64>,
 }
 
 /// How to log in: chosen by `--flow`, `SESAME_FLOW` or the profile's `flow`.

@@ -109,3 +109,61 @@ fn handed_out(
     }
     Ok(fresh.session)
 }
+
+/// Whether a caller that needs a session may log in when there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfNone {
+    /// A person is at the terminal: log in, as `sesame login` would.
+    LogIn,
+    /// Nobody can approve a login here: exit 3 with what to run.
+    Fail,
+}
+
+/// The profile's session, refreshed if it is due; when there is none (or it is over) and
+/// `if_none` allows, a login first, through the login driver, so that concurrent callers join
+/// one pending login. `caller` names who needs it in messages ("kubectl", "the AWS CLI").
+/// A bad login setting is reported only when a login turns out to be needed.
+pub async fn session_or_login(
+    common: &Common,
+    login: Result<crate::settings::LoginSettings, Error>,
+    secret: Option<&crate::secret::Secret>,
+    (if_none, caller): (IfNone, &str),
+    printer: &Printer,
+) -> Result<Session, Error> {
+    match usable(common, secret, printer).await? {
+        Some(s) => return Ok(s),
+        None if if_none == IfNone::LogIn => {}
+        None => {
+            return Err(Error::no_session(format!(
+                "sesame has no valid session for profile {}, and {caller} is not running interactively, so it cannot log in here.",
+                common.profile
+            ))
+            .hint(format!(
+                "{} in a terminal, then retry.",
+                login_hint(&common.profile).trim_end_matches('.')
+            )));
+        }
+    }
+    let settings = login?;
+    printer.info(&format!(
+        "{caller} needs a session for profile {}; logging in.",
+        common.profile
+    ));
+    crate::login::run(&settings, &crate::browser::SystemBrowser, printer).await?;
+    usable(common, secret, printer)
+        .await?
+        .ok_or_else(|| Error::no_session("The login finished but left no usable session."))
+}
+
+/// The session if it is usable now (refreshed if due), `None` if the person must log in.
+async fn usable(
+    common: &Common,
+    secret: Option<&crate::secret::Secret>,
+    printer: &Printer,
+) -> Result<Option<Session>, Error> {
+    match fresh_session_with(common, secret, printer).await {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.exit == crate::error::Exit::NoSession => Ok(None),
+        Err(e) => Err(e),
+    }
+}

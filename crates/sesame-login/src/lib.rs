@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+pub mod aws;
 pub mod blocking;
 pub mod browser;
 pub mod clock;
@@ -34,6 +35,7 @@ pub mod refresh;
 pub mod secret;
 pub mod session;
 pub mod settings;
+mod spinner;
 pub mod store;
 pub mod text;
 pub mod vars;

@@ -5,15 +5,26 @@
 use crate::clock::human_duration;
 use crate::error::Error;
 use crate::events::{Events, Progress};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::spinner::Spinner;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+
+/// How a word of a message is painted when colour is on.
+#[derive(Clone, Copy)]
+enum Style {
+    Bold,
+    Green,
+    Yellow,
+    Red,
+    Cyan,
+}
 
 /// Messages for the person, on stderr: coloured only when stderr is a terminal and `NO_COLOR` is
 /// unset.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
+    #[cfg_attr(not(feature = "terminal"), allow(dead_code))]
     color: bool,
     /// Whether stderr is a terminal: the wait display is a spinner there, plain lines otherwise.
     pub terminal: bool,
@@ -30,8 +41,22 @@ impl Printer {
         }
     }
 
-    fn paint(&self, style: console::Style, text: &str) -> String {
+    #[cfg(feature = "terminal")]
+    fn paint(&self, style: Style, text: &str) -> String {
+        let style = match style {
+            Style::Bold => console::Style::new().bold(),
+            Style::Green => console::Style::new().green(),
+            Style::Yellow => console::Style::new().yellow(),
+            Style::Red => console::Style::new().red(),
+            Style::Cyan => console::Style::new().cyan(),
+        };
         style.force_styling(self.color).apply_to(text).to_string()
+    }
+
+    /// Plain text in a build without the `terminal` feature.
+    #[cfg(not(feature = "terminal"))]
+    fn paint(&self, _style: Style, text: &str) -> String {
+        text.to_string()
     }
 
     // Talk goes to stderr and is best effort: a closed stderr must not end the command (or
@@ -43,7 +68,7 @@ impl Printer {
 
     /// `text` in bold when colour is on, unchanged otherwise.
     pub fn bold(&self, text: &str) -> String {
-        self.paint(console::Style::new().bold(), text)
+        self.paint(Style::Bold, text)
     }
 
     // Outcomes, warnings and errors may quote what a server said: no escape sequence of its
@@ -52,7 +77,7 @@ impl Printer {
     pub fn success(&self, text: &str) {
         self.info(&format!(
             "{} {}",
-            self.paint(console::Style::new().green(), "✓"),
+            self.paint(Style::Green, "✓"),
             crate::text::message(text)
         ));
     }
@@ -61,7 +86,7 @@ impl Printer {
     pub fn warn(&self, text: &str) {
         self.info(&format!(
             "{} {}",
-            self.paint(console::Style::new().yellow(), "warning:"),
+            self.paint(Style::Yellow, "warning:"),
             crate::text::message(text)
         ));
     }
@@ -70,13 +95,13 @@ impl Printer {
     pub fn error(&self, e: &Error) {
         self.info(&format!(
             "{} {}",
-            self.paint(console::Style::new().red(), "error:"),
+            self.paint(Style::Red, "error:"),
             crate::text::message(&e.message)
         ));
         if let Some(h) = &e.hint {
             self.info(&format!(
                 "\n{} {}",
-                self.paint(console::Style::new().cyan(), "hint:"),
+                self.paint(Style::Cyan, "hint:"),
                 crate::text::message(h)
             ));
         }
@@ -94,12 +119,11 @@ pub fn stdout(text: &str) -> Result<(), Error> {
     }
 }
 
-/// The wait display: an indicatif spinner with the time left on a terminal, plain lines
-/// otherwise. It is the [`Events`] sink of a flow.
+/// The wait display: a spinner with the time left on a terminal (with the `terminal` feature),
+/// plain lines otherwise. It is the [`Events`] sink of a flow.
 pub struct WaitDisplay {
     inner: Arc<Mutex<State>>,
-    bar: Option<ProgressBar>,
-    ticker: Option<tokio::task::JoinHandle<()>>,
+    spinner: Option<Spinner>,
 }
 
 struct State {
@@ -126,6 +150,12 @@ impl State {
     }
 }
 
+fn locked(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 impl WaitDisplay {
@@ -137,69 +167,26 @@ impl WaitDisplay {
             retrying: None,
             last_line: None,
         }));
-        if !printer.terminal {
-            return WaitDisplay {
-                inner,
-                bar: None,
-                ticker: None,
-            };
-        }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner:.cyan} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner())
-                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
-        );
-        bar.enable_steady_tick(Duration::from_millis(100));
-        bar.set_message(
-            inner
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .message(),
-        );
-        let ticker = {
-            let bar = bar.clone();
-            let inner = inner.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    bar.set_message(
-                        inner
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .message(),
-                    );
-                }
-            })
+        let spinner = if printer.terminal {
+            let state = inner.clone();
+            Spinner::start(move || locked(&state).message())
+        } else {
+            None
         };
-        WaitDisplay {
-            inner,
-            bar: Some(bar),
-            ticker: Some(ticker),
-        }
+        WaitDisplay { inner, spinner }
     }
 
     /// Removes the spinner, leaving the terminal clean for the final message.
     pub fn finish(&self) {
-        if let Some(t) = &self.ticker {
-            t.abort();
-        }
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if let Some(s) = &self.spinner {
+            s.finish();
         }
     }
-}
 
-impl WaitDisplay {
-    /// As [`finish`](Self::finish), after Ctrl-C. The terminal echoed `^C` after the spinner,
-    /// which indicatif pads to the full width, so the echo wrapped to a new line and clearing
-    /// "the spinner's line" cleared that one: go up and clear the spinner's too.
+    /// As [`finish`](Self::finish), after Ctrl-C (the spinner's line and the echoed `^C`).
     pub fn interrupted(&self) {
-        self.finish();
-        if self.bar.is_some() {
-            let term = console::Term::stderr();
-            let _ = term.move_cursor_up(1);
-            let _ = term.clear_line();
+        if let Some(s) = &self.spinner {
+            s.interrupted();
         }
     }
 }
@@ -212,15 +199,12 @@ impl Drop for WaitDisplay {
 
 impl Events for WaitDisplay {
     fn progress(&self, p: Progress<'_>) {
-        let mut s = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = locked(&self.inner);
         s.retrying = match p {
             Progress::Retrying { reason } => Some(reason.to_string()),
             Progress::Waiting => None,
         };
-        if self.bar.is_none() {
+        if self.spinner.is_none() {
             let due = s.last_line.is_none_or(|t| t.elapsed() >= PLAIN_EVERY);
             if due {
                 s.last_line = Some(Instant::now());
@@ -230,7 +214,16 @@ impl Events for WaitDisplay {
     }
 }
 
-/// A QR code of `text` drawn with Unicode half blocks (two rows a line), quiet zone included.
+/// A QR code of `text` drawn with Unicode half blocks (two rows a line), quiet zone included;
+/// `None` when `text` does not fit in one, or in a build without the `terminal` feature.
+#[cfg(not(feature = "terminal"))]
+pub fn qr_code(_text: &str) -> Option<String> {
+    None
+}
+
+/// A QR code of `text` drawn with Unicode half blocks (two rows a line), quiet zone included;
+/// `None` when `text` does not fit in one, or in a build without the `terminal` feature.
+#[cfg(feature = "terminal")]
 pub fn qr_code(text: &str) -> Option<String> {
     let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
     Some(
@@ -242,7 +235,7 @@ pub fn qr_code(text: &str) -> Option<String> {
     )
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "terminal"))]
 mod tests {
     use super::*;
 

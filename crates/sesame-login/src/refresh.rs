@@ -51,12 +51,22 @@ impl ProfileLock {
         profile: &str,
         wait: Duration,
     ) -> Result<Option<ProfileLock>, Error> {
+        ProfileLock::acquire_at(&lock_path(data_dir, profile), profile, wait).await
+    }
+
+    /// As [`acquire`](Self::acquire), for the lock file at `path` (another of the profile's
+    /// locks, such as the AWS credentials').
+    pub async fn acquire_at(
+        path: &Path,
+        profile: &str,
+        wait: Duration,
+    ) -> Result<Option<ProfileLock>, Error> {
         let fail = |e: std::io::Error| {
             Error::other(format!(
                 "Could not lock the session of profile {profile}: {e}."
             ))
         };
-        let file = crate::private_file::open_lock(&lock_path(data_dir, profile)).map_err(fail)?;
+        let file = crate::private_file::open_lock(path).map_err(fail)?;
         let start = Instant::now();
         loop {
             match file.try_lock() {

@@ -18,6 +18,8 @@ pub(crate) struct App {
     pub(crate) challenges: Arc<dyn ChallengeState>,
     pub(crate) guesses: limits::Guesses,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// STS, when a role mapping was given.
+    pub(crate) sts: Option<Arc<dyn crate::aws_sts::AssumeRole>>,
 }
 
 impl App {

@@ -37,6 +37,9 @@ pub struct Config {
     /// Keep challenges in this Redis (`redis://` or `rediss://`), shared by replicas;
     /// `None`: in this process's memory.
     pub redis_url: Option<String>,
+    /// Who may have which AWS role (`--aws-roles FILE`): `None` answers every credentials
+    /// request as ConsoleMe does when no role matches.
+    pub aws_roles: Option<std::sync::Arc<crate::aws_roles::RoleMap>>,
     /// Emit a `tracing` event per request ([`ACCESS_LOG`]) and per decision ([`DECISION_LOG`]);
     /// the subscriber decides where they go and how they look.
     pub log: bool,
@@ -68,6 +71,7 @@ impl Config {
             max_pending_per_ip: 20,
             max_unknown_polls: limits::ALLOWANCE,
             redis_url: None,
+            aws_roles: None,
             log: false,
         }
     }

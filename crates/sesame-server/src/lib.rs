@@ -18,6 +18,9 @@ use tokio::net::TcpListener;
 use url::Url;
 
 mod app;
+pub mod aws_roles;
+mod aws_routes;
+mod aws_sts;
 mod config;
 mod connection;
 mod generate;
@@ -30,6 +33,7 @@ mod redis_state;
 mod request;
 mod respond;
 mod routes;
+mod session_cookie;
 mod shortcut;
 pub use config::{ACCESS_LOG, Auth, Config, DECISION_LOG, random_secret};
 pub use redis_state::redact as redact_redis;
@@ -77,6 +81,10 @@ impl Server {
             })?),
             None => Arc::new(Challenges::default()),
         };
+        let sts = config
+            .aws_roles
+            .as_ref()
+            .map(|_| Arc::new(aws_sts::SdkSts::default()) as Arc<dyn aws_sts::AssumeRole>);
         Ok(Server {
             listener,
             addr,
@@ -86,6 +94,7 @@ impl Server {
                 base,
                 challenges,
                 metrics: Arc::new(metrics::Metrics::default()),
+                sts,
             }),
         })
     }

@@ -6,7 +6,7 @@ use crate::observe::ClientIp;
 use crate::poll::poller;
 use crate::respond::{Resp, html, json, problem, respond};
 use crate::validator::{validator_api, validator_page};
-use crate::{observe, park, shortcut, token};
+use crate::{observe, park, shortcut};
 use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::response::IntoResponse;
@@ -94,6 +94,20 @@ pub(crate) fn router(app: Arc<App>, observe: &observe::Observe) -> Router {
             }),
         ),
         (WHOAMI_PATH.into(), get(whoami_route)),
+        (
+            format!("/{}", sesame_login::aws::consoleme::CREDENTIALS_PATH),
+            axum::routing::post(crate::aws_routes::get_credentials_route)
+                .layer::<_, std::convert::Infallible>(body_deadline())
+                .layer::<_, std::convert::Infallible>(body_limit()),
+        ),
+        (
+            "/api/v1/get_roles".into(),
+            get(crate::aws_routes::get_roles_v1_route),
+        ),
+        (
+            "/api/v2/get_roles".into(),
+            get(crate::aws_routes::get_roles_v2_route),
+        ),
         ("/".into(), get(home)),
     ];
     routes
@@ -218,30 +232,20 @@ pub(crate) async fn validator_page_route(
 /// Who the session cookie belongs to, as ConsoleMe's user profile endpoint answers; a missing,
 /// forged or expired cookie gets ConsoleMe's 403 `{"code":"invalid_jwt"}`.
 pub(crate) async fn whoami_route(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp {
-    let name = &app.config.cookie_name;
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value_trimmed().to_string());
-    let claims = cookie.and_then(|c| token::verify(app.config.jwt_secret.expose_bytes(), &c));
-    match claims {
+    match crate::session_cookie::session_claims(&app, &headers) {
         Some(c) => json(
             StatusCode::OK,
             &serde_json::json!({
-                "user": c.get("email").or(c.get("sub")),
-                "groups": c.get("groups"),
-                "expires_at": c.get("exp"),
+                "user": c.user,
+                "groups": c.all.get("groups"),
+                "expires_at": c.all.get("exp"),
             }),
         ),
         None => json(
             StatusCode::FORBIDDEN,
             &serde_json::json!({
                 "code": "invalid_jwt",
-                "message": format!("No valid {name} cookie: log in again."),
+                "message": format!("No valid {} cookie: log in again.", app.config.cookie_name),
             }),
         ),
     }

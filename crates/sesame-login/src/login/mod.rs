@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::login_error::LoginError;
 use crate::output::{Printer, WaitDisplay};
 use crate::pending::{self, Claim, Joining};
-use crate::session::Session;
+use crate::session::{self, Session};
 use crate::settings::LoginSettings;
 use crate::store::TokenStore;
 use std::time::SystemTime;
@@ -43,7 +43,7 @@ pub async fn run(
         settings.oidc.issuer.is_some(),
         settings.direct.json_api.is_some()
     );
-    if settings.direct.password_stdin && matches!(flow, Flow::Approved(_)) {
+    if settings.direct.password_stdin && flow.waits_for_approval() {
         return Err(Error::usage(
             "--password-stdin is for password and basic logins; this profile logs in through a browser approval.",
         )
@@ -51,21 +51,19 @@ pub async fn run(
     }
     let opened = save::open_for_saving(&settings.common, printer)?;
     let store = &*opened.store;
-    match flow {
-        // Direct credentials wait for no one's approval: no pending login to claim or join.
-        Flow::Direct(d) => {
-            let session = direct(settings, d, store, printer).await?;
-            save::save(store, &session, settings, printer)
-        }
-        Flow::Approved(a) => approved(settings, a, opener, printer, store).await,
+    if flow.waits_for_approval() {
+        return approved(settings, flow, opener, printer, store).await;
     }
+    // Direct credentials wait for no one's approval: no pending login to claim or join.
+    let session = direct(settings, flow, store, printer).await?;
+    save::save(store, &session, settings, printer)
 }
 
 /// A flow that waits for an approval, as the profile's one pending login (or joining the one
 /// under way).
 async fn approved(
     settings: &LoginSettings,
-    flow: Approved,
+    flow: Flow<'_>,
     opener: &dyn Opener,
     printer: &Printer,
     store: &dyn TokenStore,
@@ -87,8 +85,8 @@ async fn approved(
         }
     };
     let obtained = match flow {
-        Approved::Challenge => with_challenge::run(settings, opener, printer, &mut owner).await,
-        Approved::Oidc(f) => with_oidc::run(settings, f, opener, printer, &mut owner).await,
+        Flow::Challenge => with_challenge::run(settings, opener, printer, &mut owner).await,
+        _ => with_oidc::run(settings, flow.recorded(), opener, printer, &mut owner).await,
     };
     let result = match obtained {
         Ok(obtained) => obtained.save(store, settings, printer).await,
@@ -99,17 +97,17 @@ async fn approved(
 }
 
 /// What a pending login is for, in words: a second login joins the first only if they match.
-fn purpose(settings: &LoginSettings, flow: &Approved) -> String {
+fn purpose(settings: &LoginSettings, flow: &Flow<'_>) -> String {
     let shown = |u: Option<&url::Url>| u.map(url::Url::to_string).unwrap_or_default();
     match flow {
-        Approved::Challenge => format!(
+        Flow::Challenge => format!(
             "challenge login as {} on {}",
             settings.user.as_deref().unwrap_or_default(),
             shown(settings.server.as_ref())
         ),
-        Approved::Oidc(f) => format!(
+        _ => format!(
             "{} login at {} (client {})",
-            Flow::Approved(Approved::Oidc(*f)).name(),
+            flow.name(),
             shown(settings.oidc.issuer.as_ref()),
             settings.oidc.client_id.as_deref().unwrap_or_default()
         ),
@@ -119,19 +117,21 @@ fn purpose(settings: &LoginSettings, flow: &Approved) -> String {
 /// The session a direct flow obtains, for [`run`] to save.
 async fn direct(
     settings: &LoginSettings,
-    flow: DirectFlow<'_>,
+    flow: Flow<'_>,
     store: &dyn TokenStore,
     printer: &Printer,
 ) -> Result<Session, Error> {
     match flow {
-        DirectFlow::WithToken => save::with_token(settings, printer),
-        DirectFlow::ApiKey => with_credentials::api_key(settings),
-        DirectFlow::Json(api) => with_credentials::json_login(settings, api, printer).await,
-        DirectFlow::OAuthPassword => with_credentials::oauth_password(settings, printer).await,
-        DirectFlow::ClientCredentials => {
-            with_credentials::client_credentials(settings, store).await
-        }
-        DirectFlow::Basic => with_credentials::basic(settings),
+        Flow::WithToken => save::with_token(settings, printer),
+        Flow::ApiKey => with_credentials::api_key(settings),
+        Flow::Json(api) => with_credentials::json_login(settings, api, printer).await,
+        Flow::OAuthPassword => with_credentials::oauth_password(settings, printer).await,
+        Flow::ClientCredentials => with_credentials::client_credentials(settings, store).await,
+        Flow::Basic => with_credentials::basic(settings),
+        Flow::Challenge | Flow::Browser | Flow::Device => Err(Error::other(format!(
+            "the {} flow waits for an approval",
+            flow.name()
+        ))),
     }
 }
 
@@ -195,33 +195,33 @@ async fn join(
 /// when a browser can be opened, else the device flow, saying which and why.
 fn choose_flow<'s>(settings: &'s LoginSettings, printer: &Printer) -> Result<Flow<'s>, Error> {
     if settings.with_token {
-        return Ok(Flow::Direct(DirectFlow::WithToken));
+        return Ok(Flow::WithToken);
     }
     if settings.direct.api_key {
-        return Ok(Flow::Direct(DirectFlow::ApiKey));
+        return Ok(Flow::ApiKey);
     }
     let has_oidc = settings.oidc.issuer.is_some();
     match settings.flow {
-        FlowChoice::Challenge => Ok(Flow::Approved(Approved::Challenge)),
-        FlowChoice::Browser => Ok(Flow::Approved(Approved::Oidc(OidcFlow::Browser))),
-        FlowChoice::Device => Ok(Flow::Approved(Approved::Oidc(OidcFlow::Device))),
+        FlowChoice::Challenge => Ok(Flow::Challenge),
+        FlowChoice::Browser => Ok(Flow::Browser),
+        FlowChoice::Device => Ok(Flow::Device),
         FlowChoice::Password if let Some(api) = &settings.direct.json_api => {
-            Ok(Flow::Direct(DirectFlow::Json(api)))
+            Ok(Flow::Json(api))
         }
         FlowChoice::Password
             if settings.oidc.issuer.is_some() || settings.oidc.endpoints.token.is_some() =>
         {
-            Ok(Flow::Direct(DirectFlow::OAuthPassword))
+            Ok(Flow::OAuthPassword)
         }
         FlowChoice::Password => Err(Error::usage(
             "--flow password needs a JSON login API (`login-url` in the profile) or an OAuth provider (--issuer or --token-endpoint).",
         )
         .hint("See docs/direct-login.md for worked profiles.")),
-        FlowChoice::ClientCredentials => Ok(Flow::Direct(DirectFlow::ClientCredentials)),
-        FlowChoice::Basic => Ok(Flow::Direct(DirectFlow::Basic)),
-        FlowChoice::Auto if settings.server.is_some() => Ok(Flow::Approved(Approved::Challenge)),
+        FlowChoice::ClientCredentials => Ok(Flow::ClientCredentials),
+        FlowChoice::Basic => Ok(Flow::Basic),
+        FlowChoice::Auto if settings.server.is_some() => Ok(Flow::Challenge),
         FlowChoice::Auto if let Some(api) = &settings.direct.json_api => {
-            Ok(Flow::Direct(DirectFlow::Json(api)))
+            Ok(Flow::Json(api))
         }
         FlowChoice::Auto if has_oidc => {
             let reason = if settings.open_browser {
@@ -232,13 +232,13 @@ fn choose_flow<'s>(settings: &'s LoginSettings, printer: &Printer) -> Result<Flo
             Ok(match reason {
                 None => {
                     printer.info("Using the browser flow (a browser can be opened here; --flow device for a code to enter elsewhere).");
-                    Flow::Approved(Approved::Oidc(OidcFlow::Browser))
+                    Flow::Browser
                 }
                 Some(why) => {
                     printer.info(&format!(
                         "Using the device flow: {why}, so the browser flow's redirect to this machine could not complete."
                     ));
-                    Flow::Approved(Approved::Oidc(OidcFlow::Device))
+                    Flow::Device
                 }
             })
         }
@@ -248,41 +248,16 @@ fn choose_flow<'s>(settings: &'s LoginSettings, printer: &Printer) -> Result<Flo
     }
 }
 
-/// The flow a login runs: `--flow` with `auto` resolved.
+/// The flow a login runs: `--flow` with `auto` resolved. What it records in the session is
+/// [`session::Flow`](crate::session::Flow) ([`Flow::recorded`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Flow<'s> {
-    /// Someone approves in a browser while sesame waits: one pending login per profile.
-    Approved(Approved),
-    /// Credentials typed or piped in; nobody else takes part.
-    Direct(DirectFlow<'s>),
-}
-
-impl Flow<'_> {
-    fn name(&self) -> &'static str {
-        match self {
-            Flow::Approved(Approved::Challenge) => "challenge",
-            Flow::Approved(Approved::Oidc(OidcFlow::Browser)) => "browser",
-            Flow::Approved(Approved::Oidc(OidcFlow::Device)) => "device",
-            Flow::Direct(DirectFlow::WithToken) => "with-token",
-            Flow::Direct(DirectFlow::ApiKey) => "api-key",
-            Flow::Direct(DirectFlow::Json(_)) => "password (JSON login API)",
-            Flow::Direct(DirectFlow::OAuthPassword) => "password (OAuth password grant)",
-            Flow::Direct(DirectFlow::ClientCredentials) => "client-credentials",
-            Flow::Direct(DirectFlow::Basic) => "basic",
-        }
-    }
-}
-
-/// The flows that wait for an approval in a browser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Approved {
+    /// The ConsoleMe/Weep challenge, approved in a browser.
     Challenge,
-    Oidc(OidcFlow),
-}
-
-/// Logins with credentials typed or piped in, where no browser takes part.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum DirectFlow<'s> {
+    /// Authorization code with PKCE on the loopback redirect.
+    Browser,
+    /// Device authorization (RFC 8628).
+    Device,
     /// `--with-token`: a token from stdin.
     WithToken,
     /// `--api-key`: an API key from stdin or a prompt.
@@ -291,15 +266,47 @@ enum DirectFlow<'s> {
     Json(&'s crate::json_api::JsonApi),
     /// The OAuth resource-owner password grant.
     OAuthPassword,
+    /// OAuth client credentials.
     ClientCredentials,
+    /// A user name and password kept for HTTP Basic.
     Basic,
 }
 
-/// The two OpenID Connect flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OidcFlow {
-    /// Authorization code with PKCE on the loopback redirect.
-    Browser,
-    /// Device authorization (RFC 8628).
-    Device,
+impl Flow<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Flow::Json(_) => "password (JSON login API)",
+            Flow::OAuthPassword => "password (OAuth password grant)",
+            other => match other.recorded() {
+                session::Flow::Challenge => "challenge",
+                session::Flow::Browser => "browser",
+                session::Flow::Device => "device",
+                session::Flow::WithToken => "with-token",
+                session::Flow::ApiKey => "api-key",
+                session::Flow::Password => "password",
+                session::Flow::ClientCredentials => "client-credentials",
+                session::Flow::Basic => "basic",
+            },
+        }
+    }
+
+    /// What the session records about how it was obtained.
+    fn recorded(&self) -> session::Flow {
+        match self {
+            Flow::Challenge => session::Flow::Challenge,
+            Flow::Browser => session::Flow::Browser,
+            Flow::Device => session::Flow::Device,
+            Flow::WithToken => session::Flow::WithToken,
+            Flow::ApiKey => session::Flow::ApiKey,
+            Flow::Json(_) | Flow::OAuthPassword => session::Flow::Password,
+            Flow::ClientCredentials => session::Flow::ClientCredentials,
+            Flow::Basic => session::Flow::Basic,
+        }
+    }
+
+    /// Whether someone approves in a browser while sesame waits: one pending login per
+    /// profile. The other flows take credentials typed or piped in; nobody else takes part.
+    fn waits_for_approval(&self) -> bool {
+        matches!(self, Flow::Challenge | Flow::Browser | Flow::Device)
+    }
 }

@@ -2,7 +2,6 @@
 //! the loopback callback) and the device flow, ending in the same keychain session as the
 //! challenge flow.
 
-use super::OidcFlow;
 use super::display::{LINGER, Shown, Tab, linger, show};
 use super::save::Obtained;
 use crate::browser::Opener;
@@ -19,16 +18,18 @@ use crate::settings::LoginSettings;
 use oauth2::TokenResponse;
 use url::Url;
 
+/// Runs `flow`, [`Flow::Browser`] or [`Flow::Device`] (the driver passes no other), and
+/// records it in the session.
 pub(super) async fn run(
     settings: &LoginSettings,
-    flow: OidcFlow,
+    flow: Flow,
     opener: &dyn Opener,
     printer: &Printer,
     owner: &mut crate::pending::Owner,
 ) -> Result<Obtained, Error> {
     let o = &settings.oidc;
     let issuer = o.issuer.clone().ok_or_else(|| {
-        Error::usage(format!("The {} flow needs an issuer.", flow_name(flow))).hint(
+        Error::usage(format!("The {flow} flow needs an issuer.")).hint(
             "Pass --issuer URL (and --client-id ID), or set `issuer` in the profile's config.",
         )
     })?;
@@ -57,8 +58,8 @@ pub(super) async fn run(
         deadline: clock.now() + settings.timeout,
     };
     let (resp, nonce, callback) = match flow {
-        OidcFlow::Browser => browser_flow(&ctx, owner, &mut ctrl_c).await?,
-        OidcFlow::Device => (device_flow(&ctx, owner, &mut ctrl_c).await?, None, None),
+        Flow::Device => (device_flow(&ctx, owner, &mut ctrl_c).await?, None, None),
+        _ => browser_flow(&ctx, owner, &mut ctrl_c).await?,
     };
 
     let session = match finish(
@@ -252,13 +253,6 @@ async fn device_flow(
     Ok(result?)
 }
 
-fn flow_name(flow: OidcFlow) -> &'static str {
-    match flow {
-        OidcFlow::Device => "device",
-        OidcFlow::Browser => "browser",
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     settings: &LoginSettings,
@@ -268,7 +262,7 @@ async fn finish(
     nonce: Option<&str>,
     client: &reqwest::Client,
     cache_dir: &std::path::Path,
-    flow: OidcFlow,
+    flow: Flow,
 ) -> Result<crate::session::Session, Error> {
     match &resp.extra_fields().id_token {
         Some(id) => {
@@ -301,10 +295,7 @@ async fn finish(
         provider,
         client_id,
         scopes: &settings.oidc.scopes,
-        flow: match flow {
-            OidcFlow::Device => Flow::Device,
-            OidcFlow::Browser => Flow::Browser,
-        },
+        flow,
     };
     Ok(oidc::session_from(
         &grant,

@@ -1,7 +1,7 @@
 //! `--store auto` once a keychain answered: the keychain first, the file store for sessions that
 //! were saved there (by `--store file`, or by an earlier fallback).
 
-use super::{StoreError, TokenStore};
+use super::{Extra, StoreError, TokenStore};
 use crate::session::Session;
 
 /// Two stores as one: loads from the primary, else the secondary; saves to the primary and then
@@ -58,6 +58,18 @@ impl<P: TokenStore, S: TokenStore> TokenStore for Fallback<P, S> {
         let a = self.primary.delete(profile)?;
         let b = self.secondary.delete(profile)?;
         Ok(a || b)
+    }
+
+    fn load_extra(&self, profile: &str, extra: Extra) -> Result<Option<String>, StoreError> {
+        match self.primary.load_extra(profile, extra)? {
+            Some(text) => Ok(Some(text)),
+            None => self.secondary.load_extra(profile, extra),
+        }
+    }
+
+    /// Saved where sessions are saved: the keychain.
+    fn save_extra(&self, profile: &str, extra: Extra, text: &str) -> Result<(), StoreError> {
+        self.primary.save_extra(profile, extra, text)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The plaintext fallback: one JSON file per profile, mode 0600 in a 0700 directory, replaced
 //! atomically (write a temporary file, fsync, rename) so a crash never leaves half a session.
 
-use super::{StoreError, TokenStore};
+use super::{Extra, StoreError, TokenStore};
 use crate::private_file::{self, ReadError};
 use crate::session::Session;
 use std::fs;
@@ -34,6 +34,11 @@ impl FileStore {
     /// exists.
     pub fn path(&self, profile: &str) -> PathBuf {
         self.dir.join(format!("{profile}.json"))
+    }
+
+    /// The file of the profile's `extra` (`PROFILE#NAME.json`), whether or not it exists.
+    pub fn extra_path(&self, profile: &str, extra: Extra) -> PathBuf {
+        self.dir.join(format!("{}.json", extra.key(profile)))
     }
 }
 
@@ -104,7 +109,36 @@ impl TokenStore for FileStore {
         warnings
     }
 
+    fn load_extra(&self, profile: &str, extra: Extra) -> Result<Option<String>, StoreError> {
+        let path = self.extra_path(profile, extra);
+        match private_file::read_own(&path, MAX_SESSION_FILE) {
+            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+            Err(ReadError::NotFound) => Ok(None),
+            Err(ReadError::Io(e)) => Err(io_error("read", &path, e)),
+            Err(e) => Err(StoreError::Other(format!(
+                "{} was not read: {e}; run `sesame logout` and log in again",
+                path.display()
+            ))),
+        }
+    }
+
+    fn save_extra(&self, profile: &str, extra: Extra, text: &str) -> Result<(), StoreError> {
+        private_file::ensure_dir(&self.dir).map_err(|e| io_error("create", &self.dir, e))?;
+        let path = self.extra_path(profile, extra);
+        private_file::write_atomically(&path, text.as_bytes())
+            .map_err(|e| io_error("write", &path, e))
+    }
+
     fn delete(&self, profile: &str) -> Result<bool, StoreError> {
+        for extra in Extra::ALL {
+            let path = self.extra_path(profile, extra);
+            private_file::remove_leftovers(&path);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("remove", &path, e)),
+            }
+        }
         let path = self.path(profile);
         // A save killed mid-way (kill -9) leaves its temporary file, which holds the token.
         private_file::remove_leftovers(&path);

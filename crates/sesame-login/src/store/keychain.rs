@@ -1,6 +1,7 @@
 //! The OS keychain through keyring-core: macOS Keychain, Windows Credential Manager, or the
 //! Secret Service on Linux and the BSDs. One entry per profile, service `sesame`, account =
-//! profile name, secret = the session as JSON.
+//! profile name, secret = the session as JSON. A profile's [`Extra`]s (cached AWS credentials)
+//! are entries of their own, account `PROFILE#NAME`, written the same way.
 //!
 //! Windows Credential Manager refuses a secret over 2,560 bytes, and an OpenID Connect session
 //! (access, ID and refresh tokens) is larger. There the session is split: parts under accounts
@@ -12,7 +13,7 @@
 //! Every call runs on its own thread with a deadline: a locked keychain can wait for an unlock
 //! prompt that nobody sees, and `sesame token` must never hang a script.
 
-use super::{SERVICE, StoreError, TokenStore};
+use super::{Extra, SERVICE, StoreError, TokenStore};
 use crate::session::Session;
 use keyring_core::{CredentialStore, Entry, Error as KError};
 use std::sync::Arc;
@@ -268,22 +269,7 @@ impl TokenStore for KeychainStore {
     }
 
     fn load(&self, profile: &str) -> Result<Session, StoreError> {
-        let mut text = self.read(profile)?;
-        // A writer may replace the session between our reading its manifest and its parts
-        // (and then remove those parts): read the manifest again, a few times.
-        for attempt in 0..3 {
-            let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
-                break;
-            };
-            match self.assemble(profile, &m) {
-                Ok(whole) => {
-                    text = whole;
-                    break;
-                }
-                Err(e) if attempt == 2 => return Err(e),
-                Err(_) => text = self.read(profile)?,
-            }
-        }
+        let text = self.read_text(profile)?;
         Session::from_json(&text).map_err(|e| {
             StoreError::Other(format!(
                 "the keychain entry for this profile is not a sesame session ({e}); run `sesame logout` and log in again"
@@ -292,11 +278,53 @@ impl TokenStore for KeychainStore {
     }
 
     fn save(&self, session: &Session) -> Result<(), StoreError> {
-        let profile = &session.profile;
-        let json = session.to_json();
-        let old = self.manifest(profile);
+        self.write_text(&session.profile, session.to_json())
+    }
+
+    fn delete(&self, profile: &str) -> Result<bool, StoreError> {
+        for extra in Extra::ALL {
+            self.delete_text(&extra.key(profile))?;
+        }
+        self.delete_text(profile)
+    }
+
+    fn load_extra(&self, profile: &str, extra: Extra) -> Result<Option<String>, StoreError> {
+        match self.read_text(&extra.key(profile)) {
+            Ok(text) => Ok(Some(text)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn save_extra(&self, profile: &str, extra: Extra, text: &str) -> Result<(), StoreError> {
+        self.write_text(&extra.key(profile), text.to_string())
+    }
+}
+
+impl KeychainStore {
+    /// The text under `key` (a profile, or an extra's key), reassembled if it was split.
+    fn read_text(&self, key: &str) -> Result<String, StoreError> {
+        let mut text = self.read(key)?;
+        // A writer may replace the text between our reading its manifest and its parts
+        // (and then remove those parts): read the manifest again, a few times.
+        for attempt in 0..3 {
+            let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
+                break;
+            };
+            match self.assemble(key, &m) {
+                Ok(whole) => return Ok(whole),
+                Err(e) if attempt == 2 => return Err(e),
+                Err(_) => text = self.read(key)?,
+            }
+        }
+        Ok(text)
+    }
+
+    /// Writes `json` under `key`, split into parts above the entry limit (module docs).
+    fn write_text(&self, key: &str, json: String) -> Result<(), StoreError> {
+        let old = self.manifest(key);
         if json.len() <= self.max_entry {
-            self.write(profile, json)?;
+            self.write(key, json)?;
         } else {
             let mut generation = format!("{:08x}", rand::random::<u32>());
             while old.as_ref().is_some_and(|o| o.generation == generation) {
@@ -310,33 +338,34 @@ impl TokenStore for KeychainStore {
             };
             for (i, part) in parts.iter().enumerate() {
                 let written = self.write(
-                    &part_account(profile, &manifest.generation, i),
+                    &part_account(key, &manifest.generation, i),
                     part.to_string(),
                 );
                 if let Err(e) = written {
-                    // The previous session is untouched; leave no half-written generation.
-                    self.remove_parts(profile, &manifest);
+                    // The previous text is untouched; leave no half-written generation.
+                    self.remove_parts(key, &manifest);
                     return Err(e);
                 }
             }
             let text =
                 serde_json::to_string(&manifest).map_err(|e| StoreError::Other(e.to_string()))?;
-            if let Err(e) = self.write(profile, text) {
-                self.remove_parts(profile, &manifest);
+            if let Err(e) = self.write(key, text) {
+                self.remove_parts(key, &manifest);
                 return Err(e);
             }
         }
         if let Some(old) = old {
-            self.remove_parts(profile, &old);
+            self.remove_parts(key, &old);
         }
         Ok(())
     }
 
-    fn delete(&self, profile: &str) -> Result<bool, StoreError> {
-        let old = self.manifest(profile);
-        let removed = self.remove(profile)?;
+    /// Removes `key` and its parts; Ok(false) when there was nothing.
+    fn delete_text(&self, key: &str) -> Result<bool, StoreError> {
+        let old = self.manifest(key);
+        let removed = self.remove(key)?;
         if let Some(old) = old {
-            self.remove_parts(profile, &old);
+            self.remove_parts(key, &old);
         }
         Ok(removed)
     }

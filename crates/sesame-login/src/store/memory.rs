@@ -1,6 +1,6 @@
 //! An in-memory store for tests of the code that uses a store.
 
-use super::{StoreError, TokenStore};
+use super::{Extra, StoreError, TokenStore};
 use crate::session::Session;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -35,11 +35,30 @@ impl TokenStore for MemoryStore {
     }
 
     fn delete(&self, profile: &str) -> Result<bool, StoreError> {
-        Ok(self
+        let mut map = self
             .sessions
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(profile)
-            .is_some())
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for extra in Extra::ALL {
+            map.remove(&extra.key(profile));
+        }
+        Ok(map.remove(profile).is_some())
+    }
+
+    fn load_extra(&self, profile: &str, extra: Extra) -> Result<Option<String>, StoreError> {
+        let map = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(map.get(&extra.key(profile)).cloned())
+    }
+
+    fn save_extra(&self, profile: &str, extra: Extra, text: &str) -> Result<(), StoreError> {
+        let mut map = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(extra.key(profile), text.to_string());
+        Ok(())
     }
 }

@@ -69,8 +69,14 @@ pub trait TokenStore: Send + Sync {
     fn load(&self, profile: &str) -> Result<Session, StoreError>;
     /// Saves `session` under its profile, replacing any earlier one.
     fn save(&self, session: &Session) -> Result<(), StoreError>;
-    /// Ok(false) when there was nothing to delete.
+    /// Deletes the profile's session and its [`Extra`]s; Ok(false) when there was no session.
     fn delete(&self, profile: &str) -> Result<bool, StoreError>;
+
+    /// The profile's `extra`, as saved; `Ok(None)` when there is none.
+    fn load_extra(&self, profile: &str, extra: Extra) -> Result<Option<String>, StoreError>;
+    /// Saves the profile's `extra`, replacing any earlier one, with the session's protection
+    /// (the keychain, or a 0600 file).
+    fn save_extra(&self, profile: &str, extra: Extra, text: &str) -> Result<(), StoreError>;
 
     /// Whether what is saved is kept encrypted by the OS (a keychain), rather than in a plain
     /// file: only then may a session carry a client secret.
@@ -82,6 +88,32 @@ pub trait TokenStore: Send + Sync {
     /// ssh warns about a private key with loose permissions.
     fn audit(&self, _profile: &str) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// Data kept beside a profile's session, in the same store, and deleted with it (`sesame
+/// logout`): what was obtained with the session and must not outlive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    /// AWS credentials obtained with the session, by role (`sesame aws`).
+    AwsCredentials,
+}
+
+impl Extra {
+    /// Every kind, for deleting them all.
+    pub const ALL: [Extra; 1] = [Extra::AwsCredentials];
+
+    /// Its name in keys and file names: letters only.
+    pub fn name(self) -> &'static str {
+        match self {
+            Extra::AwsCredentials => "aws",
+        }
+    }
+
+    /// The key of the profile's extra: the profile, `#` (which no profile name holds) and the
+    /// name.
+    pub fn key(self, profile: &str) -> String {
+        format!("{profile}#{}", self.name())
     }
 }
 

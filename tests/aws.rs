@@ -1,0 +1,469 @@
+//! `sesame aws` with real parts: moto's server as STS (started here on an ephemeral loopback
+//! port), `sesame serve --aws-roles` as the ConsoleMe, and the AWS CLI as the consumer.
+//! scripts/test-all.sh installs moto and the AWS CLI (tests/aws/requirements.txt) and puts
+//! them on PATH.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NEEDS: &str = "needs moto_server and aws (scripts/test-all.sh installs them)";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// moto's server on a free loopback port: an STS that assumes any role.
+fn moto() -> (Proc, String) {
+    let port = free_port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("moto_server runs ({e}); {NEEDS}"));
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (Proc(child), format!("http://127.0.0.1:{port}"))
+}
+
+/// The environment that points AWS tools at moto with throwaway credentials.
+fn aws_env(sts: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_ENDPOINT_URL_STS", sts.into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+    ]
+}
+
+const ROLES: &str = r#"
+duration = 1800
+[accounts]
+"123456789012" = "sandbox"
+[[grant]]
+users = ["alice"]
+roles = ["arn:aws:iam::123456789012:role/dev", "arn:aws:iam::123456789012:role/devops"]
+"#;
+
+/// `sesame serve --aws-roles` with the server's own AWS credentials pointed at `sts`.
+fn serve(sandbox: &Sandbox, sts: &str) -> (Proc, String) {
+    let map = sandbox.path().join("roles.toml");
+    std::fs::write(&map, ROLES).unwrap();
+    let mut cmd = sandbox.sesame();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--aws-roles"])
+        .arg(&map)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in aws_env(sts) {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("sesame serve starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.starts_with("http://127.0.0.1:"),
+        "serve printed {first:?}"
+    );
+    (Proc(child), first.trim().to_string())
+}
+
+/// Logs alice in at `server` through the challenge, approving it as the browser would.
+fn login(sandbox: &Sandbox, server: &str) {
+    let login = sandbox.spawn_login(server, &["--timeout", "30"]);
+    approve(&login.challenge_url());
+    login.finish().expect_code(0);
+}
+
+/// `aws ARGS` with HOME in the sandbox, its other settings from `env`.
+fn aws(sandbox: &Sandbox, args: &[&str], env: &[(&str, String)]) -> Out {
+    let mut cmd = Command::new("aws");
+    cmd.args(args)
+        .env_clear()
+        .env("HOME", &sandbox.home)
+        .env("XDG_CONFIG_HOME", &sandbox.config_home)
+        .env("XDG_DATA_HOME", &sandbox.data_home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_with_stdin(cmd, None)
+}
+
+#[test]
+#[ignore = "needs moto_server and aws (scripts/test-all.sh installs them)"]
+fn a_consoleme_session_gives_the_aws_cli_credentials_for_a_mapped_role() {
+    let (_moto, sts) = moto();
+    let sandbox = Sandbox::new();
+    let (_serve, server) = serve(&sandbox, &sts);
+    login(&sandbox, &server);
+
+    // The roles, with the account's name from the mapping.
+    let roles = sandbox.run(&["aws", "roles"]);
+    roles.expect_code(0);
+    assert_eq!(
+        roles.stdout,
+        "arn:aws:iam::123456789012:role/dev  (sandbox)\narn:aws:iam::123456789012:role/devops  (sandbox)\n"
+    );
+
+    // The AWS CLI through credential_process: the assumed role is the one asked for, and the
+    // session name is the user.
+    let sesame = env!("CARGO_BIN_EXE_sesame");
+    std::fs::create_dir_all(sandbox.home.join(".aws")).unwrap();
+    std::fs::write(
+        sandbox.home.join(".aws/config"),
+        format!("[profile dev]\ncredential_process = {sesame} aws credential-process devops --store file\n"),
+    )
+    .unwrap();
+    let env = [
+        ("AWS_PROFILE", "dev".to_string()),
+        ("AWS_ENDPOINT_URL_STS", sts.clone()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+    ];
+    let who = aws(
+        &sandbox,
+        &["sts", "get-caller-identity", "--output", "json"],
+        &env,
+    );
+    who.expect_code(0);
+    let who: serde_json::Value = serde_json::from_str(&who.stdout).unwrap();
+    assert_eq!(
+        who["Arn"],
+        "arn:aws:sts::123456789012:assumed-role/devops/alice"
+    );
+
+    // `export` for bash, evaluated by bash, then used by the AWS CLI.
+    let script = format!(
+        "eval \"$('{sesame}' aws export arn:aws:iam::123456789012:role/dev --shell bash --store file)\" && aws sts get-caller-identity --query Arn --output text"
+    );
+    let mut cmd = sandbox.shell(&script);
+    cmd.env("AWS_ENDPOINT_URL_STS", &sts)
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    let out = run_with_stdin(cmd, None);
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout.trim(),
+        "arn:aws:sts::123456789012:assumed-role/dev/alice"
+    );
+}
+
+#[test]
+#[ignore = "needs moto_server and aws (scripts/test-all.sh installs them)"]
+fn consolemes_refusals_are_sentences_and_the_session_is_kept() {
+    let (_moto, sts) = moto();
+    let sandbox = Sandbox::new();
+    let (serve_proc, server) = serve(&sandbox, &sts);
+    login(&sandbox, &server);
+    let session = std::fs::read_to_string(sandbox.session_file("default")).unwrap();
+
+    // 901: several roles contain "dev"; both are listed.
+    sandbox
+        .run(&["aws", "credential-process", "dev"])
+        .expect_code(2)
+        .stderr_has(&[
+            "\"dev\" matches more than one of your roles",
+            "arn:aws:iam::123456789012:role/dev\n",
+            "arn:aws:iam::123456789012:role/devops",
+        ]);
+    // 900: nothing matches.
+    sandbox
+        .run(&["aws", "credential-process", "prod"])
+        .expect_code(2)
+        .stderr_has(&["No role you may use matches \"prod\"", "sesame aws roles"]);
+
+    // STS fails (moto is gone): 902, the session stays.
+    drop(_moto);
+    sandbox
+        .run(&["aws", "credential-process", "devops"])
+        .expect_code(1)
+        .stderr_has(&["could not get credentials", "Your session is kept"])
+        .no_panic();
+
+    // The server restarts with another signing key: the session's JWT is now invalid_jwt,
+    // which is "log in again" (exit 3).
+    drop(serve_proc);
+    let (_moto2, sts2) = moto();
+    let port = server
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let map = sandbox.path().join("roles.toml");
+    let mut cmd = sandbox.sesame();
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--quiet",
+        "--aws-roles",
+    ])
+    .arg(&map)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (k, v) in aws_env(&sts2) {
+        cmd.env(k, v);
+    }
+    let _serve2 = Proc(cmd.spawn().unwrap());
+    let started = Instant::now();
+    while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sandbox
+        .run(&["aws", "credential-process", "devops"])
+        .expect_code(3)
+        .stderr_has(&["no longer accepts the session", "sesame login"]);
+    drop(_serve2);
+    // A dead server: a clear error, exit 1.
+    sandbox
+        .run(&["aws", "roles"])
+        .expect_code(1)
+        .stderr_has(&["Could not reach", "your session is kept"]);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.session_file("default")).unwrap(),
+        session
+    );
+}
+
+/// How many `get_credentials` requests `sesame serve` at `server` has answered (its /metrics).
+fn credentials_requests(server: &str) -> u64 {
+    let text = block_on(async {
+        http()
+            .get(format!("{server}metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    text.lines()
+        .find(|l| {
+            l.starts_with(
+                "sesame_serve_request_duration_seconds_count{route=\"api/v1/get_credentials\"}",
+            )
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[test]
+#[ignore = "needs moto_server and aws (scripts/test-all.sh installs them)"]
+fn twenty_concurrent_credential_processes_make_one_request_and_logout_clears_the_cache() {
+    let (_moto, sts) = moto();
+    let sandbox = Sandbox::new();
+    let (_serve, server) = serve(&sandbox, &sts);
+    login(&sandbox, &server);
+    assert_eq!(credentials_requests(&server), 0);
+
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            let mut cmd = sandbox.command(
+                &["aws", "credential-process", "devops", "--store", "file"],
+                &[],
+            );
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let keys: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["AccessKeyId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        keys.iter().all(|k| k == &keys[0]),
+        "one set of credentials: {keys:?}"
+    );
+    assert_eq!(credentials_requests(&server), 1, "20 calls, one request");
+
+    // Later calls are answered from the cache, kept beside the session, owner-only.
+    sandbox
+        .run(&["aws", "credential-process", "devops"])
+        .expect_code(0);
+    assert_eq!(credentials_requests(&server), 1);
+    let cache = sandbox.sessions_dir().join("default#aws.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // Logout deletes the cached credentials with the session.
+    sandbox.run(&["logout"]).expect_code(0);
+    assert!(!cache.exists());
+}
+
+/// A file-store challenge session of alice for the server at `server`.
+fn challenge_session(sandbox: &Sandbox, server: &str) {
+    use sesame_login::secret::Token;
+    use sesame_login::session::{Flow, Session, UserName};
+    let session = Session {
+        expires_at: Some(unix_now() + 3600),
+        ..Session::new(
+            "default",
+            server.to_string(),
+            UserName::new("alice").unwrap(),
+            Flow::Challenge,
+            Token::issued(&fake_jwt(
+                serde_json::json!({"sub": "alice", "exp": unix_now() + 3600}),
+            ))
+            .unwrap(),
+            unix_now(),
+        )
+    };
+    std::fs::create_dir_all(sandbox.sessions_dir()).unwrap();
+    std::fs::write(sandbox.session_file("default"), session.to_json()).unwrap();
+}
+
+/// `sesame aws credential-process dev` against a server that answers `reply`.
+fn against(reply: wiremock::ResponseTemplate) -> (Out, Sandbox) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer};
+    let sandbox = Sandbox::new();
+    let out = block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/get_credentials"))
+            .respond_with(reply)
+            .mount(&server)
+            .await;
+        challenge_session(&sandbox, &format!("{}/", server.uri()));
+        let cmd = sandbox.command(
+            &["aws", "credential-process", "dev", "--store", "file"],
+            &[],
+        );
+        tokio::task::spawn_blocking(move || run_with_stdin(cmd, None))
+            .await
+            .unwrap()
+    });
+    (out, sandbox)
+}
+
+#[test]
+fn a_misbehaving_credentials_server_gets_a_clear_error_and_nothing_is_cached() {
+    use wiremock::ResponseTemplate;
+    let expired = serde_json::json!({"Credentials": {
+        "AccessKeyId": "ASIA1", "SecretAccessKey": "s", "SessionToken": "t",
+        "Expiration": unix_now() - 60,
+    }});
+    let hostile = serde_json::json!({"Credentials": {
+        "AccessKeyId": "ASIA1", "SecretAccessKey": "s'; rm -rf ~; '", "SessionToken": "t",
+        "Expiration": unix_now() + 3600,
+    }});
+    let cases: Vec<(ResponseTemplate, i32, &[&str])> = vec![
+        (
+            ResponseTemplate::new(200).set_body_raw("<html>Sign in</html>", "text/html"),
+            1,
+            &["HTML page"],
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(&expired),
+            1,
+            &["they expire at", "clock"],
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(&hostile),
+            1,
+            &["cannot be used", "secret access key"],
+        ),
+        (
+            ResponseTemplate::new(200).set_body_raw("x".repeat(200_000), "application/json"),
+            1,
+            &["larger than"],
+        ),
+        (
+            ResponseTemplate::new(403).set_body_json(serde_json::json!({"code": "invalid_jwt"})),
+            3,
+            &["no longer accepts"],
+        ),
+        (
+            ResponseTemplate::new(403)
+                .set_body_json(serde_json::json!({"code": "899", "message": "Invalid Role ARN"})),
+            2,
+            &["full role ARN"],
+        ),
+        (
+            ResponseTemplate::new(403).set_body_json(
+                serde_json::json!({"code": "902", "message": "MFA Not Successful\u{1b}[2J"}),
+            ),
+            1,
+            &["could not get credentials", "MFA Not Successful"],
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"code": "903"})),
+            2,
+            &["not one of the roles"],
+        ),
+        (
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"code": "904"})),
+            1,
+            &["could not read"],
+        ),
+        (
+            ResponseTemplate::new(403)
+                .set_body_json(serde_json::json!({"code": "905", "message": "cert too old"})),
+            1,
+            &["newer client certificate"],
+        ),
+        (
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"code": "906"})),
+            2,
+            &["No account matches"],
+        ),
+        (
+            ResponseTemplate::new(503),
+            1,
+            &["could not give credentials now"],
+        ),
+    ];
+    for (reply, code, needles) in cases {
+        let (out, sandbox) = against(reply);
+        out.expect_code(code).stderr_has(needles).no_panic();
+        assert!(
+            !out.stderr.contains('\u{1b}'),
+            "no escape reaches the terminal: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty());
+        assert!(
+            sandbox.session_file("default").exists(),
+            "the session is kept"
+        );
+        assert!(
+            !sandbox.sessions_dir().join("default#aws.json").exists(),
+            "nothing cached"
+        );
+    }
+}
