@@ -124,6 +124,9 @@ pub enum AwsCommand {
     /// `eval "$(sesame aws export ROLE)"`. It prints the secret credentials themselves: the one
     /// command that does, for the shell to evaluate; prefer credential-process
     Export(AwsExportArgs),
+    /// Write profiles into ~/.aws/config whose credential_process is sesame, one per role (every
+    /// role you may ask for, or those given); every other line of the file stays as it was
+    Configure(AwsConfigureArgs),
     /// List the roles you may ask for
     Roles {
         /// Output format
@@ -146,6 +149,22 @@ pub struct AwsRoleArgs {
     /// The AWS region of the STS endpoint [env: AWS_REGION]
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsConfigureArgs {
+    /// The roles to write profiles for: ARNs, or parts of their names [default: every role
+    /// `sesame aws roles` lists]
+    #[arg(value_name = "ROLE")]
+    pub roles: Vec<String>,
+
+    /// The AWS config file to edit [default: $AWS_CONFIG_FILE, else ~/.aws/config]
+    #[arg(long, value_name = "FILE")]
+    pub aws_config: Option<PathBuf>,
+
+    /// The AWS profile's name, for a single ROLE [default: the role's name]
+    #[arg(long, value_name = "NAME")]
+    pub aws_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,59 +3,15 @@
 //! scripts/test-all.sh installs moto and the AWS CLI (tests/aws/requirements.txt) and puts
 //! them on PATH.
 
+#[path = "aws_support/mod.rs"]
+mod aws_support;
 mod common;
 
+use aws_support::{Proc, aws, aws_env, moto};
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-const NEEDS: &str = "needs moto_server and aws (scripts/test-all.sh installs them)";
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// moto's server on a free loopback port: an STS that assumes any role.
-fn moto() -> (Proc, String) {
-    let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("moto_server runs ({e}); {NEEDS}"));
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (Proc(child), format!("http://127.0.0.1:{port}"))
-}
-
-/// The environment that points AWS tools at moto with throwaway credentials.
-fn aws_env(sts: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_ENDPOINT_URL_STS", sts.into()),
-        ("AWS_DEFAULT_REGION", "us-east-1".into()),
-    ]
-}
 
 const ROLES: &str = r#"
 duration = 1800
@@ -95,21 +51,6 @@ fn login(sandbox: &Sandbox, server: &str) {
     let login = sandbox.spawn_login(server, &["--timeout", "30"]);
     approve(&login.challenge_url());
     login.finish().expect_code(0);
-}
-
-/// `aws ARGS` with HOME in the sandbox, its other settings from `env`.
-fn aws(sandbox: &Sandbox, args: &[&str], env: &[(&str, String)]) -> Out {
-    let mut cmd = Command::new("aws");
-    cmd.args(args)
-        .env_clear()
-        .env("HOME", &sandbox.home)
-        .env("XDG_CONFIG_HOME", &sandbox.config_home)
-        .env("XDG_DATA_HOME", &sandbox.data_home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_with_stdin(cmd, None)
 }
 
 #[test]
@@ -152,6 +93,42 @@ fn a_consoleme_session_gives_the_aws_cli_credentials_for_a_mapped_role() {
     assert_eq!(
         who["Arn"],
         "arn:aws:sts::123456789012:assumed-role/devops/alice"
+    );
+
+    // `configure` writes a profile per role into the AWS config file, keeping its other lines;
+    // the AWS CLI then uses one by name.
+    let config = sandbox.path().join("aws-config");
+    std::fs::write(&config, "# mine\n[profile devops]\nregion = us-east-1\n").unwrap();
+    let configured = sandbox.run(&["aws", "configure", "--aws-config", config.to_str().unwrap()]);
+    configured
+        .expect_code(0)
+        .stderr_has(&["Updated AWS profile devops", "Added AWS profile dev"]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.starts_with("# mine\n[profile devops]\n"), "{text}");
+    assert!(text.contains("region = us-east-1"), "{text}");
+    let env = [
+        ("AWS_PROFILE", "dev".to_string()),
+        ("AWS_CONFIG_FILE", config.to_string_lossy().into_owned()),
+        ("AWS_ENDPOINT_URL_STS", sts.clone()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("SESAME_STORE", "file".into()),
+    ];
+    let who = aws(
+        &sandbox,
+        &[
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ],
+        &env,
+    );
+    who.expect_code(0);
+    assert_eq!(
+        who.stdout.trim(),
+        "arn:aws:sts::123456789012:assumed-role/dev/alice"
     );
 
     // `export` for bash, evaluated by bash, then used by the AWS CLI.

@@ -216,6 +216,7 @@ impl Drop for OidcProvider {
 
 // ------------------------------------------------------------- sesame sandbox ---
 
+#[allow(unused_imports)]
 pub use super::common::{Out, run_with_limit};
 
 /// The tests' one sandbox ([`super::common::Sandbox`]: isolated HOME and XDG directories, no

@@ -5,6 +5,7 @@
 //! has. What either returns is [`Credentials`], checked where it enters.
 
 pub mod cache;
+pub mod config_file;
 pub mod consoleme;
 pub mod credentials;
 pub mod source;

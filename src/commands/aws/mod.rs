@@ -2,6 +2,8 @@
 //! weep's commands for ConsoleMe users (`credential-process`, `export`, `roles`); the same
 //! commands give an OpenID Connect session credentials through STS.
 
+mod configure;
+
 use crate::cli::{AwsCommand, AwsRoleArgs, OutputFormat};
 use sesame_login::aws::{self, AwsSettings, Credentials, RoleArn, Shell, WebToken};
 use sesame_login::clock::unix_seconds;
@@ -33,6 +35,12 @@ pub async fn run(
                 .unwrap_or(Shell::Bash);
             let creds = credentials(&args.role, common, login, env, printer).await?;
             stdout(&creds.exports(shell))
+        }
+        AwsCommand::Configure(args) => {
+            let settings = settings(common, None, env)?;
+            let session = session(common, login, env, printer).await?;
+            let roles = aws::source::roles(&session, &settings).await?;
+            configure::run(&args, common, &roles, env, printer)
         }
         AwsCommand::Roles { output } => {
             let settings = settings(common, None, env)?;

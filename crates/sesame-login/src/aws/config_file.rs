@@ -1,0 +1,175 @@
+//! `~/.aws/config` edited in place for `sesame aws configure`: one `[profile NAME]` section per
+//! role whose `credential_process` runs sesame. Every other line of the file stays as it was
+//! (comments, other profiles, other keys of the same profile); a section that exists gets its
+//! `credential_process` line replaced, a missing one is appended.
+
+/// What happened to one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The section was appended.
+    Added(String),
+    /// The section existed and its `credential_process` was set.
+    Updated(String),
+    /// The section already said exactly this.
+    Unchanged(String),
+}
+
+/// Whether `line` opens the section of AWS profile `name` (`[profile NAME]`, or `[default]`
+/// for the profile named `default`).
+fn opens(line: &str, name: &str) -> bool {
+    let Some(inner) = line
+        .trim()
+        .strip_prefix('[')
+        .and_then(|l| l.strip_suffix(']'))
+    else {
+        return false;
+    };
+    let inner = inner.trim();
+    if name == "default" && inner == "default" {
+        return true;
+    }
+    inner
+        .strip_prefix("profile")
+        .is_some_and(|rest| rest.starts_with(char::is_whitespace) && rest.trim() == name)
+}
+
+fn is_section(line: &str) -> bool {
+    line.trim_start().starts_with('[')
+}
+
+fn is_key(line: &str, key: &str) -> bool {
+    line.split_once('=')
+        .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+}
+
+/// `text` with `credential_process = COMMAND` set in each `(name, command)` profile.
+pub fn set_credential_processes(
+    text: &str,
+    profiles: &[(String, String)],
+) -> (String, Vec<Change>) {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut changes = Vec::new();
+    for (name, command) in profiles {
+        let wanted = format!("credential_process = {command}");
+        let Some(start) = lines.iter().position(|l| opens(l, name)) else {
+            if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                lines.push(String::new());
+            }
+            let header = if name == "default" {
+                "[default]".to_string()
+            } else {
+                format!("[profile {name}]")
+            };
+            lines.push(header);
+            lines.push(wanted);
+            changes.push(Change::Added(name.clone()));
+            continue;
+        };
+        let end = lines[start + 1..]
+            .iter()
+            .position(|l| is_section(l))
+            .map_or(lines.len(), |i| start + 1 + i);
+        match (start + 1..end).find(|&i| is_key(&lines[i], "credential_process")) {
+            Some(i) if lines[i].trim() == wanted => changes.push(Change::Unchanged(name.clone())),
+            Some(i) => {
+                lines[i] = wanted;
+                changes.push(Change::Updated(name.clone()));
+            }
+            None => {
+                lines.insert(start + 1, wanted);
+                changes.push(Change::Updated(name.clone()));
+            }
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    (out, changes)
+}
+
+/// AWS profile names for `roles` (ARNs): the role's name (its last path segment), or
+/// `ACCOUNT-NAME` where two accounts have a role of the same name.
+pub fn profile_names(roles: &[super::Role]) -> Vec<(String, &super::Role)> {
+    let short = |r: &super::Role| r.name().rsplit('/').next().unwrap_or_default().to_string();
+    roles
+        .iter()
+        .map(|r| {
+            let name = short(r);
+            let clash = roles.iter().any(|o| o.arn() != r.arn() && short(o) == name);
+            if clash {
+                (
+                    format!("{}-{name}", r.account_name().unwrap_or(r.account_id())),
+                    r,
+                )
+            } else {
+                (name, r)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "# my settings\n[default]\nregion = eu-west-1\n\n[profile dev]\nregion = us-east-1\ncredential_process = weep credential_process dev\noutput = json\n\n[profile other]\nsso_start_url = https://x\n";
+
+    #[test]
+    fn other_lines_are_kept_and_sections_updated_or_added() {
+        let (out, changes) = set_credential_processes(
+            FILE,
+            &[
+                (
+                    "dev".into(),
+                    "sesame aws credential-process arn:aws:iam::1:role/dev".into(),
+                ),
+                (
+                    "ops".into(),
+                    "sesame aws credential-process arn:aws:iam::1:role/ops".into(),
+                ),
+            ],
+        );
+        assert_eq!(
+            changes,
+            [Change::Updated("dev".into()), Change::Added("ops".into())]
+        );
+        assert_eq!(
+            out,
+            "# my settings\n[default]\nregion = eu-west-1\n\n[profile dev]\nregion = us-east-1\ncredential_process = sesame aws credential-process arn:aws:iam::1:role/dev\noutput = json\n\n[profile other]\nsso_start_url = https://x\n\n[profile ops]\ncredential_process = sesame aws credential-process arn:aws:iam::1:role/ops\n"
+        );
+        // Running it again changes nothing.
+        let (again, changes) = set_credential_processes(
+            &out,
+            &[(
+                "dev".into(),
+                "sesame aws credential-process arn:aws:iam::1:role/dev".into(),
+            )],
+        );
+        assert_eq!(again, out);
+        assert_eq!(changes, [Change::Unchanged("dev".into())]);
+    }
+
+    #[test]
+    fn a_section_without_the_key_gets_it_and_names_do_not_match_by_prefix() {
+        let (out, _) = set_credential_processes(
+            "[profile devops]\nregion = x\n[profile dev]\nregion = y",
+            &[("dev".into(), "c".into())],
+        );
+        assert_eq!(
+            out,
+            "[profile devops]\nregion = x\n[profile dev]\ncredential_process = c\nregion = y\n"
+        );
+        let (out, _) = set_credential_processes("", &[("dev".into(), "c".into())]);
+        assert_eq!(out, "[profile dev]\ncredential_process = c\n");
+    }
+
+    #[test]
+    fn names_clash_only_across_accounts() {
+        let roles = [
+            super::super::Role::new("arn:aws:iam::111111111111:role/dev", Some("prod")).unwrap(),
+            super::super::Role::new("arn:aws:iam::222222222222:role/team/dev", None).unwrap(),
+            super::super::Role::new("arn:aws:iam::222222222222:role/ops", None).unwrap(),
+        ];
+        let names: Vec<String> = profile_names(&roles).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["prod-dev", "222222222222-dev", "ops"]);
+    }
+}
