@@ -127,6 +127,10 @@ pub enum AwsCommand {
     /// Write profiles into ~/.aws/config whose credential_process is sesame, one per role (every
     /// role you may ask for, or those given); every other line of the file stays as it was
     Configure(AwsConfigureArgs),
+    /// Serve credentials to AWS SDKs on this machine: the ECS container provider
+    /// (AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9091/ecs/ROLE) and the EC2 metadata
+    /// service, IMDSv2 only (AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9091/)
+    Serve(AwsServeArgs),
     /// List the roles you may ask for
     Roles {
         /// Output format
@@ -149,6 +153,17 @@ pub struct AwsRoleArgs {
     /// The AWS region of the STS endpoint [env: AWS_REGION]
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsServeArgs {
+    /// The loopback address to listen on (port 0: any free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9091")]
+    pub listen: SocketAddr,
+
+    /// The role the metadata service serves (an instance has one); the ECS path names its own
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Args)]

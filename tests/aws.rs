@@ -10,7 +10,7 @@ mod common;
 use aws_support::{Proc, aws, aws_env, moto};
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ROLES: &str = r#"
@@ -443,4 +443,148 @@ fn a_misbehaving_credentials_server_gets_a_clear_error_and_nothing_is_cached() {
             "nothing cached"
         );
     }
+}
+
+/// A request to `sesame aws serve` with these headers: (status, body).
+fn ask(url: &str, method: reqwest::Method, headers: &[(&str, &str)]) -> (u16, String) {
+    block_on(async {
+        let mut req = http().request(method, url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    })
+}
+
+#[test]
+#[ignore = "needs moto_server and aws (scripts/test-all.sh installs them)"]
+fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_strangers() {
+    let (_moto, sts) = moto();
+    let sandbox = Sandbox::new();
+    let (_serve, server) = serve(&sandbox, &sts);
+    login(&sandbox, &server);
+
+    let mut cmd = sandbox.command(
+        &[
+            "aws",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--role",
+            "arn:aws:iam::123456789012:role/devops",
+            "--store",
+            "file",
+        ],
+        &[],
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = Proc(cmd.spawn().unwrap());
+    let mut url = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+
+    // The AWS CLI through the ECS provider, then through IMDSv2.
+    let role = "arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdev";
+    for env in [
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{url}ecs/{role}"),
+        ),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.clone()),
+    ] {
+        let expected = if env.0.contains("CONTAINER") {
+            "dev"
+        } else {
+            "devops"
+        };
+        let who = aws(
+            &sandbox,
+            &[
+                "sts",
+                "get-caller-identity",
+                "--query",
+                "Arn",
+                "--output",
+                "text",
+            ],
+            &[
+                env,
+                ("AWS_ENDPOINT_URL_STS", sts.clone()),
+                ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ],
+        );
+        who.expect_code(0);
+        assert_eq!(
+            who.stdout.trim(),
+            format!("arn:aws:sts::123456789012:assumed-role/{expected}/alice")
+        );
+    }
+
+    // weep's filter: a browser, another site, a proxy, another Host; IMDSv1 (no token).
+    let ecs = format!("{url}ecs/devops");
+    for headers in [
+        vec![("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)")],
+        vec![("Origin", "https://evil.example")],
+        vec![("Referer", "https://evil.example/page")],
+        vec![("X-Forwarded-For", "203.0.113.9")],
+        vec![("Host", "evil.example")],
+    ] {
+        let (status, body) = ask(&ecs, reqwest::Method::GET, &headers);
+        assert_eq!(status, 403, "{headers:?}: {body}");
+        assert!(!body.contains("SecretAccessKey"));
+    }
+    let creds = format!("{url}latest/meta-data/iam/security-credentials/devops");
+    assert_eq!(ask(&creds, reqwest::Method::GET, &[]).0, 401);
+    assert_eq!(
+        ask(
+            &creds,
+            reqwest::Method::GET,
+            &[("X-aws-ec2-metadata-token", "forged")]
+        )
+        .0,
+        401
+    );
+    let (status, token) = ask(
+        &format!("{url}latest/api/token"),
+        reqwest::Method::PUT,
+        &[("X-aws-ec2-metadata-token-ttl-seconds", "60")],
+    );
+    assert_eq!(status, 200);
+    let (status, body) = ask(
+        &creds,
+        reqwest::Method::GET,
+        &[("X-aws-ec2-metadata-token", &token)],
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["Code"].as_str(), v["Type"].as_str()),
+        (Some("Success"), Some("AWS-HMAC"))
+    );
+
+    // Ctrl-C stops it cleanly.
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "aws serve did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
 }

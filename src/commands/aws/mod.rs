@@ -3,6 +3,7 @@
 //! commands give an OpenID Connect session credentials through STS.
 
 mod configure;
+mod serve;
 
 use crate::cli::{AwsCommand, AwsRoleArgs, OutputFormat};
 use sesame_login::aws::{self, AwsSettings, Credentials, RoleArn, Shell, WebToken};
@@ -42,6 +43,11 @@ pub async fn run(
             let roles = aws::source::roles(&session, &settings).await?;
             configure::run(&args, common, &roles, env, printer)
         }
+        AwsCommand::Serve(args) => {
+            let settings = settings(common, None, env)?;
+            let secret = common.client_secret(env);
+            serve::run(&args, common, settings, secret, printer).await
+        }
         AwsCommand::Roles { output } => {
             let settings = settings(common, None, env)?;
             let session = session(common, login, env, printer).await?;
@@ -60,18 +66,7 @@ async fn credentials(
     printer: &Printer,
 ) -> Result<Credentials, Error> {
     let settings = settings(common, Some(args), env)?;
-    let refresh_before = common
-        .config
-        .aws
-        .as_ref()
-        .and_then(|a| a.refresh_before)
-        .unwrap_or(aws::cache::DEFAULT_REFRESH_BEFORE);
-    if refresh_before > aws::sts::DURATION_RANGE.1 {
-        return Err(Error::usage(format!(
-            "`refresh-before` in the profile's [aws] table is {refresh_before}: at most {} seconds.",
-            aws::sts::DURATION_RANGE.1
-        )));
-    }
+    let refresh_before = refresh_before(common)?;
     let session = session(common, login, env, printer).await?;
     let opened = common.open_store()?;
     let now = || unix_seconds(SystemTime::now());
@@ -84,6 +79,24 @@ async fn credentials(
         || aws::source::credentials(&session, &args.role, &settings),
     )
     .await
+}
+
+/// Reuse cached credentials until fewer than this many seconds are left: the profile's
+/// `refresh-before`, else 10 minutes.
+pub(crate) fn refresh_before(common: &Common) -> Result<u64, Error> {
+    let secs = common
+        .config
+        .aws
+        .as_ref()
+        .and_then(|a| a.refresh_before)
+        .unwrap_or(aws::cache::DEFAULT_REFRESH_BEFORE);
+    if secs > aws::sts::DURATION_RANGE.1 {
+        return Err(Error::usage(format!(
+            "`refresh-before` in the profile's [aws] table is {secs}: at most {} seconds.",
+            aws::sts::DURATION_RANGE.1
+        )));
+    }
+    Ok(secs)
 }
 
 /// The session, logging in first when a person is at the terminal (as `aws` runs us with

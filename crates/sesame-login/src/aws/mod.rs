@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config_file;
 pub mod consoleme;
 pub mod credentials;
+pub mod metadata;
 pub mod source;
 pub mod sts;
 
