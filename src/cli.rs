@@ -131,6 +131,9 @@ pub enum AwsCommand {
     /// (AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9091/ecs/ROLE) and the EC2 metadata
     /// service, IMDSv2 only (AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9091/)
     Serve(AwsServeArgs),
+    /// Write the role's credentials into ~/.aws/credentials, under the role's name (or
+    /// --aws-profile); with --refresh, keep them fresh there until Ctrl-C
+    File(AwsFileArgs),
     /// List the roles you may ask for
     Roles {
         /// Output format
@@ -153,6 +156,24 @@ pub struct AwsRoleArgs {
     /// The AWS region of the STS endpoint [env: AWS_REGION]
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsFileArgs {
+    #[command(flatten)]
+    pub role: AwsRoleArgs,
+
+    /// The profile (section) to write [default: the role's name]
+    #[arg(long, value_name = "NAME")]
+    pub aws_profile: Option<String>,
+
+    /// The credentials file [default: $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials]
+    #[arg(long, value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
+
+    /// Keep running, writing new credentials before these run out, until Ctrl-C
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]

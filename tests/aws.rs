@@ -131,6 +131,58 @@ fn a_consoleme_session_gives_the_aws_cli_credentials_for_a_mapped_role() {
         "arn:aws:sts::123456789012:assumed-role/dev/alice"
     );
 
+    // `file` writes the credentials into a shared credentials file, owner-only, keeping its
+    // other sections.
+    let creds_file = sandbox.path().join("aws-credentials");
+    std::fs::write(&creds_file, "[mine]\naws_access_key_id = AKIAOWN\n").unwrap();
+    sandbox
+        .run(&[
+            "aws",
+            "file",
+            "devops",
+            "--credentials-file",
+            creds_file.to_str().unwrap(),
+        ])
+        .expect_code(0)
+        .stderr_has(&["Wrote credentials to profile devops"]);
+    let text = std::fs::read_to_string(&creds_file).unwrap();
+    assert!(
+        text.starts_with("[mine]\naws_access_key_id = AKIAOWN\n"),
+        "{text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&creds_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let env = [
+        ("AWS_PROFILE", "devops".to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            creds_file.to_string_lossy().into_owned(),
+        ),
+        ("AWS_ENDPOINT_URL_STS", sts.clone()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+    ];
+    let who = aws(
+        &sandbox,
+        &[
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ],
+        &env,
+    );
+    who.expect_code(0);
+    assert_eq!(
+        who.stdout.trim(),
+        "arn:aws:sts::123456789012:assumed-role/devops/alice"
+    );
+
     // `export` for bash, evaluated by bash, then used by the AWS CLI.
     let script = format!(
         "eval \"$('{sesame}' aws export arn:aws:iam::123456789012:role/dev --shell bash --store file)\" && aws sts get-caller-identity --query Arn --output text"
@@ -583,6 +635,79 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
         assert!(
             started.elapsed() < Duration::from_secs(15),
             "aws serve did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+#[ignore = "needs moto_server and aws (scripts/test-all.sh installs them)"]
+fn aws_file_refresh_rewrites_the_credentials_before_they_run_out_and_stops_on_ctrl_c() {
+    let (_moto, sts) = moto();
+    let sandbox = Sandbox::new();
+    let (_serve, server) = serve(&sandbox, &sts);
+    login(&sandbox, &server);
+    // The server's credentials last 1800 s; refreshing when 1795 s are left means in 5 s (at
+    // least 10 s: never a busy loop).
+    sandbox.write_config("[profiles.default.aws]\nrefresh-before = 1795\n");
+    let creds_file = sandbox.path().join("aws-credentials");
+    let mut cmd = sandbox.command(
+        &[
+            "aws",
+            "file",
+            "devops",
+            "--refresh",
+            "--store",
+            "file",
+            "--credentials-file",
+            creds_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = Proc(cmd.spawn().unwrap());
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let mut written = Vec::new();
+    let started = Instant::now();
+    while written.len() < 2 {
+        let line = lines
+            .next()
+            .expect("aws file --refresh is still running")
+            .unwrap();
+        if line.contains("Wrote credentials to profile devops") {
+            let text = std::fs::read_to_string(&creds_file).unwrap();
+            let key = text
+                .lines()
+                .find_map(|l| l.strip_prefix("aws_access_key_id = "))
+                .unwrap()
+                .to_string();
+            written.push((started.elapsed(), key));
+        }
+    }
+    let (first, second) = (&written[0], &written[1]);
+    assert_ne!(first.1, second.1, "new credentials were written");
+    let gap = second.0 - first.0;
+    assert!(
+        gap >= Duration::from_secs(9),
+        "refreshed after {gap:?}, not in a busy loop"
+    );
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not stop on Ctrl-C"
         );
         std::thread::sleep(Duration::from_millis(50));
     };

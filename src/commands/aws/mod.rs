@@ -3,6 +3,7 @@
 //! commands give an OpenID Connect session credentials through STS.
 
 mod configure;
+mod file;
 mod serve;
 
 use crate::cli::{AwsCommand, AwsRoleArgs, OutputFormat};
@@ -43,6 +44,10 @@ pub async fn run(
             let roles = aws::source::roles(&session, &settings).await?;
             configure::run(&args, common, &roles, env, printer)
         }
+        AwsCommand::File(args) => {
+            let creds = credentials(&args.role, common, login, env, printer).await?;
+            file::run(&args, creds, common, env, printer).await
+        }
         AwsCommand::Serve(args) => {
             let settings = settings(common, None, env)?;
             let secret = common.client_secret(env);
@@ -57,8 +62,9 @@ pub async fn run(
     }
 }
 
-/// The role's credentials from the session's source.
-async fn credentials(
+/// The role's credentials, from the cache while enough is left, else from the session's
+/// source; `login` is used when there is no session and a person is at the terminal.
+pub(crate) async fn credentials(
     args: &AwsRoleArgs,
     common: &Common,
     login: Result<LoginSettings, Error>,
@@ -68,15 +74,25 @@ async fn credentials(
     let settings = settings(common, Some(args), env)?;
     let refresh_before = refresh_before(common)?;
     let session = session(common, login, env, printer).await?;
+    credentials_with(&session, args, common, (&settings, refresh_before)).await
+}
+
+/// [`credentials`] for a session already at hand.
+pub(crate) async fn credentials_with(
+    session: &Session,
+    args: &AwsRoleArgs,
+    common: &Common,
+    (settings, refresh_before): (&AwsSettings, u64),
+) -> Result<Credentials, Error> {
     let opened = common.open_store()?;
     let now = || unix_seconds(SystemTime::now());
     aws::cache::get_or_fetch(
         &*opened.store,
         &common.paths.data_dir,
-        &session,
+        session,
         (&args.role, refresh_before),
         now,
-        || aws::source::credentials(&session, &args.role, &settings),
+        || aws::source::credentials(session, &args.role, settings),
     )
     .await
 }
@@ -124,7 +140,11 @@ async fn session(
 }
 
 /// The profile's `[aws]` table, the flags and the AWS environment, checked.
-fn settings(common: &Common, args: Option<&AwsRoleArgs>, env: Env) -> Result<AwsSettings, Error> {
+pub(crate) fn settings(
+    common: &Common,
+    args: Option<&AwsRoleArgs>,
+    env: Env,
+) -> Result<AwsSettings, Error> {
     let cfg = common.config.aws.clone().unwrap_or_default();
     let roles = cfg
         .roles

@@ -14,23 +14,42 @@ pub enum Change {
     Unchanged(String),
 }
 
-/// Whether `line` opens the section of AWS profile `name` (`[profile NAME]`, or `[default]`
-/// for the profile named `default`).
-fn opens(line: &str, name: &str) -> bool {
-    let Some(inner) = line
-        .trim()
-        .strip_prefix('[')
-        .and_then(|l| l.strip_suffix(']'))
-    else {
-        return false;
-    };
-    let inner = inner.trim();
-    if name == "default" && inner == "default" {
-        return true;
+/// Which of the two AWS files: `config` names its sections `[profile NAME]` (but
+/// `[default]`), `credentials` names them `[NAME]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `~/.aws/config`.
+    Config,
+    /// `~/.aws/credentials`.
+    Credentials,
+}
+
+impl FileKind {
+    fn header(self, name: &str) -> String {
+        match self {
+            FileKind::Config if name != "default" => format!("[profile {name}]"),
+            _ => format!("[{name}]"),
+        }
     }
-    inner
-        .strip_prefix("profile")
-        .is_some_and(|rest| rest.starts_with(char::is_whitespace) && rest.trim() == name)
+
+    /// Whether `line` opens the section of profile `name`.
+    fn opens(self, line: &str, name: &str) -> bool {
+        let Some(inner) = line
+            .trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+        else {
+            return false;
+        };
+        let inner = inner.trim();
+        match self {
+            FileKind::Credentials => inner == name,
+            FileKind::Config if name == "default" => inner == "default",
+            FileKind::Config => inner
+                .strip_prefix("profile")
+                .is_some_and(|rest| rest.starts_with(char::is_whitespace) && rest.trim() == name),
+        }
+    }
 }
 
 fn is_section(line: &str) -> bool {
@@ -42,48 +61,91 @@ fn is_key(line: &str, key: &str) -> bool {
         .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case(key))
 }
 
-/// `text` with `credential_process = COMMAND` set in each `(name, command)` profile.
+/// `lines` with `key = value` set for each of `keys` in profile `name`'s section (added at the
+/// end when missing); every other line kept.
+pub fn set_keys(
+    lines: &mut Vec<String>,
+    kind: FileKind,
+    name: &str,
+    keys: &[(&str, &str)],
+) -> Change {
+    let Some(start) = lines.iter().position(|l| kind.opens(l, name)) else {
+        if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+            lines.push(String::new());
+        }
+        lines.push(kind.header(name));
+        lines.extend(keys.iter().map(|(k, v)| format!("{k} = {v}")));
+        return Change::Added(name.to_string());
+    };
+    let mut changed = false;
+    for (key, value) in keys {
+        let wanted = format!("{key} = {value}");
+        let end = lines[start + 1..]
+            .iter()
+            .position(|l| is_section(l))
+            .map_or(lines.len(), |i| start + 1 + i);
+        match (start + 1..end).find(|&i| is_key(&lines[i], key)) {
+            Some(i) if lines[i].trim() == wanted => {}
+            Some(i) => {
+                lines[i] = wanted;
+                changed = true;
+            }
+            None => {
+                lines.insert(start + 1, wanted);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        Change::Updated(name.to_string())
+    } else {
+        Change::Unchanged(name.to_string())
+    }
+}
+
+/// `text` with `credential_process = COMMAND` set in each `(name, command)` profile of a config
+/// file.
 pub fn set_credential_processes(
     text: &str,
     profiles: &[(String, String)],
 ) -> (String, Vec<Change>) {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let mut changes = Vec::new();
-    for (name, command) in profiles {
-        let wanted = format!("credential_process = {command}");
-        let Some(start) = lines.iter().position(|l| opens(l, name)) else {
-            if lines.last().is_some_and(|l| !l.trim().is_empty()) {
-                lines.push(String::new());
-            }
-            let header = if name == "default" {
-                "[default]".to_string()
-            } else {
-                format!("[profile {name}]")
-            };
-            lines.push(header);
-            lines.push(wanted);
-            changes.push(Change::Added(name.clone()));
-            continue;
-        };
-        let end = lines[start + 1..]
-            .iter()
-            .position(|l| is_section(l))
-            .map_or(lines.len(), |i| start + 1 + i);
-        match (start + 1..end).find(|&i| is_key(&lines[i], "credential_process")) {
-            Some(i) if lines[i].trim() == wanted => changes.push(Change::Unchanged(name.clone())),
-            Some(i) => {
-                lines[i] = wanted;
-                changes.push(Change::Updated(name.clone()));
-            }
-            None => {
-                lines.insert(start + 1, wanted);
-                changes.push(Change::Updated(name.clone()));
-            }
-        }
-    }
+    let changes = profiles
+        .iter()
+        .map(|(name, command)| {
+            set_keys(
+                &mut lines,
+                FileKind::Config,
+                name,
+                &[("credential_process", command)],
+            )
+        })
+        .collect();
+    (joined(&lines), changes)
+}
+
+/// `text` (a credentials file) with the credentials in profile `name`.
+pub fn set_credentials(text: &str, name: &str, creds: &super::Credentials) -> (String, Change) {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let expiration = crate::clock::rfc3339_utc(creds.expiration()).unwrap_or_default();
+    let change = set_keys(
+        &mut lines,
+        FileKind::Credentials,
+        name,
+        &[
+            ("aws_access_key_id", creds.access_key_id()),
+            ("aws_secret_access_key", creds.secret_access_key()),
+            ("aws_session_token", creds.session_token()),
+            ("x_security_token_expires", &expiration),
+        ],
+    );
+    (joined(&lines), change)
+}
+
+fn joined(lines: &[String]) -> String {
     let mut out = lines.join("\n");
     out.push('\n');
-    (out, changes)
+    out
 }
 
 /// AWS profile names for `roles` (ARNs): the role's name (its last path segment), or
@@ -160,6 +222,19 @@ mod tests {
         );
         let (out, _) = set_credential_processes("", &[("dev".into(), "c".into())]);
         assert_eq!(out, "[profile dev]\ncredential_process = c\n");
+    }
+
+    #[test]
+    fn credentials_go_in_a_plain_section_and_replace_the_old_ones() {
+        let creds =
+            super::super::Credentials::new("ASIA2", "sec/2", "tok+2", 1_800_000_000).unwrap();
+        let before = "[default]\naws_access_key_id = AKIAOWN\n\n[dev]\naws_access_key_id = ASIA1\naws_secret_access_key = old\naws_session_token = old\n";
+        let (out, change) = set_credentials(before, "dev", &creds);
+        assert_eq!(change, Change::Updated("dev".into()));
+        assert_eq!(
+            out,
+            "[default]\naws_access_key_id = AKIAOWN\n\n[dev]\nx_security_token_expires = 2027-01-15T08:00:00Z\naws_access_key_id = ASIA2\naws_secret_access_key = sec/2\naws_session_token = tok+2\n"
+        );
     }
 
     #[test]

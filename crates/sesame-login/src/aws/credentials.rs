@@ -96,6 +96,16 @@ impl Credentials {
         &self.access_key_id
     }
 
+    /// The secret access key. Every caller is a place where the secret leaves the type.
+    pub fn secret_access_key(&self) -> &str {
+        self.secret_access_key.expose()
+    }
+
+    /// The session token. Every caller is a place where the secret leaves the type.
+    pub fn session_token(&self) -> &str {
+        self.session_token.expose()
+    }
+
     /// When they expire, in Unix seconds.
     pub fn expiration(&self) -> i64 {
         self.expiration
