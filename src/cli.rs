@@ -69,6 +69,9 @@ pub enum Command {
     /// AWS credentials from the session, for the AWS CLI and SDKs (weep's commands)
     #[command(subcommand)]
     Aws(AwsCommand),
+    /// Make a sesame profile from another tool's configuration
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a shell completion script (install.sh installs them)
     Completions {
         #[arg(value_enum)]
@@ -113,6 +116,25 @@ pub enum CredentialCommand {
     Kubectl,
     /// git credential helper: `git config credential.https://HOST.helper '!sesame credential git'`
     Git(GitArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// weep's ~/.weep.yaml: its ConsoleMe URL and challenge user become the profile's server
+    /// and user (--profile, default: default)
+    Weep(ImportWeepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportWeepArgs {
+    /// weep's config file [default: the first of ~/.weep.yaml, ~/.config/weep/weep.yaml,
+    /// /etc/weep/weep.yaml, as weep looks]
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Replace the profile's server and user if it already has others
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -173,6 +173,10 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             for_programs(command, common, printer)
         }
+        Command::Import(sesame::cli::ImportCommand::Weep(args)) => {
+            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
+            commands::import::weep(&args, &common, printer)
+        }
         Command::Completions { shell } => completions(shell),
         Command::Doctor { output } => doctor(cli.profile, cli.store.map(Into::into), output, env),
         Command::Man { dir } => man(dir, printer),

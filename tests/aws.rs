@@ -576,6 +576,27 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
         );
     }
 
+    // boto3 through the ECS provider.
+    let script = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])";
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script])
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{url}ecs/devops"),
+        )
+        .env("AWS_ENDPOINT_URL_STS", &sts)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("HOME", &sandbox.home)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = run_with_stdin(cmd, None);
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout.trim(),
+        "arn:aws:sts::123456789012:assumed-role/devops/alice"
+    );
+
     // weep's filter: a browser, another site, a proxy, another Host; IMDSv1 (no token).
     let ecs = format!("{url}ecs/devops");
     for headers in [
@@ -712,4 +733,103 @@ fn aws_file_refresh_rewrites_the_credentials_before_they_run_out_and_stops_on_ct
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+#[ignore = "needs moto_server and aws (scripts/test-all.sh installs them)"]
+fn a_weep_users_day_import_login_roles_configure_and_the_aws_cli() {
+    let (_moto, sts) = moto();
+    let sandbox = Sandbox::new();
+    let (_serve, server) = serve(&sandbox, &sts);
+    std::fs::write(
+        sandbox.home.join(".weep.yaml"),
+        format!("consoleme_url: {server}\nauthentication_method: challenge\nchallenge_settings:\n  user: alice\n"),
+    )
+    .unwrap();
+    sandbox
+        .run(&["import", "weep"])
+        .expect_code(0)
+        .stderr_has(&["Profile default now logs in to", "as alice", "sesame login"]);
+
+    // `sesame login` with nothing else: the server and user come from the imported profile.
+    let mut cmd = sandbox.command(
+        &[
+            "login",
+            "--store",
+            "file",
+            "--no-browser",
+            "--timeout",
+            "30",
+        ],
+        &[],
+    );
+    cmd.env("USER", "someone-else");
+    let login = Sandbox::spawn_watching(cmd);
+    approve(&login.challenge_url());
+    login
+        .finish()
+        .expect_code(0)
+        .stderr_has(&["Logged in as alice"]);
+
+    sandbox.run(&["aws", "roles"]).expect_code(0);
+    let config = sandbox.home.join(".aws/config");
+    sandbox
+        .run(&["aws", "configure", "devops"])
+        .expect_code(0)
+        .stderr_has(&["Added AWS profile devops"]);
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("[profile devops]")
+    );
+    let env = [
+        ("AWS_PROFILE", "devops".to_string()),
+        ("AWS_ENDPOINT_URL_STS", sts.clone()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("SESAME_STORE", "file".into()),
+    ];
+    let who = aws(
+        &sandbox,
+        &[
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ],
+        &env,
+    );
+    who.expect_code(0);
+    assert_eq!(
+        who.stdout.trim(),
+        "arn:aws:sts::123456789012:assumed-role/devops/alice"
+    );
+}
+
+#[test]
+fn without_a_role_mapping_serve_answers_as_consolemes_no_match_and_no_session_is_exit_3() {
+    let server = RefServer::start();
+    let sandbox = Sandbox::new();
+    // No session, nobody at a terminal: exit 3 with what to run.
+    sandbox
+        .run(&["aws", "credential-process", "dev"])
+        .expect_code(3)
+        .stderr_has(&[
+            "no valid session",
+            "not running interactively",
+            "sesame login",
+        ]);
+    sandbox.login_approved(&server);
+    let roles = sandbox.run(&["aws", "roles"]);
+    roles.expect_code(0);
+    assert_eq!(roles.stdout, "");
+    sandbox
+        .run(&[
+            "aws",
+            "credential-process",
+            "arn:aws:iam::123456789012:role/dev",
+        ])
+        .expect_code(2)
+        .stderr_has(&["No role you may use matches"]);
 }

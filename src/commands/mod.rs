@@ -8,6 +8,7 @@ pub mod demo;
 pub mod doctor;
 pub mod exec;
 pub mod header;
+pub mod import;
 pub mod login;
 pub mod logout;
 pub mod refresh;
