@@ -156,6 +156,17 @@ pub enum AwsCommand {
     /// Write the role's credentials into ~/.aws/credentials, under the role's name (or
     /// --aws-profile); with --refresh, keep them fresh there until Ctrl-C
     File(AwsFileArgs),
+    /// Open the role's page on your ConsoleMe, which signs the browser in to the AWS console
+    /// as that role (weep console)
+    Console {
+        /// The role: its ARN, or a part of its name
+        #[arg(value_name = "ROLE")]
+        role: String,
+
+        /// Print the URL instead of opening a browser
+        #[arg(long, short = 'x')]
+        no_open: bool,
+    },
     /// List the roles you may ask for
     Roles {
         /// Output format

@@ -772,6 +772,34 @@ fn a_weep_users_day_import_login_roles_configure_and_the_aws_cli() {
         .stderr_has(&["Logged in as alice"]);
 
     sandbox.run(&["aws", "roles"]).expect_code(0);
+
+    // weep console: the role's ConsoleMe page, printed, or opened with $BROWSER.
+    let page = format!("{server}role/arn:aws:iam::123456789012:role/devops");
+    let printed = sandbox.run(&["aws", "console", "devops", "--no-open"]);
+    printed.expect_code(0);
+    assert_eq!(printed.stdout.trim(), page);
+    let opened = sandbox.path().join("opened");
+    let browser = sandbox.path().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    sandbox
+        .run_full(
+            &["aws", "console", "devops"],
+            &[("BROWSER", browser.to_str().unwrap())],
+            None,
+        )
+        .expect_code(0)
+        .stderr_has(&["Opened the AWS console for arn:aws:iam::123456789012:role/devops"]);
+    assert_eq!(std::fs::read_to_string(&opened).unwrap().trim(), page);
+
     let config = sandbox.home.join(".aws/config");
     sandbox
         .run(&["aws", "configure", "devops"])

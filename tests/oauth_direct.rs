@@ -154,3 +154,57 @@ fn client_credentials_are_re_obtained_when_the_token_runs_out() {
     s.run(&["refresh", "--profile", "ci"]).expect_code(0);
     assert_eq!(grants(&provider).len(), before + 1);
 }
+
+/// The library's builder with a client secret: a program that embeds sesame-login gets a
+/// client-credentials token from a real provider, the secret in HTTP Basic and never in the
+/// store, and gets a new token from the provider when this one runs out.
+#[test]
+#[ignore = "needs node and npm (scripts/test-all.sh installs them)"]
+fn the_library_with_a_client_secret_gets_and_renews_client_credentials() {
+    use sesame_login::config::FlowChoice;
+    use sesame_login::secret::Secret;
+    use sesame_login::store::StoreKind;
+    require_node_fixture();
+    let provider = OidcProvider::start_mock_server(&[("MOCK_EXPIRES_IN", "3")]);
+    let dir = tempfile::tempdir().unwrap();
+    let auth = sesame_login::Auth::builder("mytool")
+        .oidc(&provider.issuer, "deploy-bot")
+        .client_secret(Secret::new("bot-secret-1"))
+        .flow(FlowChoice::ClientCredentials)
+        .store(StoreKind::File)
+        .data_dir(dir.path())
+        .build()
+        .unwrap();
+    let blocking = sesame_login::blocking::Auth::from(auth);
+    let first = blocking.token_or_login().unwrap();
+    let g = grants(&provider);
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0]["grant_type"], "client_credentials");
+    assert_eq!(g[0]["client_basic"], true, "the secret goes in HTTP Basic");
+    let stored: String = walk(dir.path());
+    assert!(!stored.contains("bot-secret-1"), "the secret is not stored");
+    std::thread::sleep(std::time::Duration::from_millis(3_200));
+    let second = blocking.token_or_login().unwrap();
+    assert_ne!(
+        first.expose(),
+        second.expose(),
+        "a new token once the first ran out"
+    );
+    assert_eq!(grants(&provider).len(), 2);
+}
+
+/// Every file under `dir`, as text.
+fn walk(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.push_str(&walk(&p));
+        } else {
+            out.push_str(&String::from_utf8_lossy(
+                &std::fs::read(&p).unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}

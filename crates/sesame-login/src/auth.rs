@@ -60,6 +60,7 @@ pub struct AuthBuilder {
     data_dir: Option<PathBuf>,
     issuer: Option<String>,
     client_id: Option<String>,
+    client_secret: Option<Secret>,
     server: Option<String>,
     user: Option<String>,
     scopes: Vec<String>,
@@ -82,6 +83,7 @@ impl Auth {
             data_dir: None,
             issuer: None,
             client_id: None,
+            client_secret: None,
             server: None,
             user: None,
             scopes: vec!["openid".into(), "offline_access".into()],
@@ -151,6 +153,14 @@ impl AuthBuilder {
     pub fn oidc(mut self, issuer: &str, client_id: &str) -> Self {
         self.issuer = Some(issuer.into());
         self.client_id = Some(client_id.into()).filter(|c: &String| !c.trim().is_empty());
+        self
+    }
+
+    /// The client secret of a confidential OpenID Connect client, sent to the token endpoint
+    /// (on login and on every refresh). It is kept in memory only, never in the store: the
+    /// program supplies it each time it builds an [`Auth`].
+    pub fn client_secret(mut self, secret: Secret) -> Self {
+        self.client_secret = Some(secret).filter(|s| !s.expose().is_empty());
         self
     }
 
@@ -276,7 +286,7 @@ impl AuthBuilder {
             oidc: OidcSettings {
                 issuer,
                 client_id: self.client_id,
-                client_secret: None::<Secret>,
+                client_secret: self.client_secret,
                 remember_secret: false,
                 scopes: self.scopes,
                 extra: Vec::new(),

@@ -93,7 +93,7 @@ pub fn run(
 }
 
 /// The roles named by `asked` (an ARN, or a part of exactly one available role), or all.
-fn chosen(asked: &[String], available: &[Role]) -> Result<Vec<Role>, Error> {
+pub(super) fn chosen(asked: &[String], available: &[Role]) -> Result<Vec<Role>, Error> {
     if asked.is_empty() {
         return Ok(available.to_vec());
     }

@@ -3,6 +3,7 @@
 //! commands give an OpenID Connect session credentials through STS.
 
 mod configure;
+mod console;
 mod file;
 mod serve;
 
@@ -52,6 +53,13 @@ pub async fn run(
             let settings = settings(common, None, env)?;
             let secret = common.client_secret(env);
             serve::run(&args, common, settings, secret, printer).await
+        }
+        AwsCommand::Console { role, no_open } => {
+            let settings = settings(common, None, env)?;
+            let session = session(common, login, env, printer).await?;
+            let roles = aws::source::roles(&session, &settings).await?;
+            let opener = sesame_login::browser::SystemBrowser;
+            console::run(&session, &role, &roles, (no_open, &opener), printer)
         }
         AwsCommand::Roles { output } => {
             let settings = settings(common, None, env)?;
