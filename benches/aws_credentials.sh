@@ -33,7 +33,7 @@ users = ["alice"]
 roles = ["arn:aws:iam::123456789012:role/dev"]
 TOML
 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_ENDPOINT_URL_STS=http://127.0.0.1:$moto_port \
-  "$BIN" serve --listen 127.0.0.1:0 --quiet --aws-roles "$work/roles.toml" >"$work/serve.out" 2>/dev/null &
+  "$BIN" serve --listen 127.0.0.1:0 --quiet --insecure-dev-aws --aws-roles "$work/roles.toml" >"$work/serve.out" 2>/dev/null &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$moto_port/" && break; sleep 0.1; done

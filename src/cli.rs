@@ -550,6 +550,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub aws_roles: Option<PathBuf>,
 
+    /// Allow --aws-roles with --auth dev, where anyone who can reach the server logs in as any
+    /// user and so gets that user's AWS roles: for tests and demos against a throwaway STS only
+    #[arg(long)]
+    pub insecure_dev_aws: bool,
+
     /// Request log format
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

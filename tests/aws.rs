@@ -27,10 +27,17 @@ fn serve(sandbox: &Sandbox, sts: &str) -> (Proc, String) {
     let map = sandbox.path().join("roles.toml");
     std::fs::write(&map, ROLES).unwrap();
     let mut cmd = sandbox.sesame();
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--aws-roles"])
-        .arg(&map)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+        "--insecure-dev-aws",
+        "--aws-roles",
+    ])
+    .arg(&map)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     for (k, v) in aws_env(sts) {
         cmd.env(k, v);
     }
@@ -247,6 +254,7 @@ fn consolemes_refusals_are_sentences_and_the_session_is_kept() {
         "--listen",
         &format!("127.0.0.1:{port}"),
         "--quiet",
+        "--insecure-dev-aws",
         "--aws-roles",
     ])
     .arg(&map)
@@ -538,6 +546,22 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
         .unwrap();
     let url = url.trim().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+    // The ECS path's token: in a file only this user can read.
+    let port = url.trim_end_matches('/').rsplit(':').next().unwrap();
+    let token_file = sandbox
+        .data_home
+        .join(format!("sesame/aws-serve/{port}.token"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let ecs_token = std::fs::read_to_string(&token_file).unwrap();
+    let token_env = (
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        token_file.to_string_lossy().into_owned(),
+    );
 
     // The AWS CLI through the ECS provider, then through IMDSv2.
     let role = "arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdev";
@@ -565,6 +589,7 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
             ],
             &[
                 env,
+                token_env.clone(),
                 ("AWS_ENDPOINT_URL_STS", sts.clone()),
                 ("AWS_DEFAULT_REGION", "us-east-1".into()),
             ],
@@ -584,6 +609,7 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             format!("{url}ecs/devops"),
         )
+        .env(token_env.0, &token_env.1)
         .env("AWS_ENDPOINT_URL_STS", &sts)
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("HOME", &sandbox.home)
@@ -597,19 +623,34 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
         "arn:aws:sts::123456789012:assumed-role/devops/alice"
     );
 
-    // weep's filter: a browser, another site, a proxy, another Host; IMDSv1 (no token).
+    // weep's filter, even with the right token: a browser, another site, a proxy, another
+    // Host. Without the token, or with a wrong one: 401. IMDSv1 (no token): 401.
     let ecs = format!("{url}ecs/devops");
     for headers in [
         vec![("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)")],
         vec![("Origin", "https://evil.example")],
         vec![("Referer", "https://evil.example/page")],
         vec![("X-Forwarded-For", "203.0.113.9")],
+        vec![("Forwarded", "for=203.0.113.9")],
         vec![("Host", "evil.example")],
     ] {
+        let mut headers = headers;
+        headers.push(("Authorization", ecs_token.as_str()));
         let (status, body) = ask(&ecs, reqwest::Method::GET, &headers);
         assert_eq!(status, 403, "{headers:?}: {body}");
         assert!(!body.contains("SecretAccessKey"));
     }
+    for headers in [vec![], vec![("Authorization", "guessed")]] {
+        let (status, body) = ask(&ecs, reqwest::Method::GET, &headers);
+        assert_eq!(status, 401, "{headers:?}: {body}");
+        assert!(!body.contains("SecretAccessKey"));
+    }
+    let (status, body) = ask(
+        &ecs,
+        reqwest::Method::GET,
+        &[("Authorization", ecs_token.as_str())],
+    );
+    assert_eq!(status, 200, "{body}");
     let creds = format!("{url}latest/meta-data/iam/security-credentials/devops");
     assert_eq!(ask(&creds, reqwest::Method::GET, &[]).0, 401);
     assert_eq!(
@@ -660,6 +701,7 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+    assert!(!token_file.exists(), "the token file is removed on exit");
 }
 
 #[test]
@@ -798,6 +840,13 @@ fn a_weep_users_day_import_login_roles_configure_and_the_aws_cli() {
         )
         .expect_code(0)
         .stderr_has(&["Opened the AWS console for arn:aws:iam::123456789012:role/devops"]);
+    // The browser is started, not waited for.
+    let started = Instant::now();
+    while std::fs::read_to_string(&opened).map_or(true, |t| !t.ends_with('\n'))
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(std::fs::read_to_string(&opened).unwrap().trim(), page);
 
     let config = sandbox.home.join(".aws/config");
@@ -860,4 +909,49 @@ fn without_a_role_mapping_serve_answers_as_consolemes_no_match_and_no_session_is
         ])
         .expect_code(2)
         .stderr_has(&["No role you may use matches"]);
+}
+
+/// `--aws-roles` with dev auth would give anyone any mapped user's AWS credentials; group
+/// grants would give a role to every user (this server's groups are the same for all).
+#[test]
+fn serve_refuses_a_role_mapping_it_cannot_enforce() {
+    let sandbox = Sandbox::new();
+    let map = sandbox.path().join("roles.toml");
+    std::fs::write(&map, ROLES).unwrap();
+    let map = map.to_str().unwrap();
+    sandbox
+        .run_env(
+            &["serve", "--listen", "127.0.0.1:0", "--aws-roles", map],
+            &[],
+        )
+        .expect_code(2)
+        .stderr_has(&[
+            "--auth dev",
+            "any mapped user's AWS credentials",
+            "--auth header",
+        ]);
+    let groups = sandbox.path().join("groups.toml");
+    std::fs::write(
+        &groups,
+        "[[grant]]\ngroups = [\"engineering\"]\nroles = [\"arn:aws:iam::123456789012:role/dev\"]\n",
+    )
+    .unwrap();
+    let groups = groups.to_str().unwrap();
+    sandbox
+        .run_env(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--auth",
+                "header",
+                "--user-header",
+                "X-User",
+                "--aws-roles",
+                groups,
+            ],
+            &[],
+        )
+        .expect_code(2)
+        .stderr_has(&["grants by group are not supported yet"]);
 }

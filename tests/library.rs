@@ -122,6 +122,10 @@ fn errors_have_kinds_and_sources() {
     let auth = sesame_login::blocking::Auth::from(auth(&server, dir.path(), person(true)));
     let e = auth.token().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotLoggedIn, "{e}");
+    // The hint is for the program's users, not the sesame command's: no `sesame login`.
+    let hint = e.hint.clone().unwrap_or_default();
+    assert!(!hint.contains("sesame ") && !hint.contains("--"), "{hint}");
+    assert!(hint.contains("Auth::login"), "{hint}");
 
     // An expired session without a refresh token is over.
     let mut expired = auth.login().expect("logs in");
@@ -134,6 +138,8 @@ fn errors_have_kinds_and_sources() {
     let denied = sesame_login::blocking::Auth::from(auth_denied(&server, dir.path()));
     let e = denied.login().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    let hint = e.hint.clone().unwrap_or_default();
+    assert!(!hint.contains("sesame "), "{hint}");
     let source = std::error::Error::source(&e).expect("the protocol's reason");
     assert!(source.to_string().contains("denied"), "{source}");
     let kept = store.load("default").unwrap();

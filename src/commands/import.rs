@@ -26,6 +26,17 @@ pub struct WeepSettings {
 /// (weep's mTLS has no sesame equivalent).
 pub fn parse_weep(text: &str, file: &Path) -> Result<WeepSettings, Error> {
     let bad = |what: String| Error::usage(format!("{}: {what}.", file.display()));
+    // The YAML parser copies an alias's node each time it is used, so a few nested anchors
+    // make a file of a few lines fill the memory. weep's config has no use for them.
+    let anchor_or_alias = text.split_whitespace().any(|w| {
+        let mut c = w.trim_start_matches(['[', '{', '-', ',']).chars();
+        matches!(c.next(), Some('&' | '*')) && c.next().is_some_and(|n| n.is_alphanumeric())
+    });
+    if anchor_or_alias {
+        return Err(bad(
+            "YAML anchors and aliases (&name, *name) are not read".into()
+        ));
+    }
     let docs = YamlLoader::load_from_str(text).map_err(|e| bad(format!("not YAML ({e})")))?;
     let doc = docs.first().ok_or_else(|| bad("empty".into()))?;
     if let Some(method) = doc["authentication_method"].as_str()
@@ -209,6 +220,10 @@ mod tests {
             ),
             ("challenge_settings:\n  user: a\n", "no consoleme_url"),
             ("consoleme_url: [unclosed\n", "not YAML"),
+            (
+                "a: &x [1]\nb: [*x, *x]\nconsoleme_url: https://c\n",
+                "anchors",
+            ),
             (
                 "consoleme_url: https://c\nchallenge_settings:\n  user: \"a\\nb\"\n",
                 "challenge_settings.user",

@@ -56,17 +56,36 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             .or_else(|| env(vars::REDIS_URL))
             .map(|u| with_password(&u, env(vars::REDIS_PASSWORD)))
             .transpose()?,
-        aws_roles: args
-            .aws_roles
-            .as_deref()
-            .map(|p| {
-                sesame_server::aws_roles::RoleMap::load(p)
-                    .map(std::sync::Arc::new)
-                    .map_err(|e| Error::usage(format!("--aws-roles: {e}.")))
-            })
-            .transpose()?,
+        aws_roles: aws_roles(args)?,
         log: !args.quiet,
     })
+}
+
+/// The role mapping of `--aws-roles`. With `--auth dev` anyone can log in as anyone, so it
+/// would hand any mapped user's AWS credentials to whoever asks: refused unless
+/// `--insecure-dev-aws` says that is meant (tests, demos against a throwaway STS).
+fn aws_roles(
+    args: &ServeArgs,
+) -> Result<Option<std::sync::Arc<sesame_server::aws_roles::RoleMap>>, Error> {
+    let Some(path) = args.aws_roles.as_deref() else {
+        return Ok(None);
+    };
+    if args.auth == AuthMode::Dev && !args.insecure_dev_aws {
+        return Err(Error::usage(
+            "--aws-roles with --auth dev would give anyone who can reach this server any mapped user's AWS credentials (dev auth lets anyone log in as anyone).",
+        )
+        .hint("Run it behind your SSO proxy with --auth header --user-header NAME; for a test against a throwaway STS, add --insecure-dev-aws."));
+    }
+    let map = sesame_server::aws_roles::RoleMap::load(path)
+        .map_err(|e| Error::usage(format!("--aws-roles: {e}.")))?;
+    if map.has_group_grants() {
+        return Err(Error::usage(format!(
+            "--aws-roles {}: grants by group are not supported yet: this server's groups (--group) are the same for every user, so a group grant would give the role to everyone.",
+            path.display()
+        ))
+        .hint("Grant the roles by user (users = [...]) for now."));
+    }
+    Ok(Some(std::sync::Arc::new(map)))
 }
 
 /// Who approves: `--auth` and `--user-header`, which go together.

@@ -100,7 +100,9 @@ impl Auth {
     pub async fn session(&self) -> Result<Session, Error> {
         let common = &self.settings.common;
         let secret = self.settings.oidc.client_secret.as_ref();
-        crate::current::fresh_session_with(common, secret, &Printer::stderr()).await
+        crate::current::fresh_session_with(common, secret, &Printer::stderr())
+            .await
+            .map_err(for_programs)
     }
 
     /// The access token of [`Auth::session`].
@@ -123,26 +125,53 @@ impl Auth {
     /// success. A second login of the same profile meanwhile, in this process or another,
     /// joins this one instead of starting its own.
     pub async fn login(&self) -> Result<Session, Error> {
-        login::run(&self.settings, &*self.opener, &Printer::stderr()).await?;
-        let opened = self.settings.common.open_store()?;
+        login::run(&self.settings, &*self.opener, &Printer::stderr())
+            .await
+            .map_err(for_programs)?;
+        let opened = self.settings.common.open_store().map_err(for_programs)?;
         let profile = &self.settings.common.profile;
         opened
             .store
             .load(profile)
-            .map_err(|e| e.into_error(self.settings.common.store))
+            .map_err(|e| for_programs(e.into_error(self.settings.common.store)))
     }
 
     /// Forgets the profile's session (this does not revoke it at the provider). Returns whether
     /// there was one.
     pub fn logout(&self) -> Result<bool, Error> {
-        let opened = self.settings.common.open_store()?;
+        let opened = self.settings.common.open_store().map_err(for_programs)?;
         let profile = &self.settings.common.profile;
         match opened.store.delete(profile) {
             Ok(deleted) => Ok(deleted),
             Err(StoreError::NotFound) => Ok(false),
-            Err(e) => Err(e.into_error(self.settings.common.store)),
+            Err(e) => Err(for_programs(e.into_error(self.settings.common.store))),
         }
     }
+}
+
+/// An error for a program that embeds the library: a hint that tells the person to run a
+/// `sesame` command or pass one of its flags means nothing to that program's users, so it is
+/// replaced by what the program can do, by the error's kind. Other hints (check the network,
+/// approve in time) are kept.
+fn for_programs(mut e: Error) -> Error {
+    let cli_only = e
+        .hint
+        .as_deref()
+        .is_some_and(|h| h.contains("sesame ") || h.contains(" --") || h.starts_with("--"));
+    if !cli_only {
+        return e;
+    }
+    e.hint = match e.kind() {
+        ErrorKind::NotLoggedIn | ErrorKind::Expired | ErrorKind::Denied | ErrorKind::TimedOut => {
+            Some("Log in again (Auth::login, or Auth::token_or_login).".into())
+        }
+        ErrorKind::Store => Some(
+            "Unlock or start the keychain, or choose the file store (AuthBuilder::store).".into(),
+        ),
+        ErrorKind::Config => Some("Check the settings given to Auth::builder.".into()),
+        _ => None,
+    };
+    e
 }
 
 impl AuthBuilder {

@@ -294,6 +294,17 @@ pub async fn send_for_json(
     url: &Url,
     what: &str,
 ) -> Result<JsonAnswer, LoginError> {
+    send_for_json_up_to(request, url, what, MAX_BODY).await
+}
+
+/// [`send_for_json`] for a reply that may be larger than [`MAX_BODY`], up to `limit` bytes (a
+/// list of roles, for instance).
+pub async fn send_for_json_up_to(
+    request: reqwest::RequestBuilder,
+    url: &Url,
+    what: &str,
+    limit: usize,
+) -> Result<JsonAnswer, LoginError> {
     let shown = redact(url);
     let mut resp = send(
         request
@@ -328,10 +339,10 @@ pub async fn send_for_json(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
         .is_some_and(|c| c.to_ascii_lowercase().contains("html"));
-    let bytes = read_body(&mut resp).await.map_err(|e| match e {
+    let bytes = read_body_up_to(&mut resp, limit).await.map_err(|e| match e {
         BodyError::TooLarge => LoginError::Protocol(format!(
             "the reply to the {what} from {shown} is larger than {} KiB; that is not a login API's answer",
-            MAX_BODY / 1024
+            limit / 1024
         )),
         BodyError::Read(reason) => LoginError::Unreachable {
             url: shown.clone(),
@@ -373,13 +384,21 @@ pub enum BodyError {
 
 /// Reads a reply's body, refusing one over [`MAX_BODY`] before it is all in memory.
 pub async fn read_body(resp: &mut reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    read_body_up_to(resp, MAX_BODY).await
+}
+
+/// [`read_body`] with another cap than [`MAX_BODY`].
+pub async fn read_body_up_to(
+    resp: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
     let mut body = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| BodyError::Read(describe(&e)))?
     {
-        if body.len() + chunk.len() > MAX_BODY {
+        if body.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);

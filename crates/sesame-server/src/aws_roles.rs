@@ -112,6 +112,11 @@ impl RoleMap {
         set.into_iter().cloned().collect()
     }
 
+    /// Whether any grant names groups.
+    pub fn has_group_grants(&self) -> bool {
+        self.grants.iter().any(|g| !g.groups.is_empty())
+    }
+
     /// The account's friendly name, if the file gives one.
     pub fn account_name(&self, account_id: &str) -> Option<&str> {
         self.accounts.get(account_id).map(String::as_str)

@@ -100,12 +100,14 @@ pub(crate) async fn get_credentials_route(
             }}),
         ),
         Err(e) => {
+            // STS's text can name this server's own principal and account: it goes to the
+            // server's log, not to the client.
             tracing::warn!(target: "sesame_server::aws", role = %role, "AssumeRole failed: {e}");
             coded(
                 StatusCode::FORBIDDEN,
                 "902",
                 "Unable to get credentials.",
-                json!({ "requested_role": requested, "matching_role": role, "exception": e }),
+                json!({ "requested_role": requested, "matching_role": role }),
             )
         }
     }

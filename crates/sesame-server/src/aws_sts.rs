@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 
-/// Credentials STS gave, as the server hands them on.
-#[derive(Debug, Clone)]
+/// Credentials STS gave, as the server hands them on. No `Debug`: it holds the secret key.
+#[derive(Clone)]
 pub struct Assumed {
     pub access_key_id: String,
     pub secret_access_key: String,

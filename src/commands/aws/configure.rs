@@ -62,16 +62,7 @@ pub fn run(
         })
         .collect();
     let path = config_path(args, env)?;
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(Error::other(format!(
-                "Could not read {}: {e}.",
-                path.display()
-            )));
-        }
-    };
+    let (text, path) = read_aws_file(&path)?;
     let (new, changes) = set_credential_processes(&text, &sections);
     if new != text {
         write(&path, &new)?;
@@ -182,4 +173,31 @@ fn write(path: &std::path::Path, text: &str) -> Result<(), Error> {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
     sesame_login::private_file::write_atomically(path, text.as_bytes()).map_err(fail)
+}
+
+/// Reads an AWS file (config or credentials) to edit it: "" when it does not exist, else a
+/// regular file of at most 1 MiB. Returns the path to write: a link's target, so that a
+/// dotfiles link stays a link.
+pub(super) fn read_aws_file(path: &std::path::Path) -> Result<(String, PathBuf), Error> {
+    const MAX: u64 = 1024 * 1024;
+    let fail = |e: std::io::Error| Error::other(format!("Could not read {}: {e}.", path.display()));
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((String::new(), path.to_path_buf()))
+        }
+        Err(e) => Err(fail(e)),
+        Ok(m) if !m.is_file() => Err(Error::usage(format!(
+            "{} is not a regular file.",
+            path.display()
+        ))),
+        Ok(m) if m.len() > MAX => Err(Error::usage(format!(
+            "{} is larger than 1 MiB; that is not an AWS config file.",
+            path.display()
+        ))),
+        Ok(_) => {
+            let target = std::fs::canonicalize(path).map_err(fail)?;
+            let text = std::fs::read_to_string(&target).map_err(fail)?;
+            Ok((text, target))
+        }
+    }
 }

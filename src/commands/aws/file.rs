@@ -57,9 +57,11 @@ pub async fn run(
     let mut expiration = creds.expiration();
     loop {
         let wait = next_refresh(expiration, unix_seconds(SystemTime::now()), before);
+        let at = unix_seconds(SystemTime::now())
+            .saturating_add(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX));
         printer.info(&format!(
             "Next refresh at {} (Ctrl-C stops).",
-            format_utc(unix_seconds(SystemTime::now() + wait))
+            format_utc(at)
         ));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -68,7 +70,7 @@ pub async fn run(
         let fetched = async {
             let session =
                 sesame_login::current::fresh_session_with(common, secret.as_ref(), printer).await?;
-            credentials_with(&session, &args.role, common, (&settings, before)).await
+            credentials_with(&session, &args.role.role, common, (&settings, before)).await
         };
         match fetched.await {
             Ok(c) => {
@@ -95,16 +97,8 @@ pub fn next_refresh(expiration: i64, now: i64, refresh_before: u64) -> Duration 
 fn write(path: &Path, name: &str, creds: &Credentials, printer: &Printer) -> Result<(), Error> {
     let fail =
         |e: std::io::Error| Error::other(format!("Could not write {}: {e}.", path.display()));
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(Error::other(format!(
-                "Could not read {}: {e}.",
-                path.display()
-            )));
-        }
-    };
+    let (text, path) = super::configure::read_aws_file(path)?;
+    let path = path.as_path();
     let (new, _) = set_credentials(&text, name, creds);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;

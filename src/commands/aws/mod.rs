@@ -82,25 +82,26 @@ pub(crate) async fn credentials(
     let settings = settings(common, Some(args), env)?;
     let refresh_before = refresh_before(common)?;
     let session = session(common, login, env, printer).await?;
-    credentials_with(&session, args, common, (&settings, refresh_before)).await
+    credentials_with(&session, &args.role, common, (&settings, refresh_before)).await
 }
 
 /// [`credentials`] for a session already at hand.
 pub(crate) async fn credentials_with(
     session: &Session,
-    args: &AwsRoleArgs,
+    role: &str,
     common: &Common,
     (settings, refresh_before): (&AwsSettings, u64),
 ) -> Result<Credentials, Error> {
+    let key = aws::source::cache_key(session, role, settings)?;
     let opened = common.open_store()?;
     let now = || unix_seconds(SystemTime::now());
     aws::cache::get_or_fetch(
         &*opened.store,
         &common.paths.data_dir,
         session,
-        (&args.role, refresh_before),
+        (&key, refresh_before),
         now,
-        || aws::source::credentials(session, &args.role, settings),
+        || aws::source::credentials(session, role, settings),
     )
     .await
 }

@@ -1,8 +1,10 @@
 //! `sesame aws serve`: credentials for AWS SDKs over loopback HTTP, as weep's `serve` gave
 //! them. The ECS container provider (`GET /ecs/ROLE`) and the EC2 metadata service, IMDSv2
 //! only. Which requests are answered is decided by `sesame_login::aws::metadata`, weep's
-//! filter included. Credentials come from the profile's session, through the same cache as
-//! `credential-process` (the store, under the profile's lock), with a copy in memory.
+//! filter included. The ECS path also needs a random token that this server writes, 0600, to
+//! `<data>/aws-serve/PORT.token` for `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, and removes on
+//! exit. Credentials come from the profile's session as it is at each request (a logout or
+//! another login is seen at once), through the same cache as `credential-process`.
 //!
 //! Four fixed paths on hyper: axum is not linked into the CLI without the server feature, and a
 //! router would add nothing here.
@@ -16,7 +18,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use sesame_login::aws::metadata::{self, Refusal, Route};
-use sesame_login::aws::{self, AwsSettings, Credentials};
+use sesame_login::aws::{AwsSettings, Credentials};
 use sesame_login::clock::unix_seconds;
 use sesame_login::error::Error;
 use sesame_login::output::{Printer, stdout};
@@ -35,9 +37,13 @@ struct Shared {
     role: Option<String>,
     refresh_before: u64,
     tokens: Mutex<HashMap<String, Instant>>,
-    memory: Mutex<HashMap<String, Credentials>>,
+    /// The ECS path's `Authorization` value.
+    ecs_token: Secret,
     printer: Printer,
 }
+
+/// The most IMDS tokens kept at once; past it the oldest go.
+const MAX_TOKENS: usize = 1024;
 
 /// Serves until Ctrl-C, then lets requests under way finish.
 pub async fn run(
@@ -60,6 +66,13 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::other(format!("No local address: {e}.")))?;
+    let ecs_token = Secret::new(metadata::new_token());
+    let token_file = common
+        .paths
+        .data_dir
+        .join("aws-serve")
+        .join(format!("{}.token", addr.port()));
+    write_token(&token_file, &ecs_token)?;
     let shared = Arc::new(Shared {
         refresh_before: super::refresh_before(common)?,
         common: common.clone(),
@@ -67,11 +80,33 @@ pub async fn run(
         secret,
         role: args.role.clone(),
         tokens: Mutex::default(),
-        memory: Mutex::default(),
+        ecs_token,
         printer: *printer,
     });
     stdout(&format!("http://{addr}/\n"))?;
-    tell(&shared, addr);
+    tell(&shared, addr, &token_file);
+    serve(listener, shared).await;
+    let _ = std::fs::remove_file(&token_file);
+    printer.info("sesame aws serve stopped.");
+    Ok(())
+}
+
+/// The ECS token, in a file only this user can read (a 0700 directory, a 0600 file).
+fn write_token(path: &std::path::Path, token: &Secret) -> Result<(), Error> {
+    let fail = |e: std::io::Error| {
+        Error::other(format!(
+            "Could not write the ECS token file {}: {e}.",
+            path.display()
+        ))
+    };
+    if let Some(dir) = path.parent() {
+        sesame_login::private_file::ensure_dir(dir).map_err(fail)?;
+    }
+    sesame_login::private_file::write_atomically(path, token.expose().as_bytes()).map_err(fail)
+}
+
+/// Accepts until Ctrl-C, then lets the requests under way finish (10 s at most).
+async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut ctrl_c = sesame_login::interrupt::CtrlC::install();
     loop {
@@ -97,12 +132,10 @@ pub async fn run(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
-    printer.info("sesame aws serve stopped.");
-    Ok(())
 }
 
 /// How to use it, on stderr.
-fn tell(shared: &Shared, addr: std::net::SocketAddr) {
+fn tell(shared: &Shared, addr: std::net::SocketAddr, token_file: &std::path::Path) {
     let p = &shared.printer;
     p.info(&format!(
         "Serving AWS credentials of profile {} on http://{addr}/ (Ctrl-C stops). For the AWS CLI and SDKs:",
@@ -112,6 +145,10 @@ fn tell(shared: &Shared, addr: std::net::SocketAddr) {
     p.info(&format!(
         "  export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://{addr}/ecs/{}",
         percent_encoding::utf8_percent_encode(role, percent_encoding::NON_ALPHANUMERIC)
+    ));
+    p.info(&format!(
+        "  export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}",
+        token_file.display()
     ));
     if shared.role.is_some() {
         p.info(&format!(
@@ -146,34 +183,38 @@ fn refused(r: &Refusal) -> Resp {
     )
 }
 
-async fn answer(shared: &Shared, req: Request<Incoming>) -> Resp {
+/// What `req` asks for, or why it is refused.
+fn route(shared: &Shared, req: &Request<Incoming>) -> Result<Route, Refusal> {
+    // Any header present counts, even one whose bytes are not text.
     let header = |name: &str| {
         req.headers()
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
-    let token_ok = |t: &str| {
+    let imds_token = |t: &str| {
         let tokens = shared
             .tokens
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         tokens.get(t).is_some_and(|until| Instant::now() < *until)
     };
-    let route = metadata::route(req.method().as_str(), req.uri().path(), &header, &token_ok);
+    let ecs_authorization = |a: &str| -> bool {
+        subtle::ConstantTimeEq::ct_eq(a.trim().as_bytes(), shared.ecs_token.expose().as_bytes())
+            .into()
+    };
+    let checks = metadata::Checks {
+        imds_token: &imds_token,
+        ecs_authorization: &ecs_authorization,
+    };
+    metadata::route(req.method().as_str(), req.uri().path(), &header, &checks)
+}
+
+async fn answer(shared: &Shared, req: Request<Incoming>) -> Resp {
+    // The checks borrow non-`Send` closures: decide the route before any await.
+    let route = route(shared, &req);
     match route {
         Err(r) => refused(&r),
-        Ok(Route::ImdsToken(ttl)) => {
-            let token = sesame_login::aws::metadata::new_token();
-            let mut tokens = shared
-                .tokens
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = Instant::now();
-            tokens.retain(|_, until| now < *until);
-            tokens.insert(token.clone(), now + Duration::from_secs(u64::from(ttl)));
-            reply(200, "text/plain", token)
-        }
+        Ok(Route::ImdsToken(ttl)) => reply(200, "text/plain", new_imds_token(shared, ttl)),
         Ok(Route::ImdsRoleName) => match &shared.role {
             Some(role) => reply(200, "text/plain", imds_name(role)),
             None => refused(&Refusal::NotFound),
@@ -194,6 +235,30 @@ async fn answer(shared: &Shared, req: Request<Incoming>) -> Resp {
             Err(e) => failed(shared, &e),
         },
     }
+}
+
+/// A new IMDSv2 token valid for `ttl` seconds; expired ones are dropped, and past
+/// [`MAX_TOKENS`] the oldest.
+fn new_imds_token(shared: &Shared, ttl: u32) -> String {
+    let token = sesame_login::aws::metadata::new_token();
+    let mut tokens = shared
+        .tokens
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Instant::now();
+    tokens.retain(|_, until| now < *until);
+    while tokens.len() >= MAX_TOKENS {
+        let oldest = tokens
+            .iter()
+            .min_by_key(|(_, until)| **until)
+            .map(|(t, _)| t.clone());
+        match oldest {
+            Some(t) => tokens.remove(&t),
+            None => break,
+        };
+    }
+    tokens.insert(token.clone(), now + Duration::from_secs(u64::from(ttl)));
+    token
 }
 
 /// The name IMDS gives a role: its last path segment.
@@ -217,38 +282,19 @@ fn failed(shared: &Shared, e: &Error) -> Resp {
     )
 }
 
-/// The role's credentials: from memory while enough is left, else from the store's cache or
-/// the source (under the profile's lock), with the session refreshed if it is due.
+/// The role's credentials for the profile's session as it is now (refreshed if due), so
+/// that a logout or a login as someone else is seen at once: from the store's cache while
+/// enough is left, else from the source, under the profile's lock.
 async fn credentials(shared: &Shared, role: &str) -> Result<Credentials, Error> {
-    let now = || unix_seconds(SystemTime::now());
-    let enough = i64::try_from(shared.refresh_before).unwrap_or(i64::MAX);
-    {
-        let memory = shared
-            .memory
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(c) = memory.get(role).filter(|c| c.seconds_left(now()) > enough) {
-            return Ok(c.clone());
-        }
-    }
     let common = &shared.common;
     let session =
         sesame_login::current::fresh_session_with(common, shared.secret.as_ref(), &shared.printer)
             .await?;
-    let opened = common.open_store()?;
-    let creds = aws::cache::get_or_fetch(
-        &*opened.store,
-        &common.paths.data_dir,
+    super::credentials_with(
         &session,
-        (role, shared.refresh_before),
-        now,
-        || aws::source::credentials(&session, role, &shared.settings),
+        role,
+        common,
+        (&shared.settings, shared.refresh_before),
     )
-    .await?;
-    shared
-        .memory
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(role.to_string(), creds.clone());
-    Ok(creds)
+    .await
 }

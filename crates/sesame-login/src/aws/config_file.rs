@@ -148,23 +148,31 @@ fn joined(lines: &[String]) -> String {
     out
 }
 
-/// AWS profile names for `roles` (ARNs): the role's name (its last path segment), or
-/// `ACCOUNT-NAME` where two accounts have a role of the same name.
+/// AWS profile names for `roles` (ARNs): the role's name (its last path segment); where two
+/// roles would share one, `ACCOUNT-PATH-NAME` for each of them; never `default` (that is the
+/// user's own profile: `ACCOUNT-default`). Only letters, digits, `-`, `_` and `.`: anything
+/// else becomes `-`.
 pub fn profile_names(roles: &[super::Role]) -> Vec<(String, &super::Role)> {
-    let short = |r: &super::Role| r.name().rsplit('/').next().unwrap_or_default().to_string();
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    let short = |r: &super::Role| clean(r.name().rsplit('/').next().unwrap_or_default());
+    let long = |r: &super::Role| clean(&format!("{}-{}", r.account_id(), r.name()));
     roles
         .iter()
         .map(|r| {
             let name = short(r);
-            let clash = roles.iter().any(|o| o.arn() != r.arn() && short(o) == name);
-            if clash {
-                (
-                    format!("{}-{name}", r.account_name().unwrap_or(r.account_id())),
-                    r,
-                )
-            } else {
-                (name, r)
-            }
+            let clash =
+                name == "default" || roles.iter().any(|o| o.arn() != r.arn() && short(o) == name);
+            (if clash { long(r) } else { name }, r)
         })
         .collect()
 }
@@ -238,13 +246,27 @@ mod tests {
     }
 
     #[test]
-    fn names_clash_only_across_accounts() {
+    fn names_are_unique_never_default_and_only_safe_characters() {
+        use super::super::Role;
         let roles = [
-            super::super::Role::new("arn:aws:iam::111111111111:role/dev", Some("prod")).unwrap(),
-            super::super::Role::new("arn:aws:iam::222222222222:role/team/dev", None).unwrap(),
-            super::super::Role::new("arn:aws:iam::222222222222:role/ops", None).unwrap(),
+            Role::new("arn:aws:iam::111111111111:role/dev", Some("Prod Account")).unwrap(),
+            Role::new("arn:aws:iam::111111111111:role/team/dev", None).unwrap(),
+            Role::new("arn:aws:iam::222222222222:role/dev", Some("Prod Account")).unwrap(),
+            Role::new("arn:aws:iam::222222222222:role/ops", None).unwrap(),
+            Role::new("arn:aws:iam::222222222222:role/default", None).unwrap(),
+            Role::new("arn:aws:iam::222222222222:role/a+b@c", None).unwrap(),
         ];
         let names: Vec<String> = profile_names(&roles).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["prod-dev", "222222222222-dev", "ops"]);
+        assert_eq!(
+            names,
+            [
+                "111111111111-dev",
+                "111111111111-team-dev",
+                "222222222222-dev",
+                "ops",
+                "222222222222-default",
+                "a-b-c"
+            ]
+        );
     }
 }

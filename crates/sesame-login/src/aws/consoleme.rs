@@ -27,6 +27,9 @@ pub const ROLES_V1_PATH: &str = "api/v1/get_roles?all=true";
 /// The most roles listed from one reply; a user eligible for more is not plausible.
 const MAX_ROLES: usize = 10_000;
 
+/// The largest roles reply read: 10,000 entries of v2's about 200 bytes each.
+const MAX_ROLES_BODY: usize = 4 * 1024 * 1024;
+
 fn endpoint(session: &Session, path: &str) -> Result<Url, Error> {
     let mut base = Url::parse(&session.server).map_err(|e| {
         Error::other(format!(
@@ -214,7 +217,7 @@ async fn get_json(session: &Session, path: &str) -> Result<JsonAnswer, Error> {
     let request = session
         .use_as()
         .apply(client.get(url.clone()), &session.user, &session.token);
-    http::send_for_json(request, &url, "roles request")
+    http::send_for_json_up_to(request, &url, "roles request", MAX_ROLES_BODY)
         .await
         .map_err(query_error)
 }

@@ -35,6 +35,11 @@ impl fmt::Display for BadCredentials {
 
 impl std::error::Error for BadCredentials {}
 
+/// The longest credentials are believed to last: STS grants at most 12 hours (36 for some
+/// role chains); a week leaves room for other STS-compatible services and still refuses an
+/// `Expiration` sent in milliseconds, which would otherwise be cached for millennia.
+pub const MAX_LIFETIME: i64 = 7 * 24 * 3600;
+
 /// The longest session token accepted: STS's are under 2 KB; this leaves room for other
 /// STS-compatible services.
 pub const MAX_TOKEN: usize = 8192;
@@ -114,7 +119,13 @@ impl Credentials {
     /// These credentials if at least a minute of them is left at `now`, else why not: a server
     /// that hands out expired credentials (or a clock far off) is reported, not cached.
     pub fn usable_at(self, now: i64) -> Result<Credentials, BadCredentials> {
-        if self.expiration - now < 60 {
+        if self.expiration.saturating_sub(now) > MAX_LIFETIME {
+            return Err(BadCredentials(format!(
+                "they would last until {}, longer than any AWS session (is the server's Expiration in milliseconds?)",
+                crate::clock::format_utc(self.expiration)
+            )));
+        }
+        if self.expiration.saturating_sub(now) < 60 {
             return Err(BadCredentials(format!(
                 "they expire at {} (this machine's clock says {}): check the clock here and on the server",
                 crate::clock::format_utc(self.expiration),
@@ -192,6 +203,28 @@ impl Credentials {
                 Shell::Powershell => format!("$Env:{name} = '{value}'\n"),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::*;
+
+    #[test]
+    fn an_expiration_in_milliseconds_or_the_past_is_refused() {
+        let at = |exp| {
+            Credentials::new("ASIA1", "s", "t", exp)
+                .unwrap()
+                .usable_at(1_800_000_000)
+        };
+        assert!(at(1_800_003_600).is_ok());
+        assert!(at(1_800_000_030).unwrap_err().0.contains("clock"));
+        assert!(
+            at(1_800_000_000_000)
+                .unwrap_err()
+                .0
+                .contains("milliseconds")
+        );
     }
 }
 

@@ -6,8 +6,13 @@
 //!
 //! The filter is weep's, against a web page that makes the browser call the port (DNS
 //! rebinding, cross-site requests) and against being reached through a proxy: a browser's
-//! User-Agent, any `Referer`, `Origin` or `X-Forwarded-For`, and a Host other than
-//! `localhost`, `127.0.0.1` or `169.254.169.254` are refused.
+//! User-Agent, any `Referer`, `Origin`, `X-Forwarded-For`, `Forwarded` or `Via`, and a Host
+//! other than `localhost`, `127.0.0.1`, `[::1]` or `169.254.169.254` are refused.
+//!
+//! Beyond weep, the ECS path needs the `Authorization` token that the server wrote to a file
+//! only its user can read (the SDKs send it from `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`), so
+//! another user of the machine, or a request forged through some local service (SSRF), gets
+//! nothing. The IMDS path needs its PUT-issued token, which a forged GET cannot obtain.
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +34,8 @@ pub enum Refusal {
     Forbidden(&'static str),
     /// 401: an IMDS request without a valid token (IMDSv1 is not served).
     NoToken,
+    /// 401: an ECS request without the server's Authorization token.
+    NoAuthorization,
     /// 400: a malformed request.
     BadRequest(&'static str),
     /// 404: no such path.
@@ -42,7 +49,7 @@ impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Refusal::Forbidden(_) => 403,
-            Refusal::NoToken => 401,
+            Refusal::NoToken | Refusal::NoAuthorization => 401,
             Refusal::BadRequest(_) => 400,
             Refusal::NotFound => 404,
             Refusal::Method => 405,
@@ -54,6 +61,9 @@ impl Refusal {
         match self {
             Refusal::Forbidden(r) | Refusal::BadRequest(r) => r,
             Refusal::NoToken => "an IMDSv2 token is required (PUT /latest/api/token)",
+            Refusal::NoAuthorization => {
+                "the Authorization token is required (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)"
+            }
             Refusal::NotFound => "not found",
             Refusal::Method => "method not allowed",
         }
@@ -74,18 +84,29 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The server's secrets a request must show, as checks.
+pub struct Checks<'a> {
+    /// Whether an IMDS token is one this server issued and still valid.
+    pub imds_token: &'a dyn Fn(&str) -> bool,
+    /// Whether an `Authorization` value is the ECS token of this server.
+    pub ecs_authorization: &'a dyn Fn(&str) -> bool,
+}
+
 /// Applies the filter, then routes. `header` gives a request header's value by lower-case
-/// name; `token_ok` says whether an IMDS token is one this server issued and still valid.
+/// name (any header present, even with bytes that are not text).
 pub fn route(
     method: &str,
     path: &str,
     header: &dyn Fn(&str) -> Option<String>,
-    token_ok: &dyn Fn(&str) -> bool,
+    checks: &Checks<'_>,
 ) -> Result<Route, Refusal> {
     filter(header)?;
     if let Some(role) = path.strip_prefix("/ecs/") {
         if method != "GET" {
             return Err(Refusal::Method);
+        }
+        if !header("authorization").is_some_and(|a| (checks.ecs_authorization)(&a)) {
+            return Err(Refusal::NoAuthorization);
         }
         let role = percent_encoding::percent_decode_str(role)
             .decode_utf8()
@@ -107,19 +128,25 @@ pub fn route(
             ))?;
         return Ok(Route::ImdsToken(ttl));
     }
-    let Some(rest) = path.strip_prefix(IMDS_CREDENTIALS.trim_end_matches('/')) else {
+    let name = if path == IMDS_CREDENTIALS.trim_end_matches('/') {
+        ""
+    } else if let Some(name) = path.strip_prefix(IMDS_CREDENTIALS) {
+        name
+    } else {
         return Err(Refusal::NotFound);
     };
+    if name.contains('/') {
+        return Err(Refusal::NotFound);
+    }
     if method != "GET" {
         return Err(Refusal::Method);
     }
-    if !header(TOKEN_HEADER).is_some_and(|t| token_ok(&t)) {
+    if !header(TOKEN_HEADER).is_some_and(|t| (checks.imds_token)(&t)) {
         return Err(Refusal::NoToken);
     }
-    match rest.trim_start_matches('/') {
+    match name {
         "" => Ok(Route::ImdsRoleName),
-        name if !name.contains('/') => Ok(Route::ImdsCredentials(name.to_string())),
-        _ => Err(Refusal::NotFound),
+        name => Ok(Route::ImdsCredentials(name.to_string())),
     }
 }
 
@@ -128,10 +155,10 @@ fn filter(header: &dyn Fn(&str) -> Option<String>) -> Result<(), Refusal> {
     if header("user-agent").is_some_and(|ua| ua.contains("Mozilla")) {
         return Err(Refusal::Forbidden("requests from a browser are refused"));
     }
-    for h in ["referer", "origin", "x-forwarded-for"] {
+    for h in ["referer", "origin", "x-forwarded-for", "forwarded", "via"] {
         if header(h).is_some() {
             return Err(Refusal::Forbidden(
-                "requests with Referer, Origin or X-Forwarded-For are refused",
+                "requests with Referer, Origin, X-Forwarded-For, Forwarded or Via are refused",
             ));
         }
     }
@@ -140,9 +167,12 @@ fn filter(header: &dyn Fn(&str) -> Option<String>) -> Result<(), Refusal> {
         Some((n, port)) if port.bytes().all(|b| b.is_ascii_digit()) => n,
         _ => host.as_str(),
     };
-    if !matches!(name, "localhost" | "127.0.0.1" | "169.254.169.254") {
+    if !matches!(
+        name,
+        "localhost" | "127.0.0.1" | "[::1]" | "169.254.169.254"
+    ) {
         return Err(Refusal::Forbidden(
-            "the Host must be localhost, 127.0.0.1 or 169.254.169.254",
+            "the Host must be localhost, 127.0.0.1, [::1] or 169.254.169.254",
         ));
     }
     Ok(())
@@ -160,31 +190,60 @@ mod tests {
         move |name| list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
+    fn ok(_: &str) -> bool {
+        true
+    }
+
+    fn never(_: &str) -> bool {
+        false
+    }
+
+    const YES: Checks<'static> = Checks {
+        imds_token: &ok,
+        ecs_authorization: &ok,
+    };
+    const NO: Checks<'static> = Checks {
+        imds_token: &never,
+        ecs_authorization: &never,
+    };
+
     #[test]
     fn the_ecs_and_imds_routes() {
-        let h = headers(&[("host", "127.0.0.1:9091"), ("user-agent", "aws-cli/1.45")]);
-        let yes = |_: &str| true;
+        let h = headers(&[
+            ("host", "127.0.0.1:9091"),
+            ("user-agent", "aws-cli/1.45"),
+            ("authorization", "tok"),
+        ]);
         assert_eq!(
             route(
                 "GET",
                 "/ecs/arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdev",
                 &h,
-                &yes
+                &YES
             ),
             Ok(Route::Ecs("arn:aws:iam::123456789012:role/dev".into()))
         );
         assert_eq!(
-            route("GET", "/ecs/arn:aws:iam::1:role/a/b", &h, &yes),
+            route("GET", "/ecs/arn:aws:iam::1:role/a/b", &h, &YES),
             Ok(Route::Ecs("arn:aws:iam::1:role/a/b".into()))
         );
         let ttl = headers(&[("host", "169.254.169.254"), (TTL_HEADER, "21600")]);
         assert_eq!(
-            route("PUT", "/latest/api/token", &ttl, &yes),
+            route("PUT", "/latest/api/token", &ttl, &YES),
             Ok(Route::ImdsToken(21600))
         );
         let tok = headers(&[("host", "localhost"), (TOKEN_HEADER, "t")]);
         assert_eq!(
-            route("GET", IMDS_CREDENTIALS, &tok, &yes),
+            route("GET", IMDS_CREDENTIALS, &tok, &YES),
+            Ok(Route::ImdsRoleName)
+        );
+        assert_eq!(
+            route(
+                "GET",
+                "/latest/meta-data/iam/security-credentials",
+                &tok,
+                &YES
+            ),
             Ok(Route::ImdsRoleName)
         );
         assert_eq!(
@@ -192,53 +251,74 @@ mod tests {
                 "GET",
                 "/latest/meta-data/iam/security-credentials/dev",
                 &tok,
-                &yes
+                &YES
             ),
             Ok(Route::ImdsCredentials("dev".into()))
+        );
+        let v6 = headers(&[("host", "[::1]:9091"), ("authorization", "t")]);
+        assert_eq!(
+            route("GET", "/ecs/dev", &v6, &YES),
+            Ok(Route::Ecs("dev".into()))
         );
     }
 
     #[test]
-    fn weeps_filter_and_imdsv2_only() {
-        let yes = |_: &str| true;
-        let no = |_: &str| false;
+    fn weeps_filter_the_ecs_token_and_imdsv2_only() {
         for bad in [
             vec![("host", "127.0.0.1"), ("user-agent", "Mozilla/5.0")],
             vec![("host", "127.0.0.1"), ("origin", "https://evil.example")],
             vec![("host", "127.0.0.1"), ("referer", "https://evil.example/")],
             vec![("host", "127.0.0.1"), ("x-forwarded-for", "10.0.0.1")],
+            vec![("host", "127.0.0.1"), ("forwarded", "for=10.0.0.1")],
+            vec![("host", "127.0.0.1"), ("via", "1.1 proxy")],
             vec![("host", "evil.example:9091")],
             vec![("host", "127.0.0.1.evil.example")],
             vec![],
         ] {
-            let r = route("GET", "/ecs/dev", &headers(&bad), &yes);
+            let r = route("GET", "/ecs/dev", &headers(&bad), &YES);
             assert!(matches!(r, Err(Refusal::Forbidden(_))), "{bad:?}: {r:?}");
         }
-        let h = headers(&[("host", "localhost")]);
+        let local = headers(&[("host", "localhost")]);
         assert_eq!(
-            route("GET", IMDS_CREDENTIALS, &h, &yes),
+            route("GET", "/ecs/dev", &local, &YES),
+            Err(Refusal::NoAuthorization)
+        );
+        let forged = headers(&[("host", "localhost"), ("authorization", "guess")]);
+        assert_eq!(
+            route("GET", "/ecs/dev", &forged, &NO),
+            Err(Refusal::NoAuthorization)
+        );
+        assert_eq!(
+            route("GET", IMDS_CREDENTIALS, &local, &YES),
             Err(Refusal::NoToken)
         );
-        let h = headers(&[("host", "localhost"), (TOKEN_HEADER, "forged")]);
+        let tok = headers(&[("host", "localhost"), (TOKEN_HEADER, "forged")]);
         assert_eq!(
-            route("GET", IMDS_CREDENTIALS, &h, &no),
+            route("GET", IMDS_CREDENTIALS, &tok, &NO),
             Err(Refusal::NoToken)
         );
         assert_eq!(
-            route("GET", "/latest/api/token", &h, &yes),
+            route("GET", "/latest/api/token", &tok, &YES),
             Err(Refusal::Method)
         );
-        let h = headers(&[("host", "localhost"), (TTL_HEADER, "0")]);
-        assert!(matches!(
-            route("PUT", "/latest/api/token", &h, &yes),
-            Err(Refusal::BadRequest(_))
-        ));
         assert_eq!(
-            route("GET", "/other", &headers(&[("host", "localhost")]), &yes),
+            route(
+                "GET",
+                "/latest/meta-data/iam/security-credentialsdev",
+                &tok,
+                &YES
+            ),
             Err(Refusal::NotFound)
         );
+        let zero = headers(&[("host", "localhost"), (TTL_HEADER, "0")]);
         assert!(matches!(
-            route("GET", "/ecs/%FF", &headers(&[("host", "localhost")]), &yes),
+            route("PUT", "/latest/api/token", &zero, &YES),
+            Err(Refusal::BadRequest(_))
+        ));
+        assert_eq!(route("GET", "/other", &local, &YES), Err(Refusal::NotFound));
+        let auth = headers(&[("host", "localhost"), ("authorization", "t")]);
+        assert!(matches!(
+            route("GET", "/ecs/%FF", &auth, &YES),
             Err(Refusal::BadRequest(_))
         ));
     }

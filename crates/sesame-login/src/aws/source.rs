@@ -82,6 +82,24 @@ pub async fn credentials(
                 })?,
                 WebToken::Access => &session.token,
             };
+            // STS refuses an expired token with ExpiredTokenException; say so before asking.
+            // (A provider may send no new ID token on refresh, so the one kept can be older
+            // than the access token.)
+            let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+            if let Some(exp) = crate::jwt::expiry(token.expose())
+                && exp <= now + 30
+            {
+                return Err(Error::no_session(format!(
+                    "The session's {} token expired at {}, and STS would refuse it.",
+                    match settings.web_token {
+                        WebToken::Id => "ID",
+                        WebToken::Access => "access",
+                    },
+                    crate::clock::format_utc(exp)
+                ))
+                .kind_of(ErrorKind::Expired)
+                .hint(crate::hints::login_hint(&session.profile)));
+            }
             let name = settings
                 .session_name
                 .clone()
@@ -94,6 +112,31 @@ pub async fn credentials(
                 duration: settings.duration,
             })
             .await
+        }
+    }
+}
+
+/// What cached credentials for `role` are filed under: for ConsoleMe the role as asked (the
+/// server resolves it; the cache is already the server's and the user's); for STS the
+/// resolved ARN with the endpoint, the token given and the duration, so that credentials
+/// from another STS (a local emulator) or of another duration are never handed out for these.
+pub fn cache_key(session: &Session, role: &str, settings: &AwsSettings) -> Result<String, Error> {
+    match source(session)? {
+        Source::ConsoleMe => Ok(role.to_string()),
+        Source::Sts => {
+            let arn = resolve_role(role, &settings.roles)?;
+            let endpoint = sts::endpoint(
+                settings.sts_endpoint.as_deref(),
+                settings.region.as_deref(),
+                settings.allow_http,
+            )?;
+            Ok(format!(
+                "{} {} {:?} {}",
+                arn.as_str(),
+                endpoint,
+                settings.web_token,
+                settings.duration.map_or(0, |d| d.as_secs())
+            ))
         }
     }
 }

@@ -63,8 +63,7 @@ pub fn session_name(user: &str) -> String {
     name
 }
 
-/// What to ask STS for.
-#[derive(Debug)]
+/// What to ask STS for. No `Debug`: it holds the token.
 pub struct Request<'a> {
     /// The STS endpoint ([`endpoint`]).
     pub endpoint: &'a Url,
@@ -130,8 +129,9 @@ pub async fn assume_role_with_web_identity(req: &Request<'_>) -> Result<Credenti
     Err(reply.error(status, req))
 }
 
-/// The elements of an STS reply that matter, first occurrence of each.
-#[derive(Debug, Default)]
+/// The elements of an STS reply that matter, first occurrence of each. No `Debug`: it holds
+/// the secret key and the session token.
+#[derive(Default)]
 struct Reply {
     access_key_id: Option<String>,
     secret_access_key: Option<String>,
