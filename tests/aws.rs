@@ -702,6 +702,53 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
     };
     assert!(status.success(), "{status:?}");
     assert!(!token_file.exists(), "the token file is removed on exit");
+
+    // A service manager's SIGTERM stops it as cleanly.
+    let mut cmd = sandbox.command(
+        &["aws", "serve", "--listen", "127.0.0.1:0", "--store", "file"],
+        &[],
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = Proc(cmd.spawn().unwrap());
+    let mut url = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let port = url
+        .trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let token_file = sandbox
+        .data_home
+        .join(format!("sesame/aws-serve/{port}.token"));
+    assert!(token_file.exists());
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "aws serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !token_file.exists(),
+        "the token file is removed on SIGTERM too"
+    );
 }
 
 #[test]

@@ -80,7 +80,17 @@ fn an_oidc_session_gets_sts_credentials_for_the_aws_cli_and_sts_refusals_are_sen
         who.stdout.trim(),
         "arn:aws:sts::123456789012:assumed-role/web-dev/alice-laptop"
     );
-    let creds = sb.run(&["aws", "credential-process", "dev", "--store", "file"]);
+    // The same role and duration: the credentials the AWS CLI got, from the cache (the cache
+    // files them by resolved ARN, endpoint, token and duration).
+    let creds = sb.run(&[
+        "aws",
+        "credential-process",
+        "dev",
+        "--duration",
+        "900",
+        "--store",
+        "file",
+    ]);
     let creds: serde_json::Value = serde_json::from_str(&creds.stdout).unwrap();
     let expires = chrono::DateTime::parse_from_rfc3339(creds["Expiration"].as_str().unwrap())
         .unwrap()

@@ -148,8 +148,28 @@ impl OidcProvider {
         OidcProvider::start_script("mock-server.mjs", env)
     }
 
-    /// Starts `tests/oidc/SCRIPT`, which prints `{"issuer": URL}` once it listens.
+    /// Starts `tests/oidc/SCRIPT`, which prints `{"issuer": URL}` once it listens. A start that
+    /// prints nothing in 90 s is tried once more (a CI run once saw node sit silent after its
+    /// import warning while the same test passed on every rerun); a second silence fails with
+    /// both logs.
     pub fn start_script(script: &str, env: &[(&str, &str)]) -> OidcProvider {
+        match OidcProvider::try_start(script, env) {
+            Ok(p) => p,
+            Err(first) => {
+                eprintln!(
+                    "{script} printed no issuer line in 90 s; starting it again. Its log:\n{first}"
+                );
+                OidcProvider::try_start(script, env).unwrap_or_else(|second| {
+                    panic!(
+                        "{script} printed no issuer line, twice; its logs:\n{first}\n---\n{second}"
+                    )
+                })
+            }
+        }
+    }
+
+    /// One start of `tests/oidc/SCRIPT`; on silence, its log.
+    fn try_start(script: &str, env: &[(&str, &str)]) -> Result<OidcProvider, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("provider.log");
         let log_file = std::fs::File::create(&log).expect("provider log file");
@@ -180,10 +200,10 @@ impl OidcProvider {
             other => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "{script} printed no issuer line ({other:?}); its log:\n{}",
+                return Err(format!(
+                    "({other:?}) {}",
                     std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                ));
             }
         };
         let v: Value = serde_json::from_str(line.trim()).expect("issuer line is JSON");
@@ -192,13 +212,13 @@ impl OidcProvider {
         let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
             .parse()
             .expect("issuer host:port");
-        OidcProvider {
+        Ok(OidcProvider {
             child,
             issuer,
             addr,
             log,
             _dir: dir,
-        }
+        })
     }
 
     /// What the provider logged (requests, with OIDC_LOG=1), for failure messages.

@@ -105,7 +105,7 @@ fn write_token(path: &std::path::Path, token: &Secret) -> Result<(), Error> {
     sesame_login::private_file::write_atomically(path, token.expose().as_bytes()).map_err(fail)
 }
 
-/// Accepts until Ctrl-C, then lets the requests under way finish (10 s at most).
+/// Accepts until Ctrl-C or SIGTERM, then lets the requests under way finish (10 s at most).
 async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut ctrl_c = sesame_login::interrupt::CtrlC::install();
@@ -116,6 +116,7 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 Err(_) => continue,
             },
             _ = ctrl_c.wait() => break,
+            _ = terminated() => break,
         };
         let shared = shared.clone();
         let svc = service_fn(move |req| {
@@ -132,6 +133,17 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
+
+/// SIGTERM (a service manager stopping it), on Unix; never elsewhere.
+async fn terminated() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        term.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// How to use it, on stderr.
