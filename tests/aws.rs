@@ -505,6 +505,29 @@ fn a_misbehaving_credentials_server_gets_a_clear_error_and_nothing_is_cached() {
     }
 }
 
+/// Sends `signal` (`-INT`, `-TERM`) to `child` and waits, at most 15 s, for it to end.
+fn stop_with(child: &mut Proc, signal: &str) -> std::process::ExitStatus {
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "did not stop on {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A request to `sesame aws serve` with these headers: (status, body).
 fn ask(url: &str, method: reqwest::Method, headers: &[(&str, &str)]) -> (u16, String) {
     block_on(async {
@@ -681,25 +704,7 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
     );
 
     // Ctrl-C stops it cleanly.
-    let pid = child.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "aws serve did not stop on Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = stop_with(&mut child, "-INT");
     assert!(status.success(), "{status:?}");
     assert!(!token_file.exists(), "the token file is removed on exit");
 
@@ -725,25 +730,7 @@ fn aws_serve_answers_the_aws_cli_as_ecs_and_imdsv2_and_refuses_browsers_and_stra
         .data_home
         .join(format!("sesame/aws-serve/{port}.token"));
     assert!(token_file.exists());
-    let pid = child.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "aws serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = stop_with(&mut child, "-TERM");
     assert!(status.success(), "{status:?}");
     assert!(
         !token_file.exists(),
@@ -802,25 +789,7 @@ fn aws_file_refresh_rewrites_the_credentials_before_they_run_out_and_stops_on_ct
         gap >= Duration::from_secs(9),
         "refreshed after {gap:?}, not in a busy loop"
     );
-    let pid = child.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "did not stop on Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = stop_with(&mut child, "-INT");
     assert!(status.success(), "{status:?}");
 }
 

@@ -150,19 +150,34 @@ fn program() -> String {
 
 /// `--aws-config`, else `AWS_CONFIG_FILE`, else `~/.aws/config`.
 fn config_path(args: &AwsConfigureArgs, env: Env) -> Result<PathBuf, Error> {
-    if let Some(p) = &args.aws_config {
+    aws_file_path(
+        (args.aws_config.as_ref(), "--aws-config"),
+        "AWS_CONFIG_FILE",
+        "config",
+        env,
+    )
+}
+
+/// One of the AWS files: the flag's path, else the variable's, else `~/.aws/NAME`.
+pub(super) fn aws_file_path(
+    (flag, flag_name): (Option<&PathBuf>, &str),
+    var: &str,
+    name: &str,
+    env: Env,
+) -> Result<PathBuf, Error> {
+    if let Some(p) = flag {
         return Ok(p.clone());
     }
-    if let Some(p) = env("AWS_CONFIG_FILE").filter(|p| !p.is_empty()) {
+    if let Some(p) = env(var).filter(|p| !p.is_empty()) {
         return Ok(p.into());
     }
     let home = directories::BaseDirs::new()
         .map(|b| b.home_dir().to_path_buf())
         .ok_or_else(|| {
-            Error::other("No home directory to find ~/.aws/config in.")
-                .hint("Give the file with --aws-config FILE.")
+            Error::other(format!("No home directory to find ~/.aws/{name} in."))
+                .hint(format!("Give the file with {flag_name} FILE."))
         })?;
-    Ok(home.join(".aws").join("config"))
+    Ok(home.join(".aws").join(name))
 }
 
 /// Replaces the file atomically (a temporary file beside it, then a rename).

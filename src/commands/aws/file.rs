@@ -114,19 +114,12 @@ fn write(path: &Path, name: &str, creds: &Credentials, printer: &Printer) -> Res
 
 /// `--credentials-file`, else `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
 fn credentials_path(args: &AwsFileArgs, env: Env) -> Result<PathBuf, Error> {
-    if let Some(p) = &args.credentials_file {
-        return Ok(p.clone());
-    }
-    if let Some(p) = env("AWS_SHARED_CREDENTIALS_FILE").filter(|p| !p.is_empty()) {
-        return Ok(p.into());
-    }
-    let home = directories::BaseDirs::new()
-        .map(|b| b.home_dir().to_path_buf())
-        .ok_or_else(|| {
-            Error::other("No home directory to find ~/.aws/credentials in.")
-                .hint("Give the file with --credentials-file FILE.")
-        })?;
-    Ok(home.join(".aws").join("credentials"))
+    super::configure::aws_file_path(
+        (args.credentials_file.as_ref(), "--credentials-file"),
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "credentials",
+        env,
+    )
 }
 
 #[cfg(test)]

@@ -39,6 +39,17 @@ pub struct AwsSettings {
     pub session_name: Option<String>,
 }
 
+impl AwsSettings {
+    /// The STS endpoint these settings name ([`sts::endpoint`]).
+    pub fn endpoint(&self) -> Result<url::Url, Error> {
+        sts::endpoint(
+            self.sts_endpoint.as_deref(),
+            self.region.as_deref(),
+            self.allow_http,
+        )
+    }
+}
+
 /// Where a session's AWS credentials come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -70,11 +81,7 @@ pub async fn credentials(
         Source::ConsoleMe => consoleme::get_credentials(session, role).await,
         Source::Sts => {
             let arn = resolve_role(role, &settings.roles)?;
-            let endpoint = sts::endpoint(
-                settings.sts_endpoint.as_deref(),
-                settings.region.as_deref(),
-                settings.allow_http,
-            )?;
+            let endpoint = settings.endpoint()?;
             let token = match settings.web_token {
                 WebToken::Id => session.id_token.as_ref().ok_or_else(|| {
                     Error::usage("This session has no ID token for STS.")
@@ -125,11 +132,7 @@ pub fn cache_key(session: &Session, role: &str, settings: &AwsSettings) -> Resul
         Source::ConsoleMe => Ok(role.to_string()),
         Source::Sts => {
             let arn = resolve_role(role, &settings.roles)?;
-            let endpoint = sts::endpoint(
-                settings.sts_endpoint.as_deref(),
-                settings.region.as_deref(),
-                settings.allow_http,
-            )?;
+            let endpoint = settings.endpoint()?;
             Ok(format!(
                 "{} {} {:?} {}",
                 arn.as_str(),
