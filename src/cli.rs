@@ -492,6 +492,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     pub user_header: Option<String>,
 
+    /// With --auth header: the header that carries the signed-in user's groups, comma-separated
+    /// (e.g. X-Forwarded-Groups); read at approval into that session's `groups` claim
+    #[arg(long, value_name = "NAME")]
+    pub groups_header: Option<String>,
+
     /// Require polls and approvals to come from the address that requested the challenge
     /// [default: on with --auth header, off with --auth dev]
     #[arg(long, overrides_with = "no_ip_check")]
@@ -523,7 +528,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME", default_value = "consoleme_auth")]
     pub cookie_name: String,
 
-    /// Groups to put in every JWT's `groups` claim (repeatable)
+    /// Groups to put in every JWT's `groups` claim, whoever approves (repeatable)
     #[arg(long = "group", value_name = "GROUP")]
     pub groups: Vec<String>,
 

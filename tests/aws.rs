@@ -24,20 +24,21 @@ roles = ["arn:aws:iam::123456789012:role/dev", "arn:aws:iam::123456789012:role/d
 
 /// `sesame serve --aws-roles` with the server's own AWS credentials pointed at `sts`.
 fn serve(sandbox: &Sandbox, sts: &str) -> (Proc, String) {
+    serve_with(sandbox, sts, ROLES, &["--insecure-dev-aws"])
+}
+
+/// `sesame serve --aws-roles MAP ARGS...` with the server's own AWS credentials pointed at
+/// `sts`; its URL.
+fn serve_with(sandbox: &Sandbox, sts: &str, roles: &str, args: &[&str]) -> (Proc, String) {
     let map = sandbox.path().join("roles.toml");
-    std::fs::write(&map, ROLES).unwrap();
+    std::fs::write(&map, roles).unwrap();
     let mut cmd = sandbox.sesame();
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--quiet",
-        "--insecure-dev-aws",
-        "--aws-roles",
-    ])
-    .arg(&map)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .args(args)
+        .arg("--aws-roles")
+        .arg(&map)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     for (k, v) in aws_env(sts) {
         cmd.env(k, v);
     }
@@ -927,8 +928,64 @@ fn without_a_role_mapping_serve_answers_as_consolemes_no_match_and_no_session_is
         .stderr_has(&["No role you may use matches"]);
 }
 
+/// Behind an SSO proxy that names each user's groups (`--groups-header`), a group grant gives
+/// its roles to the sessions approved by a member, and to no other.
+#[test]
+#[ignore = "needs moto_server and aws (scripts/test-all.sh installs them)"]
+fn a_group_grant_gives_its_roles_to_the_members_the_proxy_names_and_no_one_else() {
+    let (_moto, sts) = moto();
+    let server_box = Sandbox::new();
+    let (_serve, server) = serve_with(
+        &server_box,
+        &sts,
+        "[[grant]]\ngroups = [\"engineering\"]\nroles = [\"arn:aws:iam::123456789012:role/dev\"]\n",
+        &[
+            "--auth",
+            "header",
+            "--user-header",
+            "X-Forwarded-Email",
+            "--groups-header",
+            "X-Forwarded-Groups",
+        ],
+    );
+    let login_as = |groups: &str| {
+        let sandbox = Sandbox::new();
+        let login = sandbox.spawn_login(&server, &["--timeout", "30"]);
+        let (status, body) = approve_with(
+            &login.challenge_url(),
+            &[("X-Forwarded-Email", USER), ("X-Forwarded-Groups", groups)],
+        );
+        assert_eq!(status, 200, "{body}");
+        login.finish().expect_code(0);
+        sandbox
+    };
+
+    let member = login_as("sales, engineering");
+    let roles = member.run(&["aws", "roles"]);
+    roles.expect_code(0);
+    assert_eq!(roles.stdout, "arn:aws:iam::123456789012:role/dev\n");
+    let creds = member.run(&["aws", "credential-process", "dev"]);
+    creds.expect_code(0);
+    let creds: serde_json::Value = serde_json::from_str(&creds.stdout).unwrap();
+    assert_eq!(creds["Version"], 1);
+    assert!(
+        creds["AccessKeyId"].as_str().is_some_and(|k| !k.is_empty()),
+        "{creds}"
+    );
+
+    let outsider = login_as("sales");
+    let roles = outsider.run(&["aws", "roles"]);
+    roles.expect_code(0);
+    assert_eq!(roles.stdout, "", "not a member: no roles");
+    outsider
+        .run(&["aws", "credential-process", "dev"])
+        .expect_code(2)
+        .stderr_has(&["No role you may use matches"]);
+}
+
 /// `--aws-roles` with dev auth would give anyone any mapped user's AWS credentials; group
-/// grants would give a role to every user (this server's groups are the same for all).
+/// grants need each user's groups from the proxy (`--groups-header`), and a group that
+/// `--group` gives everyone grants its roles to everyone.
 #[test]
 fn serve_refuses_a_role_mapping_it_cannot_enforce() {
     let sandbox = Sandbox::new();
@@ -969,5 +1026,55 @@ fn serve_refuses_a_role_mapping_it_cannot_enforce() {
             &[],
         )
         .expect_code(2)
-        .stderr_has(&["grants by group are not supported yet"]);
+        .stderr_has(&["grants by group need", "--groups-header NAME"]);
+    let with_proxy_groups = |extra: &[&str]| {
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--auth",
+            "header",
+            "--user-header",
+            "X-User",
+            "--groups-header",
+            "X-Groups",
+            "--aws-roles",
+            groups,
+        ];
+        args.extend_from_slice(extra);
+        sandbox.run_env(&args, &[])
+    };
+    with_proxy_groups(&["--group", "engineering"])
+        .expect_code(2)
+        .stderr_has(&["\"engineering\"", "which --group gives every user"]);
+    sandbox
+        .run_env(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--groups-header",
+                "X-Groups",
+            ],
+            &[],
+        )
+        .expect_code(2)
+        .stderr_has(&["--groups-header only applies with --auth header"]);
+    sandbox
+        .run_env(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--auth",
+                "header",
+                "--user-header",
+                "X-User",
+                "--groups-header",
+                "bad header",
+            ],
+            &[],
+        )
+        .expect_code(2)
+        .stderr_has(&["is not a header name"]);
 }

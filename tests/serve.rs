@@ -785,6 +785,59 @@ fn a_repeated_user_header_is_refused() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// With `--groups-header`, each session's `groups` claim is the approver's groups as the SSO
+/// proxy names them, beside `--group`'s; a header the proxy appended to, or one too large, is
+/// refused.
+#[test]
+fn the_groups_header_gives_each_session_its_approvers_groups() {
+    let mut config = dev_config();
+    config.auth = Auth::Header(HeaderName::from_static("x-forwarded-email"));
+    config.groups_header = Some(HeaderName::from_static("x-forwarded-groups"));
+    config.groups = vec!["everyone".into()];
+    let server = RefServer::with_config(config);
+    let approved_groups = |headers: &[(&str, &str)]| {
+        let ch = generate(&server, "");
+        let (status, body) = approve_with(ch["challenge_url"].as_str().unwrap(), headers);
+        assert_eq!(status, 200, "{body}");
+        let (_, got) = get_json(ch["polling_url"].as_str().unwrap(), None);
+        assert_eq!(got["status"], "success", "{got}");
+        jwt_claims(got["encoded_jwt"].as_str().unwrap())["groups"].clone()
+    };
+    assert_eq!(
+        approved_groups(&[
+            ("x-forwarded-email", USER),
+            ("x-forwarded-groups", "ops, eng ,,eng"),
+        ]),
+        serde_json::json!(["eng", "everyone", "ops"])
+    );
+    assert_eq!(
+        approved_groups(&[("x-forwarded-email", USER)]),
+        serde_json::json!(["everyone"]),
+        "no groups header: --group's only"
+    );
+
+    let refused = |groups: &[&str]| {
+        let ch = generate(&server, "");
+        let mut headers = vec![("x-forwarded-email", USER)];
+        headers.extend(groups.iter().map(|g| ("x-forwarded-groups", *g)));
+        let (status, body) = approve_with(ch["challenge_url"].as_str().unwrap(), &headers);
+        let (_, poll) = get_json(ch["polling_url"].as_str().unwrap(), None);
+        assert_eq!(poll["status"], "pending", "nothing approved: {poll}");
+        (status, body)
+    };
+    let (status, body) = refused(&["eng", "admins"]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("x-forwarded-groups header 2 times"), "{body}");
+    let many = vec!["g"; 300].join(",");
+    let (status, body) = refused(&[&many]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("more than 256 groups"), "{body}");
+    let long = "g".repeat(300);
+    let (status, body) = refused(&[&long]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("longer than 256 bytes"), "{body}");
+}
+
 /// Regression (issue 17, item 2): an empty `--jwt-secret-file` (or /dev/null) signed with an
 /// empty key, with a warning only: anyone could forge tokens.
 #[test]

@@ -1,6 +1,6 @@
 //! `sesame serve` replicas sharing their challenges in a real `redis-server` (started here on an
 //! ephemeral loopback port; scripts/test-all.sh installs it): a login generated on replica A and
-//! approved on replica B completes; concurrent collection on both gives exactly one success;
+//! approved on replica B completes, with the groups the proxy named on B; concurrent collection on both gives exactly one success;
 //! Redis killed mid-login gives 503s with Retry-After, and the login completes once it is back; a
 //! Redis restarted between requests costs no request;
 //! the per-address and global limits count across replicas.
@@ -121,7 +121,13 @@ fn on(server: &RefServer, url: &str) -> String {
 #[ignore = "needs redis-server (scripts/test-all.sh installs it)"]
 fn a_login_generated_on_one_replica_is_approved_on_the_other() {
     let redis = Redis::start();
-    let (a, b) = (replica(&redis, |_| {}), replica(&redis, |_| {}));
+    // Behind an SSO proxy that names the approver and their groups: the groups read on B at
+    // approval reach the JWT that A mints.
+    let proxied = |c: &mut sesame_server::Config| {
+        c.auth = sesame_server::Auth::Header(hyper::header::HeaderName::from_static("x-user"));
+        c.groups_header = Some(hyper::header::HeaderName::from_static("x-groups"));
+    };
+    let (a, b) = (replica(&redis, proxied), replica(&redis, proxied));
     let s = Sandbox::new();
     let login = s.spawn_login(a.url.as_str(), &["--timeout", "30"]);
     let url = login.challenge_url();
@@ -129,7 +135,8 @@ fn a_login_generated_on_one_replica_is_approved_on_the_other() {
     // Let the login's long-poll reach replica A before the decision is made on B.
     std::thread::sleep(Duration::from_millis(300));
     let approved = Instant::now();
-    approve(&on(&b, &url));
+    let (status, body) = approve_with(&on(&b, &url), &[("x-user", USER), ("x-groups", "eng,ops")]);
+    assert_eq!(status, 200, "{body}");
     let out = login.finish();
     out.expect_code(0).no_panic();
     let took = approved.elapsed();
@@ -138,7 +145,9 @@ fn a_login_generated_on_one_replica_is_approved_on_the_other() {
         took < Duration::from_secs(5),
         "woken by the decision, not a poll loop: {took:?}"
     );
-    assert_eq!(jwt_claims(&s.token())["sub"], USER);
+    let claims = jwt_claims(&s.token());
+    assert_eq!(claims["sub"], USER);
+    assert_eq!(claims["groups"], serde_json::json!(["eng", "ops"]));
     // The view was used on B: A refuses a second one.
     let (status, _, body) = get(&validator_api_url(&url));
     assert!(

@@ -31,6 +31,9 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
         })?),
         None => None,
     };
+    // Usage errors first: the warning about a missing secret would only distract from them.
+    let groups_header = groups_header(args)?;
+    let aws_roles = aws_roles(args)?;
     let jwt_secret = jwt_secret(args, env, printer)?;
     let public_url = public_url(args)?;
     check_limits(args)?;
@@ -47,6 +50,7 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             .map_err(|e| Error::usage(format!("--cookie-name: {e}.")))?
             .to_string(),
         groups: args.groups.clone(),
+        groups_header,
         max_pending: args.max_pending,
         max_pending_per_ip: args.max_pending_per_ip,
         max_unknown_polls: args.max_unknown_polls,
@@ -56,7 +60,7 @@ pub fn config(args: &ServeArgs, env: Env, printer: &Printer) -> Result<Config, E
             .or_else(|| env(vars::REDIS_URL))
             .map(|u| with_password(&u, env(vars::REDIS_PASSWORD)))
             .transpose()?,
-        aws_roles: aws_roles(args)?,
+        aws_roles,
         log: !args.quiet,
     })
 }
@@ -78,14 +82,38 @@ fn aws_roles(
     }
     let map = sesame_server::aws_roles::RoleMap::load(path)
         .map_err(|e| Error::usage(format!("--aws-roles: {e}.")))?;
-    if map.has_group_grants() {
+    let granted = map.granted_groups();
+    if let Some(everyone) = args.groups.iter().find(|g| granted.contains(g.as_str())) {
         return Err(Error::usage(format!(
-            "--aws-roles {}: grants by group are not supported yet: this server's groups (--group) are the same for every user, so a group grant would give the role to everyone.",
+            "--aws-roles {}: a grant names the group {everyone:?}, which --group gives every user, so every user would get its roles.",
             path.display()
         ))
-        .hint("Grant the roles by user (users = [...]) for now."));
+        .hint("Grant those roles to a group your SSO proxy names per user (--groups-header), or by user (users = [...])."));
+    }
+    if !granted.is_empty() && args.groups_header.is_none() {
+        return Err(Error::usage(format!(
+            "--aws-roles {}: its grants by group need to know each user's groups, and this server has no --groups-header to read them from.",
+            path.display()
+        ))
+        .hint("Add --groups-header NAME, the header in which your SSO proxy names the signed-in user's groups (e.g. X-Forwarded-Groups), or grant by user (users = [...])."));
     }
     Ok(Some(std::sync::Arc::new(map)))
+}
+
+/// `--groups-header`: a header name, and only behind a proxy (with `--auth dev` nobody is
+/// signed in, so the header would be whatever the browser sends).
+fn groups_header(args: &ServeArgs) -> Result<Option<HeaderName>, Error> {
+    let Some(h) = &args.groups_header else {
+        return Ok(None);
+    };
+    if args.auth != AuthMode::Header {
+        return Err(Error::usage(
+            "--groups-header only applies with --auth header: without an SSO proxy, the header would be whatever the browser sends.",
+        ));
+    }
+    HeaderName::try_from(h.as_str())
+        .map(Some)
+        .map_err(|_| Error::usage(format!("--groups-header {h:?} is not a header name.")))
 }
 
 /// Who approves: `--auth` and `--user-header`, which go together.

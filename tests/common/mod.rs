@@ -333,11 +333,37 @@ pub fn validator_api_url(challenge_url: &str) -> String {
 }
 
 async fn decide(challenge_url: &str, action: Option<&str>) -> String {
+    let (status, text) = decide_with(challenge_url, action, &[]).await;
+    assert_eq!(status, 200, "validator POST for {challenge_url}: {text}");
+    text
+}
+
+/// Views the challenge through the validator API and decides it, each request carrying
+/// `headers` (as an SSO proxy sets them); the status and body of the first refusal, or of the
+/// decision.
+async fn decide_with(
+    challenge_url: &str,
+    action: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     let api = validator_api_url(challenge_url);
     let client = http();
-    let resp = client.get(&api).send().await.expect("validator GET");
-    assert_eq!(resp.status(), 200, "validator GET {api}");
-    let view: Value = resp.json().await.expect("validator view is JSON");
+    let with_headers = |mut req: reqwest::RequestBuilder| {
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req
+    };
+    let resp = with_headers(client.get(&api))
+        .send()
+        .await
+        .expect("validator GET");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    if status != 200 {
+        return (status, text);
+    }
+    let view: Value = serde_json::from_str(&text).expect("validator view is JSON");
     assert_eq!(view["show_approve_button"], true, "first view: {view}");
     let nonce = view["nonce"]
         .as_str()
@@ -347,21 +373,24 @@ async fn decide(challenge_url: &str, action: Option<&str>) -> String {
     if let Some(a) = action {
         body["action"] = json!(a);
     }
-    let resp = client
-        .post(&api)
+    let resp = with_headers(client.post(&api))
         .json(&body)
         .send()
         .await
         .expect("validator POST");
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "validator POST {api}: {text}");
-    text
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
 }
 
 /// Approves the challenge; returns the server's message.
 pub fn approve(challenge_url: &str) -> String {
     block_on(decide(challenge_url, None))
+}
+
+/// Approves the challenge with `headers` on each request, as an SSO proxy in front of the
+/// server would set them; the status and body of the refusal or the approval.
+pub fn approve_with(challenge_url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    block_on(decide_with(challenge_url, None, headers))
 }
 
 /// Denies the challenge; returns the server's message.

@@ -6,7 +6,7 @@
 //! "123456789012" = "sandbox"           # names shown by `sesame aws roles`
 //! [[grant]]
 //! users = ["alice@example.com"]        # the session's email (or sub)
-//! groups = ["engineering"]             # or any of the session's groups
+//! groups = ["engineering"]             # or any of the session's groups (--groups-header)
 //! roles = ["arn:aws:iam::123456789012:role/dev"]
 //! ```
 //!
@@ -112,9 +112,13 @@ impl RoleMap {
         set.into_iter().cloned().collect()
     }
 
-    /// Whether any grant names groups.
-    pub fn has_group_grants(&self) -> bool {
-        self.grants.iter().any(|g| !g.groups.is_empty())
+    /// The groups the grants name, sorted, each once.
+    pub fn granted_groups(&self) -> BTreeSet<&str> {
+        self.grants
+            .iter()
+            .flat_map(|g| &g.groups)
+            .map(String::as_str)
+            .collect()
     }
 
     /// The account's friendly name, if the file gives one.

@@ -28,7 +28,11 @@ pub struct Config {
     pub challenge_ttl: Duration,
     pub jwt_ttl: Duration,
     pub cookie_name: String,
+    /// Groups every JWT's `groups` claim holds.
     pub groups: Vec<String>,
+    /// The header in which the SSO proxy names the approver's groups (comma-separated), read
+    /// at approval into that session's `groups` claim; only with [`Auth::Header`].
+    pub groups_header: Option<HeaderName>,
     pub max_pending: usize,
     /// Most pending challenges one client address may have; 0: no limit.
     pub max_pending_per_ip: usize,
@@ -67,6 +71,7 @@ impl Config {
             jwt_ttl: Duration::from_secs(3600),
             cookie_name: "consoleme_auth".into(),
             groups: Vec::new(),
+            groups_header: None,
             max_pending: 10_000,
             max_pending_per_ip: 20,
             max_unknown_polls: limits::ALLOWANCE,

@@ -70,7 +70,7 @@ pub(crate) async fn poller(
             Poll::Expired => Reply::Status(WireStatus::Expired),
             Poll::Unauthorized => Reply::Status(WireStatus::Unauthorized),
             Poll::Denied => Reply::Status(WireStatus::Denied),
-            Poll::Collected { user } => Reply::Success(collected(app, user, now)),
+            Poll::Collected { user, groups } => Reply::Success(collected(app, user, &groups, now)),
             Poll::Pending { expires } => {
                 let expires_in = expires.duration_since(now).unwrap_or_default();
                 let until = wait_until.min(tokio::time::Instant::now() + expires_in);
@@ -105,14 +105,20 @@ pub(crate) async fn poller(
     }
 }
 
-/// The success answer to a poll of an approved challenge: a session JWT for `user`, minted now.
-pub(crate) fn collected(app: &App, user: String, now: SystemTime) -> PollResponse {
+/// The success answer to a poll of an approved challenge: a session JWT for `user` with the
+/// `groups` the approval gave, minted now.
+pub(crate) fn collected(
+    app: &App,
+    user: String,
+    groups: &[String],
+    now: SystemTime,
+) -> PollResponse {
     let now = unix_seconds(now);
     let exp = now + app.config.jwt_ttl.as_secs() as i64;
     let jwt = token::mint(
         app.config.jwt_secret.expose_bytes(),
         &user,
-        &app.config.groups,
+        groups,
         app.base.as_str(),
         now,
         exp,

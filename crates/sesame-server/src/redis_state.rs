@@ -12,7 +12,7 @@
 //! answers a long-poll held by replica A at once, with no polling of Redis.
 
 use super::state::{
-    ChallengeState, Created, Limits, NewChallenge, Poll, StateError, Status, View, Watch,
+    ChallengeState, Created, Decision, Limits, NewChallenge, Poll, StateError, Status, View, Watch,
     random_token, user_code,
 };
 use futures_util::StreamExt;
@@ -145,7 +145,7 @@ fn scripts() -> &'static Scripts {
             if not h[1] or h[1] ~= ARGV[1] then return 0 end
             if h[2] ~= 'pending' then return 0 end
             if tonumber(h[3]) <= tonumber(ARGV[3]) then return 0 end
-            redis.call('HSET', KEYS[1], 'status', ARGV[2])
+            redis.call('HSET', KEYS[1], 'status', ARGV[2], 'groups', ARGV[7])
             redis.call('ZREM', KEYS[2], ARGV[4])
             redis.call('ZREM', ARGV[6] .. h[4], ARGV[4])
             redis.call('PUBLISH', ARGV[5], ARGV[4])
@@ -154,13 +154,13 @@ fn scripts() -> &'static Scripts {
         ),
         poll: Script::new(
             r"
-            local h = redis.call('HMGET', KEYS[1], 'status', 'expires', 'ip', 'user')
+            local h = redis.call('HMGET', KEYS[1], 'status', 'expires', 'ip', 'user', 'groups')
             if not h[1] then return {'unknown'} end
             if h[1] == 'pending' and tonumber(h[2]) <= tonumber(ARGV[1]) then return {'expired'} end
             if ARGV[2] ~= '' and ARGV[2] ~= h[3] then return {'unauthorized'} end
             if h[1] == 'approved' then
               redis.call('DEL', KEYS[1])
-              return {'collected', h[4]}
+              return {'collected', h[4], h[5] or '[]'}
             end
             if h[1] == 'denied' then return {'denied'} end
             return {'pending', h[2]}
@@ -311,19 +311,26 @@ impl ChallengeState for RedisState {
         &self,
         token: &str,
         nonce: &str,
-        approve: bool,
+        decision: Decision,
         now: SystemTime,
     ) -> Result<bool, StateError> {
+        let (status, groups) = match &decision {
+            Decision::Approve { groups } => ("approved", groups.as_slice()),
+            Decision::Deny => ("denied", &[][..]),
+        };
+        let groups = serde_json::to_string(groups)
+            .map_err(|e| StateError(format!("the approver's groups as JSON: {e}")))?;
         let mut decide = scripts().decide.prepare_invoke();
         decide
             .key(format!("{PREFIX}{token}"))
             .key(PENDING)
             .arg(nonce)
-            .arg(if approve { "approved" } else { "denied" })
+            .arg(status)
             .arg(ms(now))
             .arg(token)
             .arg(CHANNEL)
-            .arg(IP_PREFIX);
+            .arg(IP_PREFIX)
+            .arg(groups);
         let done: i64 = once_more!(self, |c| decide.invoke_async(&mut c))?;
         Ok(done == 1)
     }
@@ -344,7 +351,16 @@ impl ChallengeState for RedisState {
             Some("expired") => Poll::Expired,
             Some("unauthorized") => Poll::Unauthorized,
             Some("denied") => Poll::Denied,
-            Some("collected") => Poll::Collected { user: second },
+            Some("collected") => Poll::Collected {
+                user: second,
+                groups: serde_json::from_str(reply.get(2).map_or("[]", String::as_str)).map_err(
+                    |e| {
+                        StateError(format!(
+                            "Redis holds a challenge whose groups are not JSON: {e}"
+                        ))
+                    },
+                )?,
+            },
             Some("pending") => Poll::Pending {
                 expires: from_ms(second.parse().unwrap_or(0)),
             },

@@ -21,6 +21,13 @@ pub enum Status {
     Denied,
 }
 
+/// What the approver decided; an approval carries the groups the session's JWT gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approve { groups: Vec<String> },
+    Deny,
+}
+
 #[derive(Debug)]
 pub struct Challenge {
     pub user: String,
@@ -32,6 +39,8 @@ pub struct Challenge {
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub status: Status,
+    /// The approver's groups, set when approved.
+    pub groups: Vec<String>,
     changed: watch::Sender<()>,
 }
 
@@ -67,6 +76,7 @@ pub enum Poll {
     Denied,
     Collected {
         user: String,
+        groups: Vec<String>,
     },
 }
 
@@ -115,7 +125,7 @@ pub trait ChallengeState: Send + Sync {
         &self,
         token: &str,
         nonce: &str,
-        approve: bool,
+        decision: Decision,
         now: SystemTime,
     ) -> Result<bool, StateError>;
     /// The poller's view; an approved challenge is collected (removed) exactly once.
@@ -240,6 +250,7 @@ impl Challenges {
                 state: new.state,
                 nonce: None,
                 status: Status::Pending,
+                groups: Vec::new(),
                 changed,
             },
         );
@@ -281,7 +292,7 @@ impl Challenges {
 
     /// Records the decision if `nonce` matches (compared in constant time) and the challenge is
     /// still pending and unexpired.
-    pub fn decide(&self, token: &str, nonce: &str, approve: bool, now: SystemTime) -> bool {
+    pub fn decide(&self, token: &str, nonce: &str, decision: Decision, now: SystemTime) -> bool {
         use subtle::ConstantTimeEq;
         let mut map = self
             .map
@@ -297,10 +308,12 @@ impl Challenges {
         if !nonce_ok || c.status != Status::Pending || c.is_expired(now) {
             return false;
         }
-        c.status = if approve {
-            Status::Approved
-        } else {
-            Status::Denied
+        c.status = match decision {
+            Decision::Approve { groups } => {
+                c.groups = groups;
+                Status::Approved
+            }
+            Decision::Deny => Status::Denied,
         };
         c.changed.send_replace(());
         true
@@ -324,11 +337,13 @@ impl Challenges {
         match c.status {
             Status::Pending => Poll::Pending { expires: c.expires },
             Status::Denied => Poll::Denied,
-            Status::Approved => {
-                let user = c.user.clone();
-                map.remove(token);
-                Poll::Collected { user }
-            }
+            Status::Approved => match map.remove(token) {
+                Some(c) => Poll::Collected {
+                    user: c.user,
+                    groups: c.groups,
+                },
+                None => Poll::Unknown,
+            },
         }
     }
 
@@ -377,10 +392,10 @@ impl ChallengeState for Challenges {
         &self,
         token: &str,
         nonce: &str,
-        approve: bool,
+        decision: Decision,
         now: SystemTime,
     ) -> Result<bool, StateError> {
-        Ok(Challenges::decide(self, token, nonce, approve, now))
+        Ok(Challenges::decide(self, token, nonce, decision, now))
     }
     async fn poll(
         &self,
@@ -461,6 +476,12 @@ mod tests {
         assert!(s.create(new(edge + Duration::from_secs(1)), 1).is_some());
     }
 
+    fn approve() -> Decision {
+        Decision::Approve {
+            groups: vec!["eng".into()],
+        }
+    }
+
     #[test]
     fn approve_then_collect_once() {
         let s = Challenges::default();
@@ -470,10 +491,16 @@ mod tests {
         assert!(matches!(s.poll(&t, Some(IP), now), Poll::Pending { .. }));
         let nonce = s.take_nonce(&t).unwrap();
         assert!(s.take_nonce(&t).is_none(), "a second view is refused");
-        assert!(!s.decide(&t, "wrong", true, now));
-        assert!(s.decide(&t, &nonce, true, now));
-        assert!(!s.decide(&t, &nonce, false, now), "decided once");
-        assert!(matches!(s.poll(&t, Some(IP), now), Poll::Collected { .. }));
+        assert!(!s.decide(&t, "wrong", approve(), now));
+        assert!(s.decide(&t, &nonce, approve(), now));
+        assert!(!s.decide(&t, &nonce, Decision::Deny, now), "decided once");
+        match s.poll(&t, Some(IP), now) {
+            Poll::Collected { user, groups } => {
+                assert_eq!(user, "alice");
+                assert_eq!(groups, ["eng"], "the approver's groups go to the JWT");
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(s.poll(&t, Some(IP), now), Poll::Unknown));
     }
 
@@ -489,12 +516,12 @@ mod tests {
         assert!(matches!(s.poll(&t, Some(IP), later), Poll::Expired));
         let nonce = s.take_nonce(&t).unwrap();
         assert!(
-            !s.decide(&t, &nonce, true, later),
+            !s.decide(&t, &nonce, approve(), later),
             "expired cannot be approved"
         );
         let (t2, _) = s.create(new(now), 10).unwrap();
         let n2 = s.take_nonce(&t2).unwrap();
-        assert!(s.decide(&t2, &n2, false, now));
+        assert!(s.decide(&t2, &n2, Decision::Deny, now));
         assert!(matches!(s.poll(&t2, Some(IP), now), Poll::Denied));
     }
 

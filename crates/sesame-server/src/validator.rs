@@ -8,7 +8,7 @@ use crate::respond::{Resp, html, json, message, problem, respond, unavailable};
 use crate::state;
 use axum::body::Bytes;
 use axum::extract::Request;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Method, StatusCode, header};
 use sesame_login::clock::unix_seconds;
 use sesame_login::pages;
@@ -17,55 +17,118 @@ use state::{StateError, Status};
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-/// Who is approving: the requested user in dev mode, the proxy's header otherwise.
+/// Most groups one approver may carry into a JWT, and the longest group name.
+const MAX_GROUPS: usize = 256;
+const MAX_GROUP_LEN: usize = 256;
+
+/// Who is approving (the requested user in dev mode, the proxy's header otherwise) and the
+/// groups their session gets: `--group`'s, and with `--groups-header` the proxy's.
 pub(crate) fn approver(
     app: &App,
     req_headers: &HeaderMap,
     requested: &str,
-) -> Result<String, (StatusCode, String)> {
+) -> Result<Vec<String>, (StatusCode, String)> {
     match &app.config.auth {
-        Auth::Dev => Ok(requested.to_string()),
-        Auth::Header(h) => {
-            // Behind a proxy that appends rather than replaces, a client's own header line
-            // comes first: with two, which one the proxy set cannot be told.
-            let lines = req_headers.get_all(h).iter().count();
-            if lines > 1 {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "The request carries the {h} header {lines} times; the SSO proxy must replace it, not append to it."
-                    ),
-                ));
-            }
-            let user = req_headers
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .ok_or((
-                    StatusCode::UNAUTHORIZED,
-                    format!("You are not signed in: the SSO proxy did not set the {h} header."),
-                ))?;
-            if user != requested {
-                return Err((
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "You are signed in as {user}, but this login request is for {requested}. Only {requested} can approve it."
-                    ),
-                ));
-            }
-            Ok(user.to_string())
-        }
+        Auth::Dev => {}
+        Auth::Header(h) => proxy_user(h, req_headers, requested)?,
     }
+    let mut groups = app.config.groups.clone();
+    if let Some(h) = &app.config.groups_header {
+        groups.extend(proxy_groups(h, req_headers)?);
+    }
+    groups.sort();
+    groups.dedup();
+    Ok(groups)
 }
 
-/// The checks both the page and the API make before showing or deciding.
+/// The one value of a header the SSO proxy sets, or `None` without it. Behind a proxy that
+/// appends rather than replaces, a client's own header line comes first: with two, which one
+/// the proxy set cannot be told, so two are refused.
+fn proxy_header<'h>(
+    h: &HeaderName,
+    req_headers: &'h HeaderMap,
+) -> Result<Option<&'h HeaderValue>, (StatusCode, String)> {
+    let lines = req_headers.get_all(h).iter().count();
+    if lines > 1 {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The request carries the {h} header {lines} times; the SSO proxy must replace it, not append to it."
+            ),
+        ));
+    }
+    Ok(req_headers.get(h))
+}
+
+/// The groups in the proxy's `--groups-header` (comma-separated, as oauth2-proxy's
+/// `X-Forwarded-Groups`); none when the proxy sent no such header.
+fn proxy_groups(
+    h: &HeaderName,
+    req_headers: &HeaderMap,
+) -> Result<Vec<String>, (StatusCode, String)> {
+    let Some(value) = proxy_header(h, req_headers)? else {
+        return Ok(Vec::new());
+    };
+    let bad = |why: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("The SSO proxy's {h} header {why}; ask the server's operator to check it."),
+        )
+    };
+    let text = value.to_str().map_err(|_| bad("is not plain ASCII"))?;
+    let groups: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+        .collect();
+    if groups.len() > MAX_GROUPS {
+        return Err(bad(&format!("names more than {MAX_GROUPS} groups")));
+    }
+    if groups
+        .iter()
+        .any(|g| g.len() > MAX_GROUP_LEN || g.chars().any(char::is_control))
+    {
+        return Err(bad(&format!(
+            "holds a group longer than {MAX_GROUP_LEN} bytes or with a control character"
+        )));
+    }
+    Ok(groups)
+}
+
+/// Checks that the proxy's user header names the requested user.
+fn proxy_user(
+    h: &HeaderName,
+    req_headers: &HeaderMap,
+    requested: &str,
+) -> Result<(), (StatusCode, String)> {
+    let user = proxy_header(h, req_headers)?
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or((
+            StatusCode::UNAUTHORIZED,
+            format!("You are not signed in: the SSO proxy did not set the {h} header."),
+        ))?;
+    if user != requested {
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!(
+                "You are signed in as {user}, but this login request is for {requested}. Only {requested} can approve it."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The checks both the page and the API make before showing or deciding: the challenge, and
+/// the groups an approval by this approver gives.
 pub(crate) async fn check_challenge(
     app: &App,
     ip: IpAddr,
     token: &str,
     headers: &HeaderMap,
-) -> Result<state::View, (StatusCode, &'static str, String)> {
+) -> Result<(state::View, Vec<String>), (StatusCode, &'static str, String)> {
     let now = SystemTime::now();
     let view = app.challenges.view(token, now).await.map_err(|e| {
         (
@@ -95,7 +158,7 @@ pub(crate) async fn check_challenge(
             "This login request was already approved or denied.".into(),
         ));
     }
-    approver(app, headers, &view.user).map_err(|(s, m)| (s, "Not allowed", m))?;
+    let groups = approver(app, headers, &view.user).map_err(|(s, m)| (s, "Not allowed", m))?;
     if app.config.ip_check && ip != view.ip {
         return Err((
             StatusCode::FORBIDDEN,
@@ -106,7 +169,16 @@ pub(crate) async fn check_challenge(
             ),
         ));
     }
-    Ok(view)
+    Ok((view, groups))
+}
+
+/// The decision to record: an approval carries the approver's groups.
+fn decision(approve: bool, groups: Vec<String>) -> state::Decision {
+    if approve {
+        state::Decision::Approve { groups }
+    } else {
+        state::Decision::Deny
+    }
 }
 
 pub(crate) async fn read_body(req: Request) -> Result<Bytes, Resp> {
@@ -133,7 +205,7 @@ pub(crate) fn log_decision(app: &App, approved: bool, view: &state::View) {
 }
 
 pub(crate) async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
-    let view = match check_challenge(app, ip, token, req.headers()).await {
+    let (view, groups) = match check_challenge(app, ip, token, req.headers()).await {
         Ok(v) => v,
         Err((s, title, detail)) => {
             let mut r = problem(s, title, &detail);
@@ -145,7 +217,7 @@ pub(crate) async fn validator_page(app: &App, ip: IpAddr, token: &str, req: Requ
     };
     match *req.method() {
         Method::GET => approval_page(app, token, &view, req.uri().path()).await,
-        Method::POST => decide_on_page(app, token, &view, req).await,
+        Method::POST => decide_on_page(app, token, &view, groups, req).await,
         _ => problem(
             StatusCode::METHOD_NOT_ALLOWED,
             "Method not allowed",
@@ -207,6 +279,7 @@ pub(crate) async fn decide_on_page(
     app: &App,
     token: &str,
     view: &state::View,
+    groups: Vec<String>,
     req: Request,
 ) -> Resp {
     let body = match read_body(req).await {
@@ -223,7 +296,7 @@ pub(crate) async fn decide_on_page(
     };
     let decided = match app
         .challenges
-        .decide(token, &nonce, approve, SystemTime::now())
+        .decide(token, &nonce, decision(approve, groups), SystemTime::now())
         .await
     {
         Ok(d) => d,
@@ -297,7 +370,7 @@ pub(crate) fn after_decision(view: &state::View, approve: bool) -> Resp {
 }
 
 pub(crate) async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Request) -> Resp {
-    let view = match check_challenge(app, ip, token, req.headers()).await {
+    let (view, groups) = match check_challenge(app, ip, token, req.headers()).await {
         Ok(v) => v,
         Err((StatusCode::SERVICE_UNAVAILABLE, _, detail)) => {
             return unavailable(&StateError(detail));
@@ -351,7 +424,12 @@ pub(crate) async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Reque
             };
             let decided = match app
                 .challenges
-                .decide(token, &decision.nonce, approve, SystemTime::now())
+                .decide(
+                    token,
+                    &decision.nonce,
+                    self::decision(approve, groups),
+                    SystemTime::now(),
+                )
                 .await
             {
                 Ok(d) => d,
