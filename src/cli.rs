@@ -69,6 +69,9 @@ pub enum Command {
     /// AWS credentials from the session, for the AWS CLI and SDKs (weep's commands)
     #[command(subcommand)]
     Aws(AwsCommand),
+    /// Keep sessions in memory, refreshed ahead of expiry, for the commands of this shell
+    /// (`eval "$(sesame agent)"`; docs/agent.md)
+    Agent(AgentArgs),
     /// Make a sesame profile from another tool's configuration
     #[command(subcommand)]
     Import(ImportCommand),
@@ -89,6 +92,26 @@ pub enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Stay in the foreground (for systemd, launchd or a terminal) instead of detaching
+    #[arg(long)]
+    pub foreground: bool,
+
+    /// Stop the agent on --socket, else SESAME_AUTH_SOCK's, else the default one
+    #[arg(long, conflicts_with = "foreground")]
+    pub stop: bool,
+
+    /// The agent's socket [default: $XDG_RUNTIME_DIR/sesame/agent.sock, else
+    /// $TMPDIR/sesame-UID/agent.sock]
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// The shell to write the lines for [default: from $SHELL, else sh]
+    #[arg(long, value_enum)]
+    pub shell: Option<ShellArg>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -8,6 +8,8 @@
 //! behind `sesame serve` and `sesame demo` is `sesame-server`, linked with the `server` feature
 //! (on by default).
 
+#[cfg(unix)]
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod login_args;

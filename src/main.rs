@@ -173,6 +173,11 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             for_programs(command, common, printer)
         }
+        Command::Agent(args) => agent(
+            &args,
+            common(cli.profile, cli.store.map(Into::into), ca)?,
+            printer,
+        ),
         Command::Import(sesame::cli::ImportCommand::Weep(args)) => {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::import::weep(&args, &common, printer)
@@ -191,6 +196,20 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
         #[cfg(not(feature = "server"))]
         Command::Serve(_) | Command::Demo(_) => Err(commands::without_server()),
     }
+}
+
+/// `sesame agent`, on Unix.
+#[cfg(unix)]
+fn agent(args: &sesame::cli::AgentArgs, common: Common, printer: &Printer) -> Result<(), Error> {
+    commands::agent::run(args, &common, &process_env, printer)
+}
+
+/// `sesame agent` elsewhere: not yet.
+#[cfg(not(unix))]
+fn agent(_: &sesame::cli::AgentArgs, _: Common, _: &Printer) -> Result<(), Error> {
+    Err(Error::usage(
+        "sesame agent needs Unix sockets, which this build of sesame does not use on Windows yet.",
+    ))
 }
 
 /// The commands that hand the session to other programs through their own protocols: git's

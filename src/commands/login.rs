@@ -10,5 +10,7 @@ pub async fn run(
     opener: &dyn Opener,
     printer: &Printer,
 ) -> Result<(), Error> {
-    sesame_login::login::run(settings, opener, printer).await
+    sesame_login::login::run(settings, opener, printer).await?;
+    super::tell_agent(&settings.common, &sesame_login::settings::process_env);
+    Ok(())
 }

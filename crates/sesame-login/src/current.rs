@@ -24,6 +24,9 @@ pub fn open_store_to_read(common: &Common, printer: &Printer) -> Result<Opened, 
 /// program (`token`, `exec`, `header`, the credential helpers). No valid session: exit 3 with
 /// what to run.
 pub fn fresh_session(common: &Common, env: Env, printer: &Printer) -> Result<Session, Error> {
+    if let Some(s) = from_agent(common, env)? {
+        return Ok(s);
+    }
     let (opened, session) = load_session(common, printer)?;
     let expired = expired_error(common, &session);
     let secret = common.client_secret(env);
@@ -45,7 +48,22 @@ pub async fn fresh_session_async(
     env: Env<'_>,
     printer: &Printer,
 ) -> Result<Session, Error> {
+    if let Some(s) = from_agent(common, env)? {
+        return Ok(s);
+    }
     fresh_session_with(common, common.client_secret(env).as_ref(), printer).await
+}
+
+/// The session from the agent at `SESAME_AUTH_SOCK`, if one answers with a usable one.
+#[cfg(unix)]
+fn from_agent(common: &Common, env: Env) -> Result<Option<Session>, Error> {
+    crate::agent::client::session(common, env)
+}
+
+/// No agent on this platform yet.
+#[cfg(not(unix))]
+fn from_agent(_common: &Common, _env: Env) -> Result<Option<Session>, Error> {
+    Ok(None)
 }
 
 /// [`fresh_session_async`] with the client secret (for a confidential client's refresh) given.

@@ -5,6 +5,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod agent;
 mod auth;
 pub mod aws;
 pub mod blocking;

@@ -250,7 +250,8 @@ fn is_link_refusal(e: &io::Error) -> bool {
 }
 
 #[cfg(unix)]
-fn effective_uid() -> u32 {
+/// This process's effective user ID.
+pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }

@@ -281,10 +281,16 @@ impl Session {
     /// a line break. Only an HTTP Basic session's token (a password) may hold spaces.
     pub fn from_json(text: &str) -> Result<Session, String> {
         let session: Session = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        if session.flow != Flow::Basic && !session.token.is_issued_form() {
+        session.checked()
+    }
+
+    /// The checks of [`Session::from_json`], for a session that arrived in another message
+    /// (the agent's answer).
+    pub fn checked(self) -> Result<Session, String> {
+        if self.flow != Flow::Basic && !self.token.is_issued_form() {
             return Err("its token contains characters no server issues".into());
         }
-        Ok(session)
+        Ok(self)
     }
 }
 

@@ -72,6 +72,10 @@ vars! {
     AUDIENCE = "SESAME_AUDIENCE";
     /// The `resource` authorization parameter, RFC 8707 (`--resource`).
     RESOURCE = "SESAME_RESOURCE";
+    /// The agent's socket (`sesame agent` prints it): commands ask the agent first.
+    AUTH_SOCK = "SESAME_AUTH_SOCK";
+    /// Seconds a command waits for the agent before reading the store itself (default 0.1).
+    AGENT_TIMEOUT = "SESAME_AGENT_TIMEOUT";
     /// `sesame serve`: the secret that signs its JWTs (instead of `--jwt-secret-file`).
     JWT_SECRET = "SESAME_JWT_SECRET";
     /// `sesame serve`: the Redis URL shared by replicas (`--redis-url`).

@@ -172,6 +172,15 @@ pub(crate) async fn check_challenge(
     Ok((view, groups))
 }
 
+/// The JSON API's `action`: approve (also when absent) or deny; `None` for anything else.
+fn api_action(action: Option<&str>) -> Option<bool> {
+    match action {
+        None | Some("approve") => Some(true),
+        Some("deny") => Some(false),
+        Some(_) => None,
+    }
+}
+
 /// The decision to record: an approval carries the approver's groups.
 fn decision(approve: bool, groups: Vec<String>) -> state::Decision {
     if approve {
@@ -415,12 +424,8 @@ pub(crate) async fn validator_api(app: &App, ip: IpAddr, token: &str, req: Reque
                     "expected JSON {\"nonce\": \"...\"}",
                 );
             };
-            let approve = match decision.action.as_deref() {
-                None | Some("approve") => true,
-                Some("deny") => false,
-                Some(_) => {
-                    return message(StatusCode::BAD_REQUEST, "action must be approve or deny");
-                }
+            let Some(approve) = api_action(decision.action.as_deref()) else {
+                return message(StatusCode::BAD_REQUEST, "action must be approve or deny");
             };
             let decided = match app
                 .challenges

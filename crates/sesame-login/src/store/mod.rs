@@ -13,7 +13,7 @@ pub use memory::MemoryStore;
 
 use crate::error::{Error, ErrorKind};
 use crate::session::Session;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -118,7 +118,7 @@ impl Extra {
 }
 
 /// Which store to use (`--store`, `SESAME_STORE`, the profile's `store`); [`open`] opens it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     /// The keychain when it answers, else the session files, with a warning.

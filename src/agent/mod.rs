@@ -1,0 +1,156 @@
+//! `sesame agent`'s server: a Unix socket that answers the protocol of
+//! `sesame_login::agent::protocol` from the sessions it holds ([`sessions`]). Only this user's
+//! processes are answered (the peer's uid, from the kernel); a client gets [`READ_TIMEOUT`] to
+//! send its request and at most [`MAX_CLIENTS`] are served at once, so a slow or hostile client
+//! costs the others nothing.
+
+pub mod sessions;
+pub mod socket;
+
+use sesame_login::agent::protocol::{
+    Answer, Op, Refusal, Request, Response, VERSION, encode, frame_len,
+};
+use sessions::Sessions;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Notify, Semaphore};
+
+/// How long a client has to send its whole request.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the agent waits for a client to take its answer.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an answer may take to make (a first load from a slow keychain, a refresh).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
+/// Clients served at once; more are closed at once (they read the store themselves).
+pub const MAX_CLIENTS: usize = 64;
+
+/// Serves `listener` until a `Stop` request or `shutdown` completes.
+pub async fn serve(
+    listener: UnixListener,
+    sessions: Arc<Sessions>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let stop = Arc::new(Notify::new());
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let uid = sesame_login::private_file::effective_uid();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = stop.notified() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::debug!("agent: accept: {e}");
+                    // Out of file descriptors: give the others a moment to finish.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("agent: {MAX_CLIENTS} clients already; closing one");
+            continue;
+        };
+        let (sessions, stop) = (sessions.clone(), stop.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            handle(stream, uid, &sessions, &stop).await;
+        });
+    }
+    // Let the answers under way (the `Stop` request's own, at least) reach their clients.
+    let all = u32::try_from(MAX_CLIENTS).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, slots.acquire_many(all)).await;
+}
+
+/// One connection: one request, one answer.
+async fn handle(mut stream: UnixStream, uid: u32, sessions: &Arc<Sessions>, stop: &Notify) {
+    let response = match stream.peer_cred() {
+        Ok(cred) if cred.uid() == uid => {
+            match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
+                Err(_) => {
+                    tracing::debug!("agent: a client sent no request within {READ_TIMEOUT:?}");
+                    return;
+                }
+                Ok(Err(refused)) => refused,
+                Ok(Ok(request)) => {
+                    match tokio::time::timeout(ANSWER_TIMEOUT, answer(request, sessions, stop))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => {
+                            Response::refused(Refusal::Unavailable, "the answer took too long")
+                        }
+                    }
+                }
+            }
+        }
+        Ok(cred) => {
+            tracing::debug!("agent: refused a client of uid {}", cred.uid());
+            Response::refused(
+                Refusal::Forbidden,
+                "this agent answers only the user who started it",
+            )
+        }
+        Err(e) => Response::refused(Refusal::Forbidden, format!("who is asking is unknown: {e}")),
+    };
+    let Ok(frame) = encode(&response) else {
+        return;
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await;
+}
+
+/// Reads one request frame; a bad one is the refusal to send back.
+async fn read_request(stream: &mut UnixStream) -> Result<Request, Response> {
+    let mut header = [0u8; 4];
+    let bad = |what: String| Response::refused(Refusal::BadRequest, what);
+    stream
+        .read_exact(&mut header)
+        .await
+        .map_err(|e| bad(format!("no request: {e}")))?;
+    let len = frame_len(header).map_err(|e| bad(e.to_string()))?;
+    let mut body = vec![0u8; len];
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| bad(format!("a short request: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if value.get("v").and_then(serde_json::Value::as_u64) != Some(u64::from(VERSION)) {
+        return Err(Response::refused(
+            Refusal::Version,
+            format!("this agent speaks version {VERSION} of the protocol"),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| bad(format!("not a request: {e}")))
+}
+
+/// The answer to a request.
+async fn answer(request: Request, sessions: &Arc<Sessions>, stop: &Notify) -> Response {
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let pid = std::process::id();
+    match request.op {
+        Op::Ping => Response::new(Answer::Pong { pid, version }),
+        Op::Status => Response::new(Answer::Status {
+            pid,
+            version,
+            sessions: sessions.status(),
+        }),
+        Op::Session { at } => match sessions.get(&at).await {
+            Ok(session) => Response::new(Answer::Session {
+                session: Box::new(session),
+            }),
+            Err((why, message)) => Response::refused(why, message),
+        },
+        Op::Forget { at } => {
+            sessions.forget(&at);
+            Response::new(Answer::Done)
+        }
+        Op::Stop => {
+            stop.notify_one();
+            Response::new(Answer::Done)
+        }
+    }
+}
