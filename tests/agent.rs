@@ -5,6 +5,8 @@
 //! others, and only its own user is answered.
 
 mod common;
+#[path = "oidc_support/mod.rs"]
+mod oidc_support;
 
 use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -336,4 +338,73 @@ fn sesame_agent_detaches_prints_shell_lines_once_and_stops() {
         .run_env(&["agent", "--socket", "/tmp/a b;c/agent.sock"], &[])
         .expect_code(2)
         .stderr_has(&["must be absolute and hold only"]);
+}
+
+/// With a refreshable session (oidc-provider, 12 s access tokens), the agent refreshes before
+/// callers would find the token due: the store gets the new session with no command running,
+/// twenty concurrent `sesame token` calls are answered from memory without a refresh of their
+/// own, and after kill -9 the store has the latest session.
+#[test]
+#[ignore = "needs node and oidc-provider (npm ci in tests/oidc); scripts/test-all.sh runs it"]
+fn the_agent_refreshes_ahead_so_no_caller_waits_and_the_store_keeps_up() {
+    oidc_support::require_node_fixture();
+    let provider = oidc_support::OidcProvider::start(&[("OIDC_ACCESS_TTL", "12")]);
+    let proxy = oidc_support::CountingProxy::start(provider.addr);
+    let mut sb = oidc_support::Sandbox::new();
+    let out = sb.login(
+        &provider.issuer,
+        "browser",
+        &["--token-endpoint", &proxy.token_endpoint()],
+        &[],
+    );
+    assert_eq!(out.code(), Some(0), "{out:?}\n{}", provider.log());
+    let socket = sb.path().join("runtime/agent/agent.sock");
+    sb.set("SESAME_AUTH_SOCK", socket.to_string_lossy());
+    sb.set("SESAME_AGENT_TIMEOUT", "5");
+    sb.set("SESAME_REFRESH_SKEW", "3");
+    let stored = || sb.session()["token"].as_str().unwrap().to_string();
+    let first = stored();
+    let mut agent = AgentProc::start(&sb, &socket, &[]);
+    assert_eq!(token_via(&sb), (first.clone(), true));
+
+    // Nothing runs; the agent refreshes at about 8 s, before callers (3 s of skew) would.
+    let waited = Instant::now();
+    while stored() == first {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "no refresh by the agent; {:?}",
+            proxy.grants()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(proxy.refreshes(), 1, "{:?}", proxy.grants());
+    let second = stored();
+    let callers: Vec<_> = (0..20)
+        .map(|_| {
+            let cmd = sb.command(&["token", "--store", "file"], &[("SESAME_LOG", "debug")]);
+            std::thread::spawn(move || run_with_limit(cmd, Duration::from_secs(30)))
+        })
+        .collect();
+    for caller in callers {
+        let out = caller.join().unwrap();
+        out.expect_code(0).no_panic();
+        assert!(
+            out.stderr.contains("agent: answered"),
+            "answered by the agent: {out:?}"
+        );
+        assert_ne!(out.stdout.trim_end(), first, "never the old token");
+    }
+    assert!(
+        proxy.refreshes() <= 2,
+        "the callers refreshed nothing themselves: {:?}",
+        proxy.grants()
+    );
+
+    // kill -9: the store holds what the agent last had.
+    agent.kill_9();
+    let latest = stored();
+    assert!(latest == second || proxy.refreshes() == 2);
+    let out = sb.run(&["token", "--store", "file"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout.trim_end(), stored());
 }
