@@ -143,6 +143,45 @@ fn the_agent_answers_from_memory_commands_fall_back_when_it_dies_and_logout_reac
         .stderr_has(&["Not logged in"]);
 }
 
+/// `sesame doctor` reports the agent: what it holds when it answers, a warning when
+/// `SESAME_AUTH_SOCK` names a socket nobody answers on.
+#[test]
+fn doctor_reports_the_agent() {
+    let server = RefServer::start();
+    let (sandbox, socket) = logged_in(&server);
+    let agent_check = |sandbox: &Sandbox| {
+        let out = sandbox.run_env(&["doctor", "--output", "json", "--store", "file"], &[]);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "agent")
+            .cloned()
+            .unwrap_or_else(|| panic!("no agent check: {report}"))
+    };
+    let dead = agent_check(&sandbox);
+    assert_eq!(dead["verdict"], "WARN", "{dead}");
+    assert!(
+        dead["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no agent answers"),
+        "{dead}"
+    );
+    let mut agent = AgentProc::start(&sandbox, &socket, &[]);
+    assert!(token_via(&sandbox).1);
+    let live = agent_check(&sandbox);
+    assert_eq!(live["verdict"], "OK", "{live}");
+    let detail = live["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("pid {} on", agent.child.id()))
+            && detail.contains("holding 1 session: default (expires in"),
+        "{live}"
+    );
+    agent.kill_9();
+}
+
 /// Sends `bytes` on a new connection and reads what the agent answers (a frame's JSON), or
 /// `None` if it closes without one.
 fn raw(socket: &Path, bytes: &[u8]) -> Option<serde_json::Value> {

@@ -74,6 +74,8 @@ pub fn run(
         checks.push(session_check(common));
         checks.extend(session_file_check(common));
     }
+    #[cfg(unix)]
+    checks.push(agent_check(env));
     match format {
         OutputFormat::Json => stdout(&format!(
             "{}\n",
@@ -89,6 +91,90 @@ pub fn run(
         )));
     }
     Ok(())
+}
+
+/// A session the agent holds, as doctor shows it.
+#[cfg(unix)]
+fn held_line(h: &sesame_login::agent::protocol::Held) -> String {
+    let now = unix_seconds(SystemTime::now());
+    let until = |at: Option<i64>| {
+        at.map(|t| {
+            human_duration(Duration::from_secs(
+                t.saturating_sub(now).max(0).unsigned_abs(),
+            ))
+        })
+    };
+    match (until(h.expires_at), until(h.refresh_at)) {
+        (Some(e), Some(r)) => format!("{} (expires in {e}, refreshed in {r})", h.profile),
+        (Some(e), None) => format!("{} (expires in {e})", h.profile),
+        _ => h.profile.clone(),
+    }
+}
+
+/// The agent `SESAME_AUTH_SOCK` names: whether it answers, and what it holds.
+#[cfg(unix)]
+fn agent_check(env: Env) -> Check {
+    use sesame_login::agent::client::Agent;
+    use sesame_login::agent::protocol::{Answer, Op};
+    let agent = match Agent::from_env(env) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return check(
+                "agent",
+                Verdict::Ok,
+                "not in use: commands read the store (`eval \"$(sesame agent)\"` starts one)",
+            );
+        }
+        Err(e) => return check("agent", Verdict::Fail, e.message).remedy("Fix or unset it."),
+    };
+    let path = agent.path().display().to_string();
+    let slow = Agent::at(agent.path().to_path_buf(), Duration::from_secs(2));
+    match slow.ask(Op::Status) {
+        Ok(Answer::Status {
+            pid,
+            version,
+            sessions,
+        }) => {
+            let held: Vec<String> = sessions.iter().map(held_line).collect();
+            let detail = format!(
+                "pid {pid} on {path}, holding {} session{}{}",
+                held.len(),
+                if held.len() == 1 { "" } else { "s" },
+                if held.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", held.join(", "))
+                }
+            );
+            if version == env!("CARGO_PKG_VERSION") {
+                check("agent", Verdict::Ok, detail)
+            } else {
+                check(
+                    "agent",
+                    Verdict::Warn,
+                    format!(
+                        "{detail}; it is sesame {version}, this is {}",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                )
+                .remedy("Restart it: `sesame agent --stop`, then `eval \"$(sesame agent)\"`.")
+            }
+        }
+        Ok(other) => check(
+            "agent",
+            Verdict::Warn,
+            format!("the agent on {path} answered {other:?}"),
+        )
+        .remedy("Restart it: `sesame agent --stop`, then `eval \"$(sesame agent)\"`."),
+        Err(e) => check(
+            "agent",
+            Verdict::Warn,
+            format!(
+                "SESAME_AUTH_SOCK names {path}, but no agent answers ({e}): commands read the store"
+            ),
+        )
+        .remedy("Start one with `eval \"$(sesame agent)\"`, or unset SESAME_AUTH_SOCK."),
+    }
 }
 
 fn table(checks: &[Check]) -> String {
