@@ -72,6 +72,9 @@ pub enum Command {
     /// Keep sessions in memory, refreshed ahead of expiry, for the commands of this shell
     /// (`eval "$(sesame agent)"`; docs/agent.md)
     Agent(AgentArgs),
+    /// ssh with this laptop's agent forwarded, restricted: on HOST, `sesame token` gets the
+    /// access token of a `forward = true` profile from here, after a yes at this terminal
+    Ssh(SshArgs),
     /// Make a sesame profile from another tool's configuration
     #[command(subcommand)]
     Import(ImportCommand),
@@ -112,6 +115,14 @@ pub struct AgentArgs {
     /// The shell to write the lines for [default: from $SHELL, else sh]
     #[arg(long, value_enum)]
     pub shell: Option<ShellArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// ssh's options, HOST and the COMMAND, as ssh takes them (put `--` first if an option is
+    /// also one of sesame's, such as -v)
+    #[arg(value_name = "SSH ARGS", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args, Default)]

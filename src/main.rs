@@ -178,6 +178,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             common(cli.profile, cli.store.map(Into::into), ca)?,
             printer,
         ),
+        Command::Ssh(args) => ssh(&args),
         Command::Import(sesame::cli::ImportCommand::Weep(args)) => {
             let common = common(cli.profile, cli.store.map(Into::into), ca)?;
             commands::import::weep(&args, &common, printer)
@@ -202,6 +203,20 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
 #[cfg(unix)]
 fn agent(args: &sesame::cli::AgentArgs, common: Common, printer: &Printer) -> Result<(), Error> {
     commands::agent::run(args, &common, &process_env, printer)
+}
+
+/// `sesame ssh`, on Unix.
+#[cfg(unix)]
+fn ssh(args: &sesame::cli::SshArgs) -> Result<(), Error> {
+    commands::ssh::run(args, &process_env)
+}
+
+/// `sesame ssh` elsewhere: not yet.
+#[cfg(not(unix))]
+fn ssh(_: &sesame::cli::SshArgs) -> Result<(), Error> {
+    Err(Error::usage(
+        "sesame ssh needs Unix sockets, which this build of sesame does not use on Windows yet.",
+    ))
 }
 
 /// `sesame agent` elsewhere: not yet.

@@ -4,6 +4,7 @@
 //! send its request and at most [`MAX_CLIENTS`] are served at once, so a slow or hostile client
 //! costs the others nothing.
 
+pub mod forward;
 pub mod sessions;
 pub mod socket;
 
@@ -11,6 +12,8 @@ use sesame_login::agent::protocol::{
     Answer, Op, Refusal, Request, Response, VERSION, encode, frame_len,
 };
 use sessions::Sessions;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,13 +29,26 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
 /// Clients served at once; more are closed at once (they read the store themselves).
 pub const MAX_CLIENTS: usize = 64;
 
-/// Serves `listener` until a `Stop` request or `shutdown` completes.
+/// What answers the requests on a socket: the agent's own ([`agent_answers`]) or a forwarded
+/// socket's ([`forward`]).
+pub type Answerer =
+    Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// The agent's answers on its own socket; `Stop` notifies `stop`.
+pub fn agent_answers(sessions: Arc<Sessions>, stop: Arc<Notify>) -> Answerer {
+    Arc::new(move |request| {
+        let (sessions, stop) = (sessions.clone(), stop.clone());
+        Box::pin(async move { answer(request, &sessions, &stop).await })
+    })
+}
+
+/// Serves `listener` with `answers` until `stop` is notified or `shutdown` completes.
 pub async fn serve(
     listener: UnixListener,
-    sessions: Arc<Sessions>,
-    shutdown: impl std::future::Future<Output = ()>,
+    answers: Answerer,
+    stop: Arc<Notify>,
+    shutdown: impl Future<Output = ()>,
 ) {
-    let stop = Arc::new(Notify::new());
     let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
     let uid = sesame_login::private_file::effective_uid();
     tokio::pin!(shutdown);
@@ -54,10 +70,10 @@ pub async fn serve(
             tracing::debug!("agent: {MAX_CLIENTS} clients already; closing one");
             continue;
         };
-        let (sessions, stop) = (sessions.clone(), stop.clone());
+        let answers = answers.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            handle(stream, uid, &sessions, &stop).await;
+            handle(stream, uid, &answers).await;
         });
     }
     // Let the answers under way (the `Stop` request's own, at least) reach their clients.
@@ -66,7 +82,7 @@ pub async fn serve(
 }
 
 /// One connection: one request, one answer.
-async fn handle(mut stream: UnixStream, uid: u32, sessions: &Arc<Sessions>, stop: &Notify) {
+async fn handle(mut stream: UnixStream, uid: u32, answers: &Answerer) {
     let response = match stream.peer_cred() {
         Ok(cred) if cred.uid() == uid => {
             match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
@@ -76,9 +92,7 @@ async fn handle(mut stream: UnixStream, uid: u32, sessions: &Arc<Sessions>, stop
                 }
                 Ok(Err(refused)) => refused,
                 Ok(Ok(request)) => {
-                    match tokio::time::timeout(ANSWER_TIMEOUT, answer(request, sessions, stop))
-                        .await
-                    {
+                    match tokio::time::timeout(ANSWER_TIMEOUT, answers(request)).await {
                         Ok(r) => r,
                         Err(_) => {
                             Response::refused(Refusal::Unavailable, "the answer took too long")
@@ -103,7 +117,7 @@ async fn handle(mut stream: UnixStream, uid: u32, sessions: &Arc<Sessions>, stop
 }
 
 /// Reads one request frame; a bad one is the refusal to send back.
-async fn read_request(stream: &mut UnixStream) -> Result<Request, Response> {
+pub(crate) async fn read_request(stream: &mut UnixStream) -> Result<Request, Response> {
     let mut header = [0u8; 4];
     let bad = |what: String| Response::refused(Refusal::BadRequest, what);
     stream

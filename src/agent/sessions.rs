@@ -364,7 +364,7 @@ impl Entry {
 }
 
 /// A failed load's error as a refusal.
-fn refusal(e: Error) -> Refused {
+pub(crate) fn refusal(e: Error) -> Refused {
     let why = match (e.exit, e.kind()) {
         (_, sesame_login::ErrorKind::Expired) => Refusal::Expired,
         (Exit::NoSession, _) => Refusal::NotLoggedIn,

@@ -17,6 +17,15 @@ pub struct Bound {
 }
 
 impl Bound {
+    /// The socket for tokio; inside the runtime.
+    pub fn tokio_listener(&self) -> Result<tokio::net::UnixListener, Error> {
+        let failed =
+            |e: std::io::Error| Error::other(format!("The socket {}: {e}", self.path.display()));
+        let std = self.listener.try_clone().map_err(failed)?;
+        std.set_nonblocking(true).map_err(failed)?;
+        tokio::net::UnixListener::from_std(std).map_err(failed)
+    }
+
     /// Removes the socket file if it is still the one this agent bound.
     pub fn remove(&self) {
         if let Ok(meta) = std::fs::symlink_metadata(&self.path)

@@ -3,6 +3,7 @@
 //! Starting an agent where one already answers prints its lines again, so
 //! `eval "$(sesame agent)"` belongs in a shell's startup file.
 
+use crate::agent::forward::{self, Confirm, Source};
 use crate::agent::{self, sessions::Sessions, socket};
 use crate::cli::{AgentArgs, ShellArg};
 use sesame_login::agent::client::{Agent, default_socket};
@@ -13,7 +14,11 @@ use sesame_login::settings::{Common, Env};
 use sesame_login::vars;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The agent's restricted socket, beside its own: what plain `RemoteForward` lines forward.
+pub const FORWARD_SOCKET: &str = "agent-forward.sock";
 
 /// How long `sesame agent` waits for the agent it started to answer.
 const START_WAIT: Duration = Duration::from_secs(10);
@@ -129,6 +134,8 @@ fn stop(args: &AgentArgs, shell: ShellArg, env: Env, printer: &Printer) -> Resul
 }
 
 /// Runs the agent here until SIGINT, SIGTERM or `--stop`; the shell lines go to stdout first.
+/// Beside its socket it serves `agent-forward.sock`, the restricted one that plain
+/// `RemoteForward` lines may forward to SSH hosts (docs/agent.md).
 fn foreground(
     path: &Path,
     common: &Common,
@@ -136,6 +143,14 @@ fn foreground(
     printer: &Printer,
 ) -> Result<(), Error> {
     let bound = socket::bind(path)?;
+    let forward_path = path.with_file_name(FORWARD_SOCKET);
+    let forward = match socket::bind(&forward_path) {
+        Ok(b) => b,
+        Err(e) => {
+            bound.remove();
+            return Err(e);
+        }
+    };
     let sessions = Sessions::new(common.refresh_skew, common.keychain.timeout);
     // A service manager may give no stdout: the lines are a courtesy there.
     let _ = print_lines(&set_lines(shell, path, std::process::id()));
@@ -144,31 +159,32 @@ fn foreground(
         path.display(),
         std::process::id()
     ));
-    let served = (|| {
-        bound
-            .listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::other(format!("The agent's socket: {e}")))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))?;
+    let served = runtime().and_then(|runtime| {
         runtime.block_on(async {
-            let listener = tokio::net::UnixListener::from_std(
-                bound
-                    .listener
-                    .try_clone()
-                    .map_err(|e| Error::other(format!("The agent's socket: {e}")))?,
-            )
-            .map_err(|e| Error::other(format!("The agent's socket: {e}")))?;
-            agent::serve(listener, sessions, stopped()).await;
+            let stop = Arc::new(tokio::sync::Notify::new());
+            let own = agent::agent_answers(sessions.clone(), stop.clone());
+            let forwarded = forward::answers(Source::Agent(sessions), Confirm::Refuse);
+            let never = Arc::new(tokio::sync::Notify::new());
+            tokio::select! {
+                () = agent::serve(bound.tokio_listener()?, own, stop, stopped()) => {}
+                () = agent::serve(forward.tokio_listener()?, forwarded, never, std::future::pending()) => {}
+            }
             Ok::<(), Error>(())
         })
-    })();
+    });
     bound.remove();
+    forward.remove();
     printer.info("sesame agent: stopped.");
     served
+}
+
+/// The async runtime of the agent and of `sesame ssh`'s forwarded socket.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))
 }
 
 /// SIGINT or SIGTERM; SIGHUP (the terminal it started from closing) is ignored.

@@ -142,6 +142,9 @@ pub async fn kubectl(
     } else {
         IfNone::Fail
     };
+    if let Some(session) = sesame_login::current::from_agent(common, env, printer)? {
+        return stdout(&format!("{}\n", exec_credential(&version, &session)));
+    }
     let secret = common.client_secret(env);
     let session = session_or_login(
         common,

@@ -16,6 +16,8 @@ pub mod logout;
 pub mod refresh;
 #[cfg(feature = "server")]
 pub mod serve;
+#[cfg(unix)]
+pub mod ssh;
 pub mod status;
 pub mod token;
 

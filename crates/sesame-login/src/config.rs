@@ -105,6 +105,12 @@ pub struct ProfileConfig {
     pub refresh_body: Option<serde_json::Value>,
     /// `[profiles.NAME.aws]`: how `sesame aws` gets credentials from this profile's session.
     pub aws: Option<AwsProfile>,
+    /// Whether this profile's access token may be handed to SSH hosts through a forwarded agent
+    /// (`sesame ssh`, docs/agent.md); off unless set.
+    pub forward: Option<bool>,
+    /// Whether the first use from each SSH connection waits for a yes at the terminal of
+    /// `sesame ssh` (default); `false` for automation.
+    pub forward_confirm: Option<bool>,
 }
 
 /// `[profiles.NAME.aws]` (docs/aws.md). A ConsoleMe (challenge) session needs none of it; an

@@ -24,7 +24,7 @@ pub fn open_store_to_read(common: &Common, printer: &Printer) -> Result<Opened, 
 /// program (`token`, `exec`, `header`, the credential helpers). No valid session: exit 3 with
 /// what to run.
 pub fn fresh_session(common: &Common, env: Env, printer: &Printer) -> Result<Session, Error> {
-    if let Some(s) = from_agent(common, env)? {
+    if let Some(s) = from_agent(common, env, printer)? {
         return Ok(s);
     }
     let (opened, session) = load_session(common, printer)?;
@@ -48,21 +48,38 @@ pub async fn fresh_session_async(
     env: Env<'_>,
     printer: &Printer,
 ) -> Result<Session, Error> {
-    if let Some(s) = from_agent(common, env)? {
+    if let Some(s) = from_agent(common, env, printer)? {
         return Ok(s);
     }
     fresh_session_with(common, common.client_secret(env).as_ref(), printer).await
 }
 
-/// The session from the agent at `SESAME_AUTH_SOCK`, if one answers with a usable one.
+/// The session from the agent at `SESAME_AUTH_SOCK` (or one forwarded over SSH), if one
+/// answers with a usable one (more than the refresh skew left); `None` sends the caller to the
+/// store. An agent that refuses because of a rule (a profile not forwarded, a use not
+/// confirmed) is reported on stderr, since the store's "not logged in" would not say why. Only
+/// a bad `SESAME_AGENT_TIMEOUT` is an error.
 #[cfg(unix)]
-fn from_agent(common: &Common, env: Env) -> Result<Option<Session>, Error> {
-    crate::agent::client::session(common, env)
+pub fn from_agent(common: &Common, env: Env, printer: &Printer) -> Result<Option<Session>, Error> {
+    use crate::agent::client::{self, Asked};
+    use crate::agent::protocol::Refusal;
+    Ok(match client::session(common, env)? {
+        Asked::Session(s) => Some(*s),
+        Asked::Refused(Refusal::Forbidden, message) => {
+            printer.warn(&format!("The agent refused: {message}."));
+            None
+        }
+        Asked::Refused(..) | Asked::Nothing => None,
+    })
 }
 
 /// No agent on this platform yet.
 #[cfg(not(unix))]
-fn from_agent(_common: &Common, _env: Env) -> Result<Option<Session>, Error> {
+pub fn from_agent(
+    _common: &Common,
+    _env: Env,
+    _printer: &Printer,
+) -> Result<Option<Session>, Error> {
     Ok(None)
 }
 

@@ -76,6 +76,8 @@ vars! {
     AUTH_SOCK = "SESAME_AUTH_SOCK";
     /// Seconds a command waits for the agent before reading the store itself (default 0.1).
     AGENT_TIMEOUT = "SESAME_AGENT_TIMEOUT";
+    /// Set by `sesame ssh` on the SSH host (sshd passes `LC_*` by default): the forwarded agent's socket.
+    FORWARDED_AUTH_SOCK = "LC_SESAME_AUTH_SOCK";
     /// `sesame serve`: the secret that signs its JWTs (instead of `--jwt-secret-file`).
     JWT_SECRET = "SESAME_JWT_SECRET";
     /// `sesame serve`: the Redis URL shared by replicas (`--redis-url`).

@@ -137,6 +137,9 @@ async fn session(
     } else {
         IfNone::Fail
     };
+    if let Some(session) = sesame_login::current::from_agent(common, env, printer)? {
+        return Ok(session);
+    }
     let secret = common.client_secret(env);
     session_or_login(
         common,

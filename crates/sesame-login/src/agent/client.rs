@@ -3,7 +3,7 @@
 //! itself, as it would with no agent. An agent's answer gets the same checks as a stored
 //! session's.
 
-use super::protocol::{Answer, Op, Request, Response, Where, read_frame, write_frame};
+use super::protocol::{Answer, Op, Refusal, Request, Response, Where, read_frame, write_frame};
 use crate::error::Error;
 use crate::session::Session;
 use crate::settings::{Common, Env};
@@ -79,38 +79,127 @@ impl Agent {
     }
 }
 
-/// The session `common` names, from the agent, if one answers with a session that is fit to
-/// use now (more than the refresh skew left); `None` sends the caller to the store. A bad
-/// `SESAME_AGENT_TIMEOUT` is the only error.
-pub fn session(common: &Common, env: Env) -> Result<Option<Session>, Error> {
-    let Some(agent) = Agent::from_env(env)? else {
-        return Ok(None);
-    };
-    let answer = agent.ask(Op::Session {
-        at: Where::of(common),
-    });
-    let session = match answer {
-        Ok(Answer::Session { session }) => session,
-        Ok(other) => {
-            tracing::debug!("agent: {other:?}; reading the store");
-            return Ok(None);
-        }
-        Err(e) => {
-            tracing::debug!("agent at {}: {e}; reading the store", agent.path.display());
-            return Ok(None);
-        }
-    };
-    let Ok(session) = session.checked() else {
-        tracing::debug!("agent: its session has a malformed token; reading the store");
-        return Ok(None);
-    };
-    let now = crate::clock::unix_seconds(std::time::SystemTime::now());
-    let skew = crate::refresh::effective_skew(&session, common.refresh_skew);
-    if session.profile != common.profile || !session.is_valid_at(now, skew) {
-        return Ok(None);
+/// What asking the agent came to.
+#[derive(Debug)]
+pub enum Asked {
+    /// A session fit to use now.
+    Session(Box<Session>),
+    /// The agent refused, saying why; the caller reads the store.
+    Refused(Refusal, String),
+    /// No agent answered (or its session is not fit to use); the caller reads the store.
+    Nothing,
+}
+
+/// The prefix of the sockets `sesame ssh` forwards to an SSH host, in `/tmp`:
+/// `sesame-fwd-RANDOM.sock`, made by sshd, mode 0600, owned by the remote user.
+pub const FORWARDED_PREFIX: &str = "sesame-fwd-";
+
+/// The agents to ask: `SESAME_AUTH_SOCK`'s; else, in an SSH session (`SSH_CONNECTION`), the
+/// sockets forwarded to this host that belong to this user, newest first.
+fn candidates(env: Env) -> Result<Vec<(Agent, bool)>, Error> {
+    if let Some(agent) = Agent::from_env(env)? {
+        let forwarded = is_forwarded(&agent.path);
+        let agent = if forwarded {
+            Agent::at(agent.path, FORWARDED_TIMEOUT)
+        } else {
+            agent
+        };
+        return Ok(vec![(agent, forwarded)]);
     }
-    tracing::debug!("agent: answered for profile {}", common.profile);
-    Ok(Some(session))
+    if env("SSH_CONNECTION").is_none() {
+        return Ok(Vec::new());
+    }
+    // `sesame ssh` names its socket in LC_SESAME_AUTH_SOCK, which sshd passes on by default
+    // (`AcceptEnv LANG LC_*`): this connection's own, taken only if it looks like one.
+    if let Some(path) = env(vars::FORWARDED_AUTH_SOCK).map(PathBuf::from)
+        && is_forwarded(&path)
+        && path.parent() == Some(Path::new("/tmp"))
+        && own_socket(&path).is_some()
+    {
+        return Ok(vec![(Agent::at(path, FORWARDED_TIMEOUT), true)]);
+    }
+    Ok(forwarded_sockets(Path::new("/tmp"))
+        .into_iter()
+        .map(|p| (Agent::at(p, FORWARDED_TIMEOUT), true))
+        .collect())
+}
+
+/// How long a command waits for a forwarded agent: the person at the laptop may be asked to
+/// confirm (30 s), and the answer crosses the SSH connection.
+pub const FORWARDED_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Whether `path` is a socket `sesame ssh` forwarded.
+fn is_forwarded(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(FORWARDED_PREFIX))
+}
+
+/// When `path` was made, if it is a socket of this user's (not a link to one).
+fn own_socket(path: &Path) -> Option<std::time::SystemTime> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    (meta.file_type().is_socket() && meta.uid() == crate::private_file::effective_uid())
+        .then(|| meta.modified().unwrap_or(std::time::UNIX_EPOCH))
+}
+
+/// This user's forwarded sockets in `dir`, newest first (at most 8).
+fn forwarded_sockets(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(FORWARDED_PREFIX) && name.ends_with(".sock")
+        })
+        .filter_map(|e| Some((own_socket(&e.path())?, e.path())))
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.into_iter().take(8).map(|(_, p)| p).collect()
+}
+
+/// The session `common` names, from an agent ([`candidates`]), if one answers with a session
+/// that is fit to use now (more than the refresh skew left). A forwarded socket nobody listens
+/// on any more (its SSH connection ended) is removed. A bad `SESAME_AGENT_TIMEOUT` is the only
+/// error.
+pub fn session(common: &Common, env: Env) -> Result<Asked, Error> {
+    for (agent, forwarded) in candidates(env)? {
+        let answer = agent.ask(Op::Session {
+            at: Where::of(common),
+        });
+        let session = match answer {
+            Ok(Answer::Session { session }) => session,
+            Ok(Answer::Refused { why, message }) => {
+                tracing::debug!("agent at {}: refused ({message})", agent.path.display());
+                return Ok(Asked::Refused(why, message));
+            }
+            Ok(other) => {
+                tracing::debug!("agent: {other:?}; reading the store");
+                return Ok(Asked::Nothing);
+            }
+            Err(e) => {
+                tracing::debug!("agent at {}: {e}", agent.path.display());
+                if forwarded && e.kind() == io::ErrorKind::ConnectionRefused {
+                    let _ = std::fs::remove_file(&agent.path);
+                }
+                continue;
+            }
+        };
+        let Ok(session) = session.checked() else {
+            tracing::debug!("agent: its session has a malformed token; reading the store");
+            return Ok(Asked::Nothing);
+        };
+        let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+        let skew = crate::refresh::effective_skew(&session, common.refresh_skew);
+        if session.profile != common.profile || !session.is_valid_at(now, skew) {
+            return Ok(Asked::Nothing);
+        }
+        tracing::debug!("agent: answered for profile {}", common.profile);
+        return Ok(Asked::Session(Box::new(session)));
+    }
+    Ok(Asked::Nothing)
 }
 
 /// Tells the agent, if there is one, that the store changed for `common`'s profile (a login,
