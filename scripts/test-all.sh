@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine: installs what the tests need (a Secret
-# Service, Chromium and ChromeDriver, redis-server, the OIDC providers' npm packages, moto and the
-# AWS CLI from PyPI), then runs every test
+# Service, Chromium and ChromeDriver, redis-server, OpenSSH's server and client, the OIDC
+# providers' npm packages, moto and the AWS CLI from PyPI), then runs every test
 # with the optional parts required, so a missing piece fails instead of being skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver redis-server man-db bsdextrautils)
+apt_packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver redis-server man-db bsdextrautils
+  openssh-server openssh-client)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

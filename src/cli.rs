@@ -75,6 +75,9 @@ pub enum Command {
     /// ssh with this laptop's agent forwarded, restricted: on HOST, `sesame token` gets the
     /// access token of a `forward = true` profile from here, after a yes at this terminal
     Ssh(SshArgs),
+    /// A local HTTP endpoint that forwards to UPSTREAM with the session's credential added, for
+    /// tools that cannot add a header
+    Proxy(ProxyArgs),
     /// Make a sesame profile from another tool's configuration
     #[command(subcommand)]
     Import(ImportCommand),
@@ -115,6 +118,19 @@ pub struct AgentArgs {
     /// The shell to write the lines for [default: from $SHELL, else sh]
     #[arg(long, value_enum)]
     pub shell: Option<ShellArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Where requests go, e.g. https://api.example.com (https unless on this machine); a
+    /// request for /x goes to UPSTREAM/x
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+
+    /// Where the proxy listens; port 0 picks a free one, printed on stdout. Another address
+    /// than loopback lets others use your credential (it warns)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -13,5 +13,6 @@ pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod login_args;
+pub mod proxy;
 #[cfg(feature = "server")]
 pub mod serve_log;

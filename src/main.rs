@@ -129,18 +129,15 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
     {
         sesame_login::http::trust_ca_file(path);
     }
+    let (profile, store) = (cli.profile.clone(), cli.store.map(Into::into));
+    // The settings every session command shares, resolved only by the commands that use them.
+    let session = || common(profile.clone(), store, ca.clone());
     match cli.command {
         // The hot path: no async runtime, no network for a valid session.
-        Command::Token(args) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::token::run(&common, args.id_token, env, printer)
-        }
-        Command::Refresh => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::refresh::run(&common, env, printer)
-        }
+        Command::Token(args) => commands::token::run(&session()?, args.id_token, env, printer),
+        Command::Refresh => commands::refresh::run(&session()?, env, printer),
         Command::Status(args) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
+            let common = session()?;
             let remote = if args.remote {
                 Remote::Ask
             } else {
@@ -148,12 +145,9 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             };
             commands::status::run(&common, args.output, remote, env, printer)
         }
-        Command::Logout(args) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::logout::run(&common, args.revoke, env, printer)
-        }
+        Command::Logout(args) => commands::logout::run(&session()?, args.revoke, env, printer),
         Command::Login(args) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
+            let common = session()?;
             let settings = sesame::login_args::resolve(common, &args, env)?;
             runtime()?.block_on(commands::login::run(
                 &settings,
@@ -162,26 +156,17 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             ))
         }
         Command::Exec(args) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::exec::run(&common, &args.env, &args.command, env, printer)
+            commands::exec::run(&session()?, &args.env, &args.command, env, printer)
         }
-        Command::Header => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::header::run(&common, env, printer)
-        }
+        Command::Header => commands::header::run(&session()?, env, printer),
         command @ (Command::Credential(_) | Command::Aws(_)) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            for_programs(command, common, printer)
+            for_programs(command, session()?, printer)
         }
-        Command::Agent(args) => agent(
-            &args,
-            common(cli.profile, cli.store.map(Into::into), ca)?,
-            printer,
-        ),
+        Command::Agent(args) => agent(&args, session()?, printer),
         Command::Ssh(args) => ssh(&args),
+        Command::Proxy(args) => commands::proxy::run(&args, session()?, printer),
         Command::Import(sesame::cli::ImportCommand::Weep(args)) => {
-            let common = common(cli.profile, cli.store.map(Into::into), ca)?;
-            commands::import::weep(&args, &common, printer)
+            commands::import::weep(&args, &session()?, printer)
         }
         Command::Completions { shell } => completions(shell),
         Command::Doctor { output } => doctor(cli.profile, cli.store.map(Into::into), output, env),

@@ -159,14 +159,14 @@ fn foreground(
         path.display(),
         std::process::id()
     ));
-    let served = runtime().and_then(|runtime| {
+    let served = super::lifetime::one_thread_runtime().and_then(|runtime| {
         runtime.block_on(async {
             let stop = Arc::new(tokio::sync::Notify::new());
             let own = agent::agent_answers(sessions.clone(), stop.clone());
             let forwarded = forward::answers(Source::Agent(sessions), Confirm::Refuse);
             let never = Arc::new(tokio::sync::Notify::new());
             tokio::select! {
-                () = agent::serve(bound.tokio_listener()?, own, stop, stopped()) => {}
+                () = agent::serve(bound.tokio_listener()?, own, stop, super::lifetime::stopped()) => {}
                 () = agent::serve(forward.tokio_listener()?, forwarded, never, std::future::pending()) => {}
             }
             Ok::<(), Error>(())
@@ -176,29 +176,6 @@ fn foreground(
     forward.remove();
     printer.info("sesame agent: stopped.");
     served
-}
-
-/// The async runtime of the agent and of `sesame ssh`'s forwarded socket.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))
-}
-
-/// SIGINT or SIGTERM; SIGHUP (the terminal it started from closing) is ignored.
-async fn stopped() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return,
-            Some(()) = async { term.as_mut()?.recv().await } => return,
-            Some(()) = async { hup.as_mut()?.recv().await } => {}
-        }
-    }
 }
 
 /// Starts the agent in the background, detached from this terminal's signals, and prints its

@@ -11,8 +11,10 @@ pub mod doctor;
 pub mod exec;
 pub mod header;
 pub mod import;
+pub mod lifetime;
 pub mod login;
 pub mod logout;
+pub mod proxy;
 pub mod refresh;
 #[cfg(feature = "server")]
 pub mod serve;

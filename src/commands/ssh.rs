@@ -52,7 +52,7 @@ pub fn run(args: &SshArgs, env: Env) -> Result<(), Error> {
             terminal.ask(ssh_pid.load(Ordering::SeqCst), &host, profile)
         })
     };
-    let runtime = super::agent::runtime()?;
+    let runtime = super::lifetime::runtime()?;
     let stop = Arc::new(tokio::sync::Notify::new());
     let listener = {
         let _entered = runtime.enter();

@@ -14,6 +14,17 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// apply except to servers on this machine: a corporate proxy cannot reach our loopback, and
 /// `NO_PROXY` rarely lists it.
 pub fn client_for(url: &Url) -> Result<reqwest::Client, Error> {
+    builder_for(url)?.build().map_err(|e| {
+        Error::other(format!(
+            "Could not set up the HTTP client: {}.",
+            describe(&e)
+        ))
+        .hint("Check HTTPS_PROXY, HTTP_PROXY and NO_PROXY in your environment.")
+    })
+}
+
+/// [`client_for`]'s settings, for a caller that adds its own (`sesame proxy`: HTTP/1.1 only).
+pub fn builder_for(url: &Url) -> Result<reqwest::ClientBuilder, Error> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("sesame/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
@@ -26,13 +37,7 @@ pub fn client_for(url: &Url) -> Result<reqwest::Client, Error> {
             b = b.add_root_certificate(cert);
         }
     }
-    b.build().map_err(|e| {
-        Error::other(format!(
-            "Could not set up the HTTP client: {}.",
-            describe(&e)
-        ))
-        .hint("Check HTTPS_PROXY, HTTP_PROXY and NO_PROXY in your environment.")
-    })
+    Ok(b)
 }
 
 /// The PEM file of extra trusted roots (`--ca-cert`, `SESAME_CA_CERT`, `ca-cert`), set once
