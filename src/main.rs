@@ -146,15 +146,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
             commands::status::run(&common, args.output, remote, env, printer)
         }
         Command::Logout(args) => commands::logout::run(&session()?, args.revoke, env, printer),
-        Command::Login(args) => {
-            let common = session()?;
-            let settings = sesame::login_args::resolve(common, &args, env)?;
-            runtime()?.block_on(commands::login::run(
-                &settings,
-                &sesame_login::browser::SystemBrowser,
-                printer,
-            ))
-        }
+        Command::Login(args) => commands::login::from_cli(session()?, &args, env, printer),
         Command::Exec(args) => {
             commands::exec::run(&session()?, &args.env, &args.command, env, printer)
         }

@@ -289,7 +289,7 @@ fn sesame_ssh_at_terminal(
     let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agent_support/pty_answer.py");
     let mut cmd = Command::new("python3");
     cmd.arg(helper)
-        .args(["Allow it for this connection?", answer])
+        .args(["[y/N]", answer])
         .arg(env!("CARGO_BIN_EXE_sesame"))
         .arg("ssh")
         .args(sshd.args())
@@ -340,6 +340,60 @@ fn the_first_use_on_a_connection_waits_for_a_yes_at_the_laptops_terminal() {
     let out = sesame_ssh(&laptop, &sshd, &remote(home.path(), "token"));
     out.expect_code(3)
         .stderr_has(&["was not confirmed on the laptop"]);
+}
+
+/// `sesame login` on the SSH host, with nobody logged in on the laptop: after a yes at the
+/// laptop's terminal, the login runs there (its browser step on the laptop: here a $BROWSER that
+/// approves), and the host gets only the access token; nothing is saved on the host.
+#[test]
+#[ignore = "needs openssh-server (scripts/test-all.sh installs it)"]
+fn a_login_on_the_ssh_host_runs_on_the_laptop() {
+    let server = RefServer::start();
+    let mut laptop = Sandbox::new();
+    laptop.set("SESAME_STORE", "file");
+    laptop.set(
+        "BROWSER",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/agent_support/approve_browser.py")
+            .to_string_lossy(),
+    );
+    laptop.write_config(&format!(
+        "[profiles.default]\nserver = \"{}\"\nuser = \"{USER}\"\nforward = true\n",
+        server.url
+    ));
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = sesame_ssh_at_terminal(
+        &laptop,
+        &sshd,
+        "y",
+        &format!(
+            "{}; {}",
+            remote(home.path(), "login"),
+            remote(home.path(), "token")
+        ),
+    );
+    out.expect_code(0);
+    assert!(
+        out.stdout
+            .contains("asks to log in to profile default here"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("Logged in on the laptop as alice"),
+        "{out:?}"
+    );
+    let token = laptop.token();
+    assert!(
+        out.stdout.contains(&token),
+        "the host got the laptop's token: {out:?}"
+    );
+    assert_eq!(
+        out.stdout.matches("[y/N]").count(),
+        1,
+        "one question: {out:?}"
+    );
+    assert!(walk(home.path()).is_empty(), "nothing saved on the host");
 }
 
 /// Without `sesame ssh`: a plain `RemoteForward` line to the agent's forwarded socket. A profile

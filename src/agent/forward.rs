@@ -1,5 +1,6 @@
 //! What a forwarded socket answers: the agent's restricted face, for SSH hosts. It answers only
-//! `ping` and `session`; only for a profile that the laptop's config marks `forward = true`;
+//! `ping`, `session` and, where someone can be asked, `login` (run on the laptop); only for a
+//! profile that the laptop's config marks `forward = true`;
 //! only an access token (a password or API key session is refused), never a refresh token,
 //! client secret or ID token. The profile's store is the laptop's own: the store and paths in a
 //! request (the remote machine's) are ignored. The first use of a profile on a socket waits for
@@ -25,17 +26,23 @@ pub enum Source {
     Store,
 }
 
-/// Asks the person at the laptop whether `profile` may be used; blocking; `false` for no, no
-/// answer in time, or nobody to ask.
-pub type Confirmer = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// The person at the laptop, where one can be asked (`sesame ssh`'s terminal). Both calls
+/// block.
+pub trait Asker: Send + Sync {
+    /// Whether `profile`'s access token may go to the host; `false` for no, no answer in
+    /// time, or nobody to ask.
+    fn allow(&self, profile: &str) -> bool;
+    /// Logs in to `profile` on the laptop, after asking; why not, when it did not.
+    fn log_in(&self, profile: &str) -> Result<(), String>;
+}
 
 /// How a first use is confirmed.
 #[derive(Clone)]
 pub enum Confirm {
-    /// Nobody can be asked: a profile that wants confirmation is refused.
+    /// Nobody can be asked: a profile that wants confirmation is refused, and so is a login.
     Refuse,
     /// Ask this way.
-    Ask(Confirmer),
+    Ask(Arc<dyn Asker>),
 }
 
 /// The answers of a forwarded socket. Confirmations are remembered for the socket's life: for
@@ -52,12 +59,10 @@ pub fn answers(source: Source, confirm: Confirm) -> Answerer {
                     version,
                 }),
                 Op::Session { at } => {
-                    match session(&at.profile, &source, &confirm, &confirmed).await {
-                        Ok(session) => Response::new(Answer::Session {
-                            session: Box::new(session),
-                        }),
-                        Err((why, message)) => Response::refused(why, message),
-                    }
+                    answered(session(&at.profile, &source, &confirm, &confirmed).await)
+                }
+                Op::Login { at } => {
+                    answered(log_in(&at.profile, &source, &confirm, &confirmed).await)
                 }
                 _ => Response::refused(
                     Refusal::Forbidden,
@@ -66,6 +71,43 @@ pub fn answers(source: Source, confirm: Confirm) -> Answerer {
             }
         })
     })
+}
+
+/// A session, or the refusal.
+fn answered(session: Result<Session, Refused>) -> Response {
+    match session {
+        Ok(session) => Response::new(Answer::Session {
+            session: Box::new(session),
+        }),
+        Err((why, message)) => Response::refused(why, message),
+    }
+}
+
+/// A login asked for by the host: on the laptop, after a yes there, then the session as
+/// [`session`] hands it out. The yes also stands for the first use on this socket.
+async fn log_in(
+    profile: &str,
+    source: &Source,
+    confirm: &Confirm,
+    confirmed: &Mutex<HashSet<String>>,
+) -> Result<Session, Refused> {
+    forwardable(profile)?;
+    let Confirm::Ask(asker) = confirm else {
+        return Err((
+            Refusal::Forbidden,
+            "a login from an SSH host needs `sesame ssh` on the laptop, which can ask there".into(),
+        ));
+    };
+    let (asker, name) = (asker.clone(), profile.to_string());
+    tokio::task::spawn_blocking(move || asker.log_in(&name))
+        .await
+        .map_err(|e| (Refusal::Unavailable, e.to_string()))?
+        .map_err(|why| (Refusal::Forbidden, why))?;
+    confirmed
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(profile.to_string());
+    session(profile, source, confirm, confirmed).await
 }
 
 /// The laptop's settings for `profile`, if it may be forwarded, and whether its first use
@@ -100,7 +142,7 @@ async fn session(
         .unwrap_or_else(PoisonError::into_inner)
         .contains(profile);
     if needs_yes && !known {
-        let Confirm::Ask(ask) = confirm else {
+        let Confirm::Ask(asker) = confirm else {
             return Err((
                 Refusal::Forbidden,
                 format!(
@@ -108,8 +150,8 @@ async fn session(
                 ),
             ));
         };
-        let (ask, name) = (ask.clone(), profile.to_string());
-        let yes = tokio::task::spawn_blocking(move || ask(&name))
+        let (asker, name) = (asker.clone(), profile.to_string());
+        let yes = tokio::task::spawn_blocking(move || asker.allow(&name))
             .await
             .unwrap_or(false);
         if !yes {

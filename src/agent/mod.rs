@@ -158,6 +158,10 @@ async fn answer(request: Request, sessions: &Arc<Sessions>, stop: &Notify) -> Re
             }),
             Err((why, message)) => Response::refused(why, message),
         },
+        Op::Login { .. } => Response::refused(
+            Refusal::Forbidden,
+            "the agent does not log in; run `sesame login` on this machine",
+        ),
         Op::Forget { at } => {
             sessions.forget(&at);
             Response::new(Answer::Done)

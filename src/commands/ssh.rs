@@ -10,7 +10,7 @@
 //! terminal while ssh owns it, ssh is paused (SIGSTOP) and the terminal put back in the mode it
 //! had before ssh started; then both are restored.
 
-use crate::agent::forward::{self, Confirm, Confirmer, Source};
+use crate::agent::forward::{self, Asker, Confirm, Source};
 use crate::agent::{self, socket};
 use crate::cli::SshArgs;
 use rand::Rng;
@@ -41,24 +41,18 @@ pub fn run(args: &SshArgs, env: Env) -> Result<(), Error> {
     let remote = format!("/tmp/{FORWARDED_PREFIX}{id}.sock");
     let bound = socket::bind(&local)?;
     let ssh_pid = Arc::new(AtomicU32::new(0));
-    let terminal = Terminal::open();
-    let host = destination(&args.args).unwrap_or_else(|| "the SSH host".into());
-    let confirmer: Confirmer = {
-        let (ssh_pid, terminal) = (ssh_pid.clone(), Arc::new(Mutex::new(terminal)));
-        Arc::new(move |profile: &str| {
-            let terminal = terminal
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            terminal.ask(ssh_pid.load(Ordering::SeqCst), &host, profile)
-        })
-    };
+    let asker = Arc::new(AtTerminal {
+        ssh_pid: ssh_pid.clone(),
+        host: destination(&args.args).unwrap_or_else(|| "the SSH host".into()),
+        terminal: Mutex::new(Terminal::open()),
+    });
     let runtime = super::lifetime::runtime()?;
     let stop = Arc::new(tokio::sync::Notify::new());
     let listener = {
         let _entered = runtime.enter();
         bound.tokio_listener()?
     };
-    let answers = forward::answers(Source::Store, Confirm::Ask(confirmer));
+    let answers = forward::answers(Source::Store, Confirm::Ask(asker));
     runtime.spawn(agent::serve(
         listener,
         answers,
@@ -135,14 +129,11 @@ impl Terminal {
         Terminal { tty }
     }
 
-    /// Asks whether `profile` may be used over this connection: ssh (`pid`) paused, the
-    /// terminal in its own mode, [`CONFIRM_WAIT`] to answer. No terminal is a no.
-    fn ask(&self, pid: u32, host: &str, profile: &str) -> bool {
-        use std::io::Write;
+    /// Runs `f` with ssh (`pid`) paused and the terminal in the mode it had before ssh
+    /// started, then puts both back; `None` without a terminal.
+    fn paused<R>(&self, pid: u32, f: impl FnOnce(&std::fs::File) -> R) -> Option<R> {
         use std::os::fd::AsRawFd;
-        let Some((tty, cooked)) = &self.tty else {
-            return false;
-        };
+        let (tty, cooked) = self.tty.as_ref()?;
         let fd = tty.as_raw_fd();
         let pid = libc::pid_t::try_from(pid).unwrap_or(0);
         // SAFETY: a zeroed termios is a valid buffer; fd is open.
@@ -155,18 +146,7 @@ impl Terminal {
         }
         // SAFETY: fd is open; `cooked` came from tcgetattr.
         unsafe { libc::tcsetattr(fd, libc::TCSANOW, cooked) };
-        let mut out = tty;
-        let _ = write!(
-            out,
-            "\r\nsesame: {host} asks for the access token of profile {profile}. Allow it for this connection? [y/N] "
-        );
-        let _ = out.flush();
-        let answer = read_line(fd, CONFIRM_WAIT);
-        let yes = matches!(
-            answer.as_deref().map(str::trim),
-            Some("y" | "Y" | "yes" | "YES" | "Yes")
-        );
-        let _ = writeln!(out, "{}", if yes { "(allowed)" } else { "(refused)" });
+        let result = f(tty);
         if saved {
             // SAFETY: fd is open; `ssh_mode` came from tcgetattr.
             unsafe { libc::tcsetattr(fd, libc::TCSANOW, &ssh_mode) };
@@ -175,7 +155,78 @@ impl Terminal {
             // SAFETY: signalling our own child.
             unsafe { libc::kill(pid, libc::SIGCONT) };
         }
-        yes
+        Some(result)
+    }
+}
+
+/// Asks `question` on the terminal; a yes within [`CONFIRM_WAIT`] is true.
+fn yes_to(mut tty: &std::fs::File, question: &str) -> bool {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let _ = write!(tty, "\r\nsesame: {question} [y/N] ");
+    let _ = tty.flush();
+    let answer = read_line(tty.as_raw_fd(), CONFIRM_WAIT);
+    let yes = matches!(
+        answer.as_deref().map(str::trim),
+        Some("y" | "Y" | "yes" | "YES" | "Yes")
+    );
+    let _ = writeln!(tty, "{}", if yes { "(allowed)" } else { "(refused)" });
+    yes
+}
+
+/// `sesame ssh`'s person at the laptop: questions at its terminal, a login run there.
+struct AtTerminal {
+    ssh_pid: Arc<AtomicU32>,
+    host: String,
+    terminal: Mutex<Terminal>,
+}
+
+impl Asker for AtTerminal {
+    fn allow(&self, profile: &str) -> bool {
+        let terminal = self
+            .terminal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let question = format!(
+            "{} asks for the access token of profile {profile}. Allow it for this connection?",
+            self.host
+        );
+        terminal
+            .paused(self.ssh_pid.load(Ordering::SeqCst), |tty| {
+                yes_to(tty, &question)
+            })
+            .unwrap_or(false)
+    }
+
+    fn log_in(&self, profile: &str) -> Result<(), String> {
+        let terminal = self
+            .terminal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let question = format!(
+            "{} asks to log in to profile {profile} here (the browser step happens on this machine). Allow it?",
+            self.host
+        );
+        let run = |tty: &std::fs::File| {
+            if !yes_to(tty, &question) {
+                return Err(format!(
+                    "the login to profile {profile} was not allowed on the laptop"
+                ));
+            }
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let status = Command::new(exe)
+                .args(["--profile", profile, "login"])
+                .status()
+                .map_err(|e| format!("the login on the laptop could not start: {e}"))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("the login on the laptop failed ({status})"))
+            }
+        };
+        terminal
+            .paused(self.ssh_pid.load(Ordering::SeqCst), run)
+            .unwrap_or_else(|| Err("the laptop has no terminal to ask on".into()))
     }
 }
 

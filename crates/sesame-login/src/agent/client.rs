@@ -165,11 +165,33 @@ fn forwarded_sockets(dir: &Path) -> Vec<PathBuf> {
 /// on any more (its SSH connection ended) is removed. A bad `SESAME_AGENT_TIMEOUT` is the only
 /// error.
 pub fn session(common: &Common, env: Env) -> Result<Asked, Error> {
-    for (agent, forwarded) in candidates(env)? {
-        let answer = agent.ask(Op::Session {
-            at: Where::of(common),
-        });
-        let session = match answer {
+    ask_first_answering(common, candidates(env)?, |at| Op::Session { at })
+}
+
+/// How long a `sesame login` on an SSH host waits for the login on the laptop.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A `sesame login` on an SSH host with a forwarded agent: the login runs on the laptop
+/// (`sesame ssh` asks there first) and the answer is the session as the host may have it.
+/// [`Asked::Nothing`] when no forwarded agent answers: the caller logs in here.
+pub fn log_in_forwarded(common: &Common, env: Env) -> Result<Asked, Error> {
+    let forwarded = candidates(env)?
+        .into_iter()
+        .filter(|(_, forwarded)| *forwarded)
+        .map(|(agent, forwarded)| (Agent::at(agent.path, LOGIN_TIMEOUT), forwarded))
+        .collect();
+    ask_first_answering(common, forwarded, |at| Op::Login { at })
+}
+
+/// Asks each candidate in turn until one answers: a session fit to use, or a refusal. A
+/// forwarded socket nobody listens on any more (its SSH connection ended) is removed.
+fn ask_first_answering(
+    common: &Common,
+    candidates: Vec<(Agent, bool)>,
+    op: impl Fn(Where) -> Op,
+) -> Result<Asked, Error> {
+    for (agent, forwarded) in candidates {
+        let session = match agent.ask(op(Where::of(common))) {
             Ok(Answer::Session { session }) => session,
             Ok(Answer::Refused { why, message }) => {
                 tracing::debug!("agent at {}: refused ({message})", agent.path.display());

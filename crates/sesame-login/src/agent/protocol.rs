@@ -56,6 +56,14 @@ pub enum Op {
         #[serde(flatten)]
         at: Where,
     },
+    /// Log in to the profile where the agent runs, then answer as `Session`: what a
+    /// `sesame login` on an SSH host asks the laptop through `sesame ssh`'s socket. Other
+    /// sockets refuse it.
+    Login {
+        /// Which profile (a forwarded socket ignores the store and paths).
+        #[serde(flatten)]
+        at: Where,
+    },
     /// Drop what the agent holds for `at` (after `sesame login`, `logout` or `refresh`
     /// changed the store); the next request reads the store again.
     Forget {
