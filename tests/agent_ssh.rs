@@ -258,6 +258,11 @@ fn a_forwarded_profile_is_usable_on_the_ssh_host_and_nothing_else_crosses() {
     out.expect_code(3)
         .stderr_has(&["holds a password credential, not an access token"]);
 
+    // A refresh asks for what stays on the laptop: refused, saying so.
+    let out = sesame_ssh(&laptop, &sshd, &remote(home.path(), "refresh"));
+    out.expect_code(2)
+        .stderr_has(&["its refresh token stays there", "The laptop refreshes it"]);
+
     // Nothing was written to the remote HOME; ssh's exit code is sesame ssh's.
     let written: Vec<PathBuf> = walk(home.path());
     assert!(written.is_empty(), "{written:?}");

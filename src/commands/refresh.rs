@@ -12,10 +12,17 @@ use std::time::{Duration, SystemTime};
 
 pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
     let opened = open_store_to_read(common, printer)?;
-    let session = opened
-        .store
-        .load(&common.profile)
-        .map_err(|e| e.into_error(common.store).hint(login_hint(&common.profile)))?;
+    let session = match opened.store.load(&common.profile) {
+        Ok(s) => s,
+        Err(sesame_login::store::StoreError::NotFound) if forwarded(env) => {
+            return Err(Error::usage(format!(
+                "Profile {}'s session is on the laptop this SSH connection came from, and its refresh token stays there.",
+                common.profile
+            ))
+            .hint("The laptop refreshes it (its agent ahead of time, or `sesame token` there when it is due); `sesame token` here gets the current token."));
+        }
+        Err(e) => return Err(e.into_error(common.store).hint(login_hint(&common.profile))),
+    };
     let secret = common.client_secret(env);
     if !session.renewable_with(secret.is_some()) {
         let why = if session.flow == sesame_login::session::Flow::ClientCredentials {
@@ -63,4 +70,15 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         common.profile
     ));
     Ok(())
+}
+
+/// Whether this is an SSH host with the laptop's agent forwarded (`sesame ssh`).
+#[cfg(unix)]
+fn forwarded(env: Env) -> bool {
+    sesame_login::agent::client::forwarded_agent(env)
+}
+
+#[cfg(not(unix))]
+fn forwarded(_: Env) -> bool {
+    false
 }

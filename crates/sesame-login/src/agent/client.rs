@@ -124,6 +124,14 @@ fn candidates(env: Env) -> Result<Vec<(Agent, bool)>, Error> {
         .collect())
 }
 
+/// Whether a forwarded agent (from `sesame ssh` on the laptop) is reachable here.
+pub fn forwarded_agent(env: Env) -> bool {
+    candidates(env).is_ok_and(|c| {
+        c.into_iter()
+            .any(|(agent, forwarded)| forwarded && agent.ask(Op::Ping).is_ok())
+    })
+}
+
 /// How long a command waits for a forwarded agent: the person at the laptop may be asked to
 /// confirm (30 s), and the answer crosses the SSH connection.
 pub const FORWARDED_TIMEOUT: Duration = Duration::from_secs(40);
@@ -160,10 +168,10 @@ fn forwarded_sockets(dir: &Path) -> Vec<PathBuf> {
     found.into_iter().take(8).map(|(_, p)| p).collect()
 }
 
-/// The session `common` names, from an agent ([`candidates`]), if one answers with a session
-/// that is fit to use now (more than the refresh skew left). A forwarded socket nobody listens
-/// on any more (its SSH connection ended) is removed. A bad `SESAME_AGENT_TIMEOUT` is the only
-/// error.
+/// The session `common` names, from an agent (`SESAME_AUTH_SOCK`, or one forwarded over SSH),
+/// if one answers with a session that is fit to use now (more than the refresh skew left). A
+/// forwarded socket nobody listens on any more (its SSH connection ended) is removed. A bad
+/// `SESAME_AGENT_TIMEOUT` is the only error.
 pub fn session(common: &Common, env: Env) -> Result<Asked, Error> {
     ask_first_answering(common, candidates(env)?, |at| Op::Session { at })
 }
