@@ -246,14 +246,19 @@ fn bad_clients_are_refused_without_harming_the_others() {
     for mut s in slow {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut buf = [0u8; 1];
-        assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "closed after the timeout");
+        let read = s.read(&mut buf);
+        assert!(
+            matches!(read, Ok(0)),
+            "closed by the agent after its read timeout, not left open: {read:?}"
+        );
     }
     assert!(token_via(&sandbox).1, "still serving");
 }
 
-/// The socket is 0600 in a 0700 directory; behind that, the agent checks the peer's uid
-/// itself (a socket made reachable by mistake, or a forwarded one, still answers only its
-/// user). Needs root to act as another user; elsewhere only the permissions are checked.
+/// The socket is 0600 in a 0700 directory (checked by the first test); behind that, the agent
+/// checks the peer's uid itself (a socket made reachable by mistake, or a forwarded one, still
+/// answers only its user). Acting as another user needs root: elsewhere this test says it
+/// skipped and checks nothing.
 #[test]
 fn another_user_is_refused() {
     let server = RefServer::start();
@@ -277,7 +282,7 @@ fn another_user_is_refused() {
          s = socket.socket(socket.AF_UNIX)\n\
          s.connect({:?})\n\
          body = json.dumps({{'v': 1, 'op': 'session', 'profile': 'default', 'store': 'file', 'data_dir': {:?}, 'keychain_service': 'sesame'}}).encode()\n\
-         s.sendall(struct.pack('>I', len(body)) + body)\n\
+         try:\n    s.sendall(struct.pack('>I', len(body)) + body)\nexcept BrokenPipeError:\n    pass\n\
          n = struct.unpack('>I', s.recv(4))[0]\n\
          print(s.recv(n).decode())\n",
         socket.to_str().unwrap(),

@@ -332,13 +332,18 @@ fn the_first_use_on_a_connection_waits_for_a_yes_at_the_laptops_terminal() {
         "{out:?}"
     );
 
-    // No: refused, and said so on the remote side.
-    let out = sesame_ssh_at_terminal(&laptop, &sshd, "n", &remote(home.path(), "token"));
+    // No: refused, and said so on the remote side; asked again on the same connection, the
+    // no stands (no second question for a host to wear the person down with).
+    let out = sesame_ssh_at_terminal(&laptop, &sshd, "n", &twice);
     assert!(out.stdout.contains("(refused)"), "{out:?}");
-    assert!(
-        out.stdout.contains("was not confirmed on the laptop"),
+    assert_eq!(
+        out.stdout
+            .matches("was not confirmed on the laptop")
+            .count(),
+        2,
         "{out:?}"
     );
+    assert_eq!(out.stdout.matches("[y/N]").count(), 1, "{out:?}");
     assert!(!out.stdout.contains(&token), "{out:?}");
 
     // No terminal to ask on (sesame ssh without one): refused too.
@@ -425,10 +430,14 @@ fn plain_remote_forward_lines_reach_the_agents_forwarded_socket() {
     let sshd = Sshd::start();
     let home = tempfile::tempdir().unwrap();
     let remote_sock = format!("/tmp/sesame-fwd-plain{}.sock", sshd.port);
+    // The socket's name goes along as docs/agent.md shows (sshd passes LC_*), so that this
+    // host uses this connection's socket, not another test's.
     let mut cmd = Command::new("ssh");
     cmd.args(sshd.args())
         .arg("-o")
         .arg(format!("RemoteForward={remote_sock} {}", forward.display()))
+        .arg("-o")
+        .arg(format!("SetEnv=LC_SESAME_AUTH_SOCK={remote_sock}"))
         .arg(format!(
             "{}; {}",
             remote(home.path(), "token"),

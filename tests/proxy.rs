@@ -210,6 +210,7 @@ fn curl_through_the_proxy_gets_the_credential_added_and_bodies_stream() {
         "Host: evil.example.com",
         "Origin: https://evil.example.com",
         "Referer: https://evil.example.com/x",
+        "Sec-Fetch-Site: cross-site",
     ] {
         let out = curl(&["-H", header, "-w", "%{http_code}", &format!("{url}/x")]);
         assert!(out.stdout.ends_with("403"), "{header}: {out:?}");
@@ -246,9 +247,44 @@ fn curl_through_the_proxy_gets_the_credential_added_and_bodies_stream() {
     assert_eq!(first["url"], "/api/ws");
     assert_eq!(lines.next(), Some("echo: hello"));
 
-    // Logged out: 401 with what to run; Ctrl-C stops it (exit 0); it never printed the token.
+    // Another user of this machine (root acts as nobody): the connection is closed unanswered.
+    if sesame_login::private_file::effective_uid() == 0 {
+        let out = run_with_limit(
+            {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "curl",
+                    "-sS",
+                    "--max-time",
+                    "10",
+                ])
+                .arg(format!("{url}/x"))
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin");
+                c
+            },
+            Duration::from_secs(20),
+        );
+        assert_ne!(out.code(), Some(0), "{out:?}");
+        assert!(!out.stdout.contains(&s.token), "{out:?}");
+        assert!(
+            out.stderr.contains("Empty reply") || out.stderr.contains("reset"),
+            "{out:?}"
+        );
+    }
+
+    // Logged out: within the few seconds the proxy holds a session, requests get 401 with
+    // what to run.
     s.sandbox.run(&["logout"]).expect_code(0);
-    // The held session is still valid: the proxy fetches a new one only near expiry.
+    std::thread::sleep(sesame::proxy::HELD_FOR + Duration::from_millis(200));
+    let out = curl(&["-w", "%{http_code}", &format!("{url}/after-logout")]);
+    assert!(out.stdout.ends_with("401"), "{out:?}");
+    assert!(out.stdout.contains("Not logged in"), "{out:?}");
+
+    // Ctrl-C stops it (exit 0); it never printed the token.
     unsafe_sigint(&proxy);
     let status = proxy.wait().unwrap();
     assert!(status.success(), "{status}");

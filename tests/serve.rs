@@ -836,6 +836,10 @@ fn the_groups_header_gives_each_session_its_approvers_groups() {
     let (status, body) = refused(&[&long]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("longer than 256 bytes"), "{body}");
+    let heavy = vec!["g".repeat(250); 20].join(",");
+    let (status, body) = refused(&[&heavy]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("more than 4096 bytes"), "{body}");
 }
 
 /// Regression (issue 17, item 2): an empty `--jwt-secret-file` (or /dev/null) signed with an

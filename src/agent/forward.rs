@@ -13,7 +13,7 @@ use sesame_login::agent::protocol::{Answer, Op, Refusal, Request, Response, Wher
 use sesame_login::output::Printer;
 use sesame_login::session::{Flow, Session};
 use sesame_login::settings::{Common, process_env};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Where a forwarded socket gets sessions.
@@ -48,7 +48,7 @@ pub enum Confirm {
 /// The answers of a forwarded socket. Confirmations are remembered for the socket's life: for
 /// `sesame ssh`, one SSH connection.
 pub fn answers(source: Source, confirm: Confirm) -> Answerer {
-    let confirmed = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let confirmed = Arc::new(Decisions::default());
     Arc::new(move |request: Request| {
         let (source, confirm, confirmed) = (source.clone(), confirm.clone(), confirmed.clone());
         Box::pin(async move {
@@ -73,6 +73,40 @@ pub fn answers(source: Source, confirm: Confirm) -> Answerer {
     })
 }
 
+/// The first use of `profile` on this socket: asked once (a yes or a no stands for the
+/// socket's life), one question at a time.
+async fn confirm_use(profile: &str, confirm: &Confirm, decided: &Decisions) -> Result<(), Refused> {
+    let not_confirmed = || {
+        Err((
+            Refusal::Forbidden,
+            format!("the use of profile {profile} was not confirmed on the laptop"),
+        ))
+    };
+    let Confirm::Ask(asker) = confirm else {
+        return Err((
+            Refusal::Forbidden,
+            format!(
+                "profile {profile} wants each SSH connection confirmed, which only `sesame ssh` can ask for; connect with it, or set forward-confirm = false for the profile"
+            ),
+        ));
+    };
+    match decided.get(profile) {
+        Some(true) => return Ok(()),
+        Some(false) => return not_confirmed(),
+        None => {}
+    }
+    let _one_question = decided.asking.lock().await;
+    if let Some(yes) = decided.get(profile) {
+        return if yes { Ok(()) } else { not_confirmed() };
+    }
+    let (asker, name) = (asker.clone(), profile.to_string());
+    let yes = tokio::task::spawn_blocking(move || asker.allow(&name))
+        .await
+        .unwrap_or(false);
+    decided.set(profile, yes);
+    if yes { Ok(()) } else { not_confirmed() }
+}
+
 /// A session, or the refusal.
 fn answered(session: Result<Session, Refused>) -> Response {
     match session {
@@ -89,7 +123,7 @@ async fn log_in(
     profile: &str,
     source: &Source,
     confirm: &Confirm,
-    confirmed: &Mutex<HashSet<String>>,
+    confirmed: &Decisions,
 ) -> Result<Session, Refused> {
     forwardable(profile)?;
     let Confirm::Ask(asker) = confirm else {
@@ -99,15 +133,41 @@ async fn log_in(
         ));
     };
     let (asker, name) = (asker.clone(), profile.to_string());
-    tokio::task::spawn_blocking(move || asker.log_in(&name))
-        .await
-        .map_err(|e| (Refusal::Unavailable, e.to_string()))?
-        .map_err(|why| (Refusal::Forbidden, why))?;
-    confirmed
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(profile.to_string());
+    let logged_in = {
+        let _one_question = confirmed.asking.lock().await;
+        tokio::task::spawn_blocking(move || asker.log_in(&name))
+            .await
+            .map_err(|e| (Refusal::Unavailable, e.to_string()))?
+    };
+    confirmed.set(profile, logged_in.is_ok());
+    logged_in.map_err(|why| (Refusal::Forbidden, why))?;
     session(profile, source, confirm, confirmed).await
+}
+
+/// What the person at the laptop answered, per profile, for one socket's life; and one question
+/// at a time, so that a host asking again and again (or many times at once) gets each answer
+/// once instead of a flood of questions.
+#[derive(Default)]
+pub struct Decisions {
+    answers: Mutex<HashMap<String, bool>>,
+    asking: tokio::sync::Mutex<()>,
+}
+
+impl Decisions {
+    fn get(&self, profile: &str) -> Option<bool> {
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(profile)
+            .copied()
+    }
+
+    fn set(&self, profile: &str, yes: bool) {
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(profile.to_string(), yes);
+    }
 }
 
 /// The laptop's settings for `profile`, if it may be forwarded, and whether its first use
@@ -134,36 +194,11 @@ async fn session(
     profile: &str,
     source: &Source,
     confirm: &Confirm,
-    confirmed: &Mutex<HashSet<String>>,
+    confirmed: &Decisions,
 ) -> Result<Session, Refused> {
     let (common, needs_yes) = forwardable(profile)?;
-    let known = confirmed
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .contains(profile);
-    if needs_yes && !known {
-        let Confirm::Ask(asker) = confirm else {
-            return Err((
-                Refusal::Forbidden,
-                format!(
-                    "profile {profile} wants each SSH connection confirmed, which only `sesame ssh` can ask for; connect with it, or set forward-confirm = false for the profile"
-                ),
-            ));
-        };
-        let (asker, name) = (asker.clone(), profile.to_string());
-        let yes = tokio::task::spawn_blocking(move || asker.allow(&name))
-            .await
-            .unwrap_or(false);
-        if !yes {
-            return Err((
-                Refusal::Forbidden,
-                format!("the use of profile {profile} was not confirmed on the laptop"),
-            ));
-        }
-        confirmed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(profile.to_string());
+    if needs_yes {
+        confirm_use(profile, confirm, confirmed).await?;
     }
     let session = match source {
         Source::Agent(sessions) => sessions.get(&Where::of(&common)).await?,
@@ -180,6 +215,15 @@ async fn session(
 /// What may cross to an SSH host: the access token and what presenting it needs, nothing that
 /// renews it or proves more.
 pub fn restricted(s: Session) -> Result<Session, Refused> {
+    if s.expires_at.is_none() && !matches!(s.flow, Flow::Basic | Flow::ApiKey) {
+        return Err((
+            Refusal::Forbidden,
+            format!(
+                "profile {}'s token does not say when it expires (a pasted token?); a copy on an SSH host could work forever, so it is not forwarded",
+                s.profile
+            ),
+        ));
+    }
     if matches!(s.flow, Flow::Basic | Flow::ApiKey) {
         return Err((
             Refusal::Forbidden,
@@ -203,4 +247,52 @@ pub fn restricted(s: Session) -> Result<Session, Refused> {
         whoami_url: None,
         ..s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesame_login::secret::{Secret, Token};
+    use sesame_login::session::UserName;
+
+    fn session(flow: Flow, expires_at: Option<i64>) -> Session {
+        let mut s = Session::new(
+            "work",
+            "https://idp.example.com".into(),
+            UserName::new("alice").unwrap(),
+            flow,
+            Token::issued("access").unwrap(),
+            1,
+        );
+        s.expires_at = expires_at;
+        s.refresh_token = Some(Secret::new("refresh"));
+        s.client_secret = Some(Secret::new("client-secret"));
+        s.id_token = Some(Token::issued("id.token.x").unwrap());
+        s
+    }
+
+    #[test]
+    fn only_an_access_token_with_an_expiry_crosses() {
+        let crossed = restricted(session(Flow::Browser, Some(100))).unwrap();
+        assert_eq!(crossed.token.expose(), "access");
+        assert!(crossed.refresh_token.is_none() && crossed.client_secret.is_none());
+        assert!(crossed.id_token.is_none() && crossed.oauth.is_none());
+        let json = crossed.to_json();
+        assert!(
+            !json.contains("refresh")
+                && !json.contains("client-secret")
+                && !json.contains("id.token"),
+            "{json}"
+        );
+        for flow in [Flow::Basic, Flow::ApiKey] {
+            let (why, message) = restricted(session(flow, Some(100))).unwrap_err();
+            assert_eq!(why, Refusal::Forbidden);
+            assert!(message.contains("not an access token"), "{message}");
+        }
+        let (_, message) = restricted(session(Flow::WithToken, None)).unwrap_err();
+        assert!(
+            message.contains("does not say when it expires"),
+            "{message}"
+        );
+    }
 }

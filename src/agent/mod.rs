@@ -24,7 +24,8 @@ use tokio::sync::{Notify, Semaphore};
 pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the agent waits for a client to take its answer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long an answer may take to make (a first load from a slow keychain, a refresh).
+/// How long an answer may take to make (a first load from a slow keychain, a refresh); a
+/// login on the laptop for an SSH host has the client's own [`LOGIN_TIMEOUT`](sesame_login::agent::client::LOGIN_TIMEOUT).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
 /// Clients served at once; more are closed at once (they read the store themselves).
 pub const MAX_CLIENTS: usize = 64;
@@ -83,32 +84,39 @@ pub async fn serve(
 
 /// One connection: one request, one answer.
 async fn handle(mut stream: UnixStream, uid: u32, answers: &Answerer) {
-    let response = match stream.peer_cred() {
-        Ok(cred) if cred.uid() == uid => {
-            match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
-                Err(_) => {
-                    tracing::debug!("agent: a client sent no request within {READ_TIMEOUT:?}");
-                    return;
-                }
-                Ok(Err(refused)) => refused,
-                Ok(Ok(request)) => {
-                    match tokio::time::timeout(ANSWER_TIMEOUT, answers(request)).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            Response::refused(Refusal::Unavailable, "the answer took too long")
-                        }
-                    }
-                }
-            }
+    // The request is read first, from anyone (bounded in size and time), so that a refused
+    // client gets its answer rather than a broken pipe; it is used only for this user.
+    let request = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
+        Err(_) => {
+            tracing::debug!("agent: a client sent no request within {READ_TIMEOUT:?}");
+            return;
         }
-        Ok(cred) => {
+        Ok(r) => r,
+    };
+    let response = match (stream.peer_cred(), request) {
+        (Ok(cred), _) if cred.uid() != uid => {
             tracing::debug!("agent: refused a client of uid {}", cred.uid());
             Response::refused(
                 Refusal::Forbidden,
                 "this agent answers only the user who started it",
             )
         }
-        Err(e) => Response::refused(Refusal::Forbidden, format!("who is asking is unknown: {e}")),
+        (Err(e), _) => {
+            Response::refused(Refusal::Forbidden, format!("who is asking is unknown: {e}"))
+        }
+        (Ok(_), Err(refused)) => refused,
+        (Ok(_), Ok(request)) => {
+            let wait = if matches!(request.op, Op::Login { .. }) {
+                sesame_login::agent::client::LOGIN_TIMEOUT
+            } else {
+                ANSWER_TIMEOUT
+            };
+            tokio::time::timeout(wait, answers(request))
+                .await
+                .unwrap_or_else(|_| {
+                    Response::refused(Refusal::Unavailable, "the answer took too long")
+                })
+        }
     };
     let Ok(frame) = encode(&response) else {
         return;

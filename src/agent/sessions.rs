@@ -312,9 +312,11 @@ impl Sessions {
         }
     }
 
-    /// Forgets what is held for `at`; the next request reads the store.
+    /// Forgets what is held for `at`'s profile, whichever store it came from (a `logout
+    /// --store file` forgets a session the agent read through `auto`); the next request reads
+    /// the store.
     pub fn forget(&self, at: &Where) {
-        self.held().remove(at);
+        self.held().retain(|held, _| held.profile != at.profile);
     }
 
     /// What is held, for `Op::Status`.

@@ -159,7 +159,7 @@ fn foreground(
         path.display(),
         std::process::id()
     ));
-    let served = super::lifetime::one_thread_runtime().and_then(|runtime| {
+    let served = super::lifetime::runtime().and_then(|runtime| {
         runtime.block_on(async {
             let stop = Arc::new(tokio::sync::Notify::new());
             let own = agent::agent_answers(sessions.clone(), stop.clone());

@@ -3,20 +3,11 @@
 
 use sesame_login::error::Error;
 
-/// The runtime of a long-running command: two worker threads.
+/// The runtime of a long-running command: two worker threads (a refresh that waits on a slow
+/// keychain holds one, not the agent).
 pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))
-}
-
-/// The agent's runtime: one thread. Its answers take microseconds, and one thread answers
-/// without handing each connection to another thread (a wake-up the token path would pay);
-/// store reads run on tokio's blocking threads, refreshes are async.
-pub fn one_thread_runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::other(format!("Could not start the async runtime: {e}")))

@@ -14,8 +14,11 @@ pub fn from_cli(
     env: Env,
     printer: &Printer,
 ) -> Result<(), Error> {
+    // A login with flags of its own (--server, --with-token, ...) is meant for here.
     #[cfg(unix)]
-    if on_the_laptop(&common, printer)? {
+    if format!("{args:?}") == format!("{:?}", LoginArgs::default())
+        && on_the_laptop(&common, printer)?
+    {
         return Ok(());
     }
     let settings = crate::login_args::resolve(common, args, env)?;
@@ -37,7 +40,7 @@ pub async fn run(
 }
 
 /// On an SSH host reached with `sesame ssh`: the login runs on the laptop, and nothing is saved
-/// here. False when there is no forwarded agent (or it refused, which is said): log in here.
+/// here. False when there is no forwarded agent, or it refused (which is said): log in here.
 #[cfg(unix)]
 fn on_the_laptop(common: &Common, printer: &Printer) -> Result<bool, Error> {
     use sesame_login::agent::client::{Asked, log_in_forwarded};
@@ -53,12 +56,18 @@ fn on_the_laptop(common: &Common, printer: &Printer) -> Result<bool, Error> {
             ));
             Ok(true)
         }
-        Asked::Refused(_, message) => {
+        // Not forwarded, or not allowed: a login here is what is left.
+        Asked::Refused(sesame_login::agent::protocol::Refusal::Forbidden, message) => {
             printer.warn(&format!(
                 "The laptop did not log in ({message}); logging in here instead."
             ));
             Ok(false)
         }
+        // The login on the laptop failed or took too long: say so rather than start another.
+        Asked::Refused(_, message) => Err(Error::other(format!(
+            "The login on the laptop did not finish: {message}."
+        ))
+        .hint("Try again, or log in on the laptop (`sesame login` there) and run `sesame token` here.")),
         Asked::Nothing => Ok(false),
     }
 }

@@ -13,6 +13,9 @@ pub fn run(args: &ProxyArgs, common: Common, printer: &Printer) -> Result<(), Er
     let upstream = sesame_login::http::check_server_url(&args.upstream, false).map_err(|e| {
         Error::usage(format!("--upstream: {}", e.message)).hint(e.hint.unwrap_or_default())
     })?;
+    if !crate::proxy::peer::CHECKED {
+        printer.warn("On this system sesame proxy cannot tell which user connects: other users of this machine can send requests with your credential.");
+    }
     if !args.listen.ip().is_loopback() {
         printer.warn(&format!(
             "--listen {} is not a loopback address: anyone who can reach it can send requests to {upstream} with your credential.",

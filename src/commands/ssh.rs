@@ -62,12 +62,13 @@ pub fn run(args: &SshArgs, env: Env) -> Result<(), Error> {
     let child = Command::new("ssh")
         .arg("-R")
         .arg(format!("{remote}:{}", local.display()))
+        // SendEnv adds to the user's own SendEnv lines (ssh uses only the first SetEnv).
+        .env(vars::AUTH_SOCK, &remote)
+        .env(vars::FORWARDED_AUTH_SOCK, &remote)
         .arg("-o")
-        .arg(format!(
-            "SetEnv={}={remote} {}={remote}",
-            vars::AUTH_SOCK,
-            vars::FORWARDED_AUTH_SOCK
-        ))
+        .arg(format!("SendEnv={}", vars::AUTH_SOCK))
+        .arg("-o")
+        .arg(format!("SendEnv={}", vars::FORWARDED_AUTH_SOCK))
         .args(&args.args)
         .spawn();
     let status = child.and_then(|mut c| {
@@ -163,6 +164,9 @@ impl Terminal {
 fn yes_to(mut tty: &std::fs::File, question: &str) -> bool {
     use std::io::Write;
     use std::os::fd::AsRawFd;
+    // Keys typed for the remote shell before the question are not its answer.
+    // SAFETY: the descriptor is open for as long as `tty` lives.
+    unsafe { libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH) };
     let _ = write!(tty, "\r\nsesame: {question} [y/N] ");
     let _ = tty.flush();
     let answer = read_line(tty.as_raw_fd(), CONFIRM_WAIT);

@@ -4,7 +4,7 @@
 //! request it sends). kubectl proxy and weep refuse the same.
 
 use hyper::HeaderMap;
-use hyper::header::{HOST, ORIGIN, REFERER};
+use hyper::header::{HOST, HeaderName, ORIGIN, REFERER};
 use std::net::{IpAddr, SocketAddr};
 
 /// Why a request is refused, for the 403 page.
@@ -21,6 +21,17 @@ pub fn check(headers: &HeaderMap, listen: SocketAddr) -> Result<(), Refusal> {
             "the Host header {:?} does not name this machine; sesame proxy answers only requests for localhost or {}",
             sesame_login::text::Shown::of(host).as_str(),
             listen.ip()
+        ));
+    }
+    // Browsers say where a request comes from even when they send no Origin (an image on
+    // another site's page); programs send no Sec-Fetch-Site at all.
+    let fetch_site = headers
+        .get(HeaderName::from_static("sec-fetch-site"))
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    if let Some(site) = fetch_site.filter(|s| !matches!(*s, "same-origin" | "none")) {
+        return Err(format!(
+            "the request comes from a page in a browser (Sec-Fetch-Site: {}); sesame proxy adds the credential only for programs",
+            sesame_login::text::Shown::of(site).as_str()
         ));
     }
     for (name, header) in [("Origin", ORIGIN), ("Referer", REFERER)] {
@@ -112,6 +123,16 @@ mod tests {
         ] {
             let h = headers(&[(&HOST, "localhost:8001"), (&ORIGIN, bad_origin)]);
             assert!(check(&h, listen).is_err(), "{bad_origin}");
+        }
+        let fetch = HeaderName::from_static("sec-fetch-site");
+        for (site, ok) in [
+            ("cross-site", false),
+            ("same-site", false),
+            ("same-origin", true),
+            ("none", true),
+        ] {
+            let h = headers(&[(&HOST, "localhost:8001"), (&fetch, site)]);
+            assert_eq!(check(&h, listen).is_ok(), ok, "{site}");
         }
         let h = headers(&[
             (&HOST, "localhost:8001"),

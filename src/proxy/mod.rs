@@ -1,10 +1,12 @@
 //! `sesame proxy`'s server: HTTP/1.1 on a loopback address, each request checked
 //! ([`guard`]), given the profile's credential and passed to the upstream ([`relay`]). The
-//! session is held in memory and fetched again (from the agent, or the store, refreshed) when
-//! it is within the refresh skew of its expiry. Nothing is logged but method, status and time,
+//! session is held in memory for a few seconds ([`HELD_FOR`]) and fetched again (from the
+//! agent, or the store, refreshed). Only this user's programs are served: on Linux the peer of
+//! each connection is looked up in `/proc/net/tcp` and another uid's is closed. Nothing is logged but method, status and time,
 //! with `--verbose`: never a header, a query or a body.
 
 pub mod guard;
+pub mod peer;
 pub mod relay;
 
 use hyper::body::Incoming;
@@ -31,8 +33,12 @@ pub struct Proxy {
     /// The client for the upstream (HTTP/1.1, so that upgrades pass).
     pub client: reqwest::Client,
     common: Common,
-    held: tokio::sync::Mutex<Option<Session>>,
+    held: tokio::sync::Mutex<Option<(Session, Instant)>>,
 }
+
+/// How long the proxy uses a session before asking for it again: a store read (or the
+/// agent's answer) every few seconds at most, and a logout noticed within them.
+pub const HELD_FOR: Duration = Duration::from_secs(5);
 
 impl Proxy {
     pub fn new(
@@ -50,14 +56,15 @@ impl Proxy {
         }
     }
 
-    /// The session to present: the one held while it has more than the skew left, else what
-    /// `sesame token` would hand out (the agent's, or the store's, refreshed if due).
+    /// The session to present: the one held, for [`HELD_FOR`] and while it has more than the
+    /// skew left; else what `sesame token` would hand out (the agent's, or the store's,
+    /// refreshed if due), so that a logout or a new login shows within seconds.
     pub async fn session(&self) -> Result<Session, Error> {
         let mut held = self.held.lock().await;
         let now = unix_seconds(SystemTime::now());
-        if let Some(s) = held.as_ref() {
+        if let Some((s, since)) = held.as_ref() {
             let skew = sesame_login::refresh::effective_skew(s, self.common.refresh_skew);
-            if s.is_valid_at(now, skew) {
+            if since.elapsed() < HELD_FOR && s.is_valid_at(now, skew) {
                 return Ok(s.clone());
             }
         }
@@ -73,7 +80,7 @@ impl Proxy {
                     .await?
             }
         };
-        *held = Some(fresh.clone());
+        *held = Some((fresh.clone(), Instant::now()));
         Ok(fresh)
     }
 }
@@ -94,7 +101,12 @@ pub async fn serve(
         let stream = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, client))
+                    if peer::is_ours(client, stream.local_addr().unwrap_or(proxy.listen)) => stream,
+                Ok((_, client)) => {
+                    tracing::debug!("proxy: closed a connection from {client}: another user's");
+                    continue;
+                }
                 Err(e) => {
                     tracing::debug!("proxy: accept: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;

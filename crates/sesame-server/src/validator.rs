@@ -17,9 +17,11 @@ use state::{StateError, Status};
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-/// Most groups one approver may carry into a JWT, and the longest group name.
+/// Most groups one approver may carry into a JWT, the longest group name, and the most bytes
+/// of them all (the JWT must stay well under what clients take: 32 KiB).
 const MAX_GROUPS: usize = 256;
 const MAX_GROUP_LEN: usize = 256;
+const MAX_GROUPS_BYTES: usize = 4096;
 
 /// Who is approving (the requested user in dev mode, the proxy's header otherwise) and the
 /// groups their session gets: `--group`'s, and with `--groups-header` the proxy's.
@@ -84,6 +86,11 @@ fn proxy_groups(
         .collect();
     if groups.len() > MAX_GROUPS {
         return Err(bad(&format!("names more than {MAX_GROUPS} groups")));
+    }
+    if groups.iter().map(String::len).sum::<usize>() > MAX_GROUPS_BYTES {
+        return Err(bad(&format!(
+            "holds more than {MAX_GROUPS_BYTES} bytes of group names"
+        )));
     }
     if groups
         .iter()
