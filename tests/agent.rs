@@ -255,6 +255,46 @@ fn bad_clients_are_refused_without_harming_the_others() {
     assert!(token_via(&sandbox).1, "still serving");
 }
 
+/// Whatever listens at `SESAME_AUTH_SOCK` is outside: a refusal carrying escape sequences, a
+/// line break and a NUL is shown on one line with none of them, and the command goes on to the
+/// store.
+#[test]
+fn a_hostile_agents_message_is_shown_on_one_line() {
+    use std::io::Write as _;
+    let server = RefServer::start();
+    let (mut sandbox, _) = logged_in(&server);
+    let socket = sandbox.path().join("runtime/fake.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.unwrap();
+            let mut header = [0u8; 4];
+            stream.read_exact(&mut header).unwrap();
+            let mut body = vec![0u8; u32::from_be_bytes(header) as usize];
+            stream.read_exact(&mut body).unwrap();
+            let refusal = serde_json::json!({"v": 1, "result": "refused", "why": "forbidden",
+                "message": "evil \u{1b}[31mRED\u{1b}[0m\r\nerror: fake line\u{0}"});
+            stream.write_all(&frame(&refusal.to_string())).unwrap();
+        }
+    });
+    sandbox.set("SESAME_AUTH_SOCK", socket.to_string_lossy());
+    let out = sandbox.run(&["token"]);
+    out.expect_code(0);
+    assert!(
+        !out.stderr.contains('\u{1b}') && !out.stderr.contains('\0'),
+        "{out:?}"
+    );
+    let warning: Vec<&str> = out.stderr.lines().filter(|l| l.contains("evil")).collect();
+    assert_eq!(warning.len(), 1, "{out:?}");
+    assert!(warning[0].contains("fake line"), "one line: {out:?}");
+    assert!(
+        !out.stderr
+            .lines()
+            .any(|l| l.starts_with("error: fake line")),
+        "{out:?}"
+    );
+}
+
 /// The socket is 0600 in a 0700 directory (checked by the first test); behind that, the agent
 /// checks the peer's uid itself (a socket made reachable by mistake, or a forwarded one, still
 /// answers only its user). Acting as another user needs root: elsewhere this test says it

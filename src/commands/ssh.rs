@@ -144,6 +144,9 @@ impl Terminal {
         if pid > 0 {
             // SAFETY: signalling our own child.
             unsafe { libc::kill(pid, libc::SIGSTOP) };
+            // The signal arrives when it arrives: until ssh has stopped, it may still read the
+            // answer meant for the question.
+            wait_until_stopped(pid);
         }
         // SAFETY: fd is open; `cooked` came from tcgetattr.
         unsafe { libc::tcsetattr(fd, libc::TCSANOW, cooked) };
@@ -157,6 +160,27 @@ impl Terminal {
             unsafe { libc::kill(pid, libc::SIGCONT) };
         }
         Some(result)
+    }
+}
+
+/// Waits (half a second at most) until `pid` has stopped: on Linux its state in
+/// `/proc/PID/stat` is `T`; elsewhere a short pause has to do.
+fn wait_until_stopped(pid: libc::pid_t) {
+    if cfg!(target_os = "linux") {
+        let stat = format!("/proc/{pid}/stat");
+        for _ in 0..250 {
+            let state = std::fs::read_to_string(&stat).ok().and_then(|s| {
+                // `PID (COMM) STATE ...`; COMM may hold spaces and parentheses.
+                s.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
+            });
+            if matches!(state.as_deref(), Some("T" | "t") | None) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    } else {
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

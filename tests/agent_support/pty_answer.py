@@ -10,8 +10,13 @@ prompt, answer, argv = sys.argv[1].encode(), sys.argv[2], sys.argv[3:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp(argv[0], argv)
-out, answered, deadline = b"", False, time.time() + 90
-while time.time() < deadline:
+out, answered, deadline = b"", False, time.time() + 80
+while True:
+    if time.time() > deadline:
+        # Say what was seen, for the test's failure message, and stop the command.
+        sys.stderr.write("pty_answer: no end after 80 s; output so far:\n" + out.decode(errors="replace"))
+        os.kill(pid, 9)
+        break
     ready, _, _ = select.select([fd], [], [], 0.2)
     if ready:
         try:

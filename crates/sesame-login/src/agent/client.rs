@@ -202,6 +202,9 @@ fn ask_first_answering(
         let session = match agent.ask(op(Where::of(common))) {
             Ok(Answer::Session { session }) => session,
             Ok(Answer::Refused { why, message }) => {
+                // Shown to a person: one line, no control characters, 200 characters at most,
+                // whatever the agent (or whoever listens at its socket) sent.
+                let message = crate::text::Shown::of(&message).into_string();
                 tracing::debug!("agent at {}: refused ({message})", agent.path.display());
                 return Ok(Asked::Refused(why, message));
             }
