@@ -27,15 +27,7 @@ results=${RESULTS_DIR:-$root/target/bench}
 [[ $BURST_SECS =~ ^[0-9]+$ && $BURST_SECS -ge 1 && $BURST_SECS -le 600 ]] || { echo "BURST_SECS must be 1..600" >&2; exit 2; }
 mkdir -p "$results"
 
-need() { # need COMMAND PACKAGE
-  command -v "$1" >/dev/null && return 0
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "installing $2 (for $1)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1; } || true
-  fi
-  command -v "$1" >/dev/null || { echo "missing $1 (Debian package $2)" >&2; return 1; }
-}
+. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
 need dbus-run-session dbus
 need gnome-keyring-daemon gnome-keyring
 need secret-tool libsecret-tools

@@ -42,15 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Installs Debian packages for missing commands when we may (root); otherwise says what is missing.
-need() { # need COMMAND PACKAGE
-  command -v "$1" >/dev/null && return 0
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "installing $2 (for $1)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1; } || true
-  fi
-  command -v "$1" >/dev/null || { echo "missing $1 (Debian package $2)" >&2; return 1; }
-}
+. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
 
 need python3 python3
 

@@ -17,13 +17,8 @@ DURATION=${DURATION:-5}
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 120 ]] || { echo "DURATION must be 1..120" >&2; exit 2; }
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-if ! command -v wrk >/dev/null; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } || true
-  fi
-  command -v wrk >/dev/null || { echo "missing wrk (Debian package wrk)" >&2; exit 1; }
-fi
+. "$root/benches/need.sh"
+need wrk wrk
 
 (cd "$root" && cargo build --release --quiet --example serve_baseline && { [[ -n ${BIN:-} ]] || cargo build --release --quiet --bin sesame; })
 bin=${BIN:-$root/target/release/sesame}

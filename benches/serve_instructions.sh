@@ -12,15 +12,7 @@ SECONDS_EACH="${SECONDS_EACH:-8}"
 out_dir=target/bench
 mkdir -p "$out_dir"
 
-need() {
-  command -v "$1" >/dev/null 2>&1 && return
-  if [ "$(id -u)" -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-  else
-    echo "serve_instructions.sh: $1 is needed (Debian package $2)" >&2
-    exit 1
-  fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
 need valgrind valgrind
 need wrk wrk
 

@@ -22,15 +22,7 @@ CONNS="${CONNS:-64}"
 out_dir=target/bench
 mkdir -p "$out_dir"
 
-need() {
-  command -v "$1" >/dev/null 2>&1 && return
-  if [ "$(id -u)" -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-  else
-    echo "serve_load.sh: $1 is needed (Debian package $2)" >&2
-    exit 1
-  fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
 need wrk wrk
 need redis-server redis-server
 need python3 python3

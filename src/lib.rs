@@ -16,3 +16,4 @@ pub mod login_args;
 pub mod proxy;
 #[cfg(feature = "server")]
 pub mod serve_log;
+pub mod token_argv;

@@ -15,14 +15,25 @@ use sesame_login::vars;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
     let printer = Printer::stderr();
+    // The hot path, before every command that uses sesame: its usual forms skip building clap's
+    // tree of every command (src/token_argv.rs).
+    if let Some(argv) = sesame::token_argv::recognize(std::env::args_os().skip(1)) {
+        init_logging(false, None, &printer);
+        return exit_code(token(argv, None, &printer), &printer);
+    }
+    let cli = Cli::parse();
     let serve_log = match &cli.command {
         Command::Serve(args) if !args.quiet => Some(args.log_format),
         _ => None,
     };
     init_logging(cli.verbose, serve_log, &printer);
-    match run(cli, &printer) {
+    exit_code(run(cli, &printer), &printer)
+}
+
+/// The exit code of a command's result, after saying what went wrong.
+fn exit_code(result: Result<(), Error>, printer: &Printer) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.exit == sesame_login::error::Exit::Success => ExitCode::SUCCESS,
         Err(e) => {
@@ -30,6 +41,16 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit as u8)
         }
     }
+}
+
+/// `sesame token`, however its command line was read.
+fn token(
+    argv: sesame::token_argv::TokenArgv,
+    ca_cert: Option<std::path::PathBuf>,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let common = common(argv.profile, argv.store, ca_cert)?;
+    commands::token::run(&common, argv.id_token, &process_env, printer)
 }
 
 /// `--verbose` or `SESAME_LOG=debug`: sesame's debug log on stderr. `SESAME_LOG` also takes a
@@ -134,7 +155,15 @@ fn run(cli: Cli, printer: &Printer) -> Result<(), Error> {
     let session = || common(profile.clone(), store, ca.clone());
     match cli.command {
         // The hot path: no async runtime, no network for a valid session.
-        Command::Token(args) => commands::token::run(&session()?, args.id_token, env, printer),
+        Command::Token(args) => token(
+            sesame::token_argv::TokenArgv {
+                profile,
+                store,
+                id_token: args.id_token,
+            },
+            ca,
+            printer,
+        ),
         Command::Refresh => commands::refresh::run(&session()?, env, printer),
         Command::Status(args) => {
             let common = session()?;

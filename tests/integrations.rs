@@ -495,24 +495,11 @@ fn shell_completions_work_in_bash_and_the_man_page_is_roff() {
     );
 }
 
-/// A private CA and a server certificate for 127.0.0.1 signed by it (openssl).
-fn private_ca(s: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+/// [`private_ca`] in the sandbox's `pki` directory.
+fn sandbox_ca(s: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let dir = s.home.join("pki");
     std::fs::create_dir_all(&dir).unwrap();
-    let script = format!(
-        "set -e; cd {d}; \
-         openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=sesame-test-ca -keyout ca.key -out ca.pem 2>/dev/null; \
-         openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout leaf.key -out leaf.csr 2>/dev/null; \
-         printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > leaf.ext; \
-         openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out leaf.pem -extfile leaf.ext 2>/dev/null",
-        d = dir.display()
-    );
-    out_of(s.shell(&script)).expect_code(0);
-    (
-        dir.join("ca.pem"),
-        dir.join("leaf.pem"),
-        dir.join("leaf.key"),
-    )
+    private_ca(&dir)
 }
 
 /// The reference server behind a TLS front whose certificate comes from a private CA, as in a
@@ -522,7 +509,7 @@ fn private_ca(s: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf, std::path
 fn a_private_ca_is_trusted_with_ca_cert_and_refused_without() {
     use std::io::Write;
     let s = Sandbox::new();
-    let (ca, cert, key) = private_ca(&s);
+    let (ca, cert, key) = sandbox_ca(&s);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integrations/auth_server.py");
     let mut relay = Command::new("python3")
         .arg(script)

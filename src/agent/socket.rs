@@ -56,9 +56,8 @@ pub fn check_path(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Binds the socket at `path`, after making its directory private.
-pub fn bind(path: &Path) -> Result<Bound, Error> {
-    check_path(path)?;
+/// The directory of the socket at `path`, made (0700) or checked to be this user's alone.
+pub fn private_dir(path: &Path) -> Result<&Path, Error> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     sesame_login::private_file::ensure_dir(dir).map_err(|e| {
         Error::other(format!(
@@ -67,6 +66,13 @@ pub fn bind(path: &Path) -> Result<Bound, Error> {
         ))
         .hint("Pick a directory of yours with --socket PATH.")
     })?;
+    Ok(dir)
+}
+
+/// Binds the socket at `path`, after making its directory private.
+pub fn bind(path: &Path) -> Result<Bound, Error> {
+    check_path(path)?;
+    private_dir(path)?;
     clear_stale(path)?;
     let listener = std::os::unix::net::UnixListener::bind(path)
         .map_err(|e| Error::other(format!("Cannot listen on {}: {e}.", path.display())))?;

@@ -182,14 +182,7 @@ fn foreground(
 /// lines once it answers. Its log (stderr) is `agent.log` beside the socket.
 fn detach(path: &Path, shell: ShellArg) -> Result<(), Error> {
     use std::os::unix::process::CommandExt;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    sesame_login::private_file::ensure_dir(dir).map_err(|e| {
-        Error::other(format!(
-            "Cannot keep the agent's socket in {}: {e}.",
-            dir.display()
-        ))
-        .hint("Pick a directory of yours with --socket PATH.")
-    })?;
+    let dir = socket::private_dir(path)?;
     let log_path = dir.join("agent.log");
     let log = open_log(&log_path)?;
     let exe = std::env::current_exe()

@@ -986,3 +986,23 @@ pub async fn press_button(
         .await
         .unwrap()
 }
+
+/// A private CA in `dir` and a server certificate for 127.0.0.1 signed by it (openssl):
+/// `(ca.pem, leaf.pem, leaf.key)`.
+pub fn private_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let script = format!(
+        "set -e; cd {d}; \
+         openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=sesame-test-ca -keyout ca.key -out ca.pem 2>/dev/null; \
+         openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout leaf.key -out leaf.csr 2>/dev/null; \
+         printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > leaf.ext; \
+         openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out leaf.pem -extfile leaf.ext 2>/dev/null",
+        d = dir.display()
+    );
+    let ok = Command::new("bash").args(["-c", &script]).status().unwrap();
+    assert!(ok.success(), "openssl made the CA");
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
