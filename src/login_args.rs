@@ -179,10 +179,7 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
         None => None,
     };
     let user = login_user(args, &cfg, env)?;
-    let open_browser = !flag(args.no_browser)
-        .or(env_bool(env, vars::NO_BROWSER)?)
-        .or(cfg.no_browser)
-        .unwrap_or(false);
+    let no_browser = no_browser(args, &cfg, env)?;
     let timeout = seconds(
         (args.timeout, "--timeout"),
         vars::TIMEOUT,
@@ -217,7 +214,7 @@ pub fn resolve(common: Common, args: &LoginArgs, env: Env) -> Result<LoginSettin
         common,
         server,
         user,
-        open_browser,
+        no_browser,
         timeout: Duration::from_secs(timeout),
         poll_interval: Duration::from_secs(poll_interval),
         allow_http,
@@ -322,6 +319,23 @@ fn env_bool(env: Env, name: &str) -> Result<Option<bool>, Error> {
     }
 }
 
+/// Why no browser is to be opened, naming where that was said (flag > env > config), or `None`.
+fn no_browser(args: &LoginArgs, cfg: &ProfileConfig, env: Env) -> Result<Option<String>, Error> {
+    let env_name = vars::NO_BROWSER;
+    let said = [
+        (flag(args.no_browser), "--no-browser was given".to_owned()),
+        (env_bool(env, env_name)?, format!("{env_name} is set")),
+        (
+            cfg.no_browser,
+            "the profile's config sets no-browser".to_owned(),
+        ),
+    ];
+    Ok(said
+        .into_iter()
+        .find_map(|(value, why)| value.map(|off| off.then_some(why)))
+        .flatten())
+}
+
 fn flag(set: bool) -> Option<bool> {
     set.then_some(true)
 }
@@ -375,7 +389,44 @@ mod tests {
         );
         assert_eq!(s.server.unwrap().as_str(), "https://from-config.example/");
         assert_eq!(s.port, 0, "default");
-        assert!(s.open_browser);
+        assert_eq!(s.no_browser, None);
+    }
+
+    /// "No browser was opened (--no-browser was given)" was once printed when the config had
+    /// turned the browser off: the reason names where it was said.
+    #[test]
+    fn no_browser_says_who_turned_the_browser_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let xdg = dir.path().to_str().unwrap();
+        write_config(
+            dir.path(),
+            "[profiles.default]\nserver = \"https://x.example\"\nuser = \"u\"\nno-browser = true\n",
+        );
+        let why = |pairs: &[(&str, &str)], given: bool| {
+            let mut all = vec![("XDG_CONFIG_HOME", xdg), ("XDG_DATA_HOME", xdg)];
+            all.extend_from_slice(pairs);
+            let env = env_of(&all);
+            let args = LoginArgs {
+                no_browser: given,
+                ..Default::default()
+            };
+            let common = Common::resolve(None, None, &env).unwrap();
+            resolve(common, &args, &env).unwrap().no_browser
+        };
+        let env_name = vars::NO_BROWSER;
+        assert_eq!(
+            why(&[], false).as_deref(),
+            Some("the profile's config sets no-browser")
+        );
+        let env_set = format!("{env_name} is set");
+        assert_eq!(why(&[(env_name, "1")], false), Some(env_set));
+        assert_eq!(
+            why(&[(env_name, "0")], false),
+            None,
+            "env false beats config"
+        );
+        let flag = Some("--no-browser was given".to_owned());
+        assert_eq!(why(&[(env_name, "0")], true), flag, "the flag beats env");
     }
 
     #[test]

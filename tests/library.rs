@@ -180,3 +180,54 @@ fn bad_settings_are_config_errors() {
     let e = Auth::builder("tool").oidc("", "").build().unwrap_err();
     assert!(e.message.starts_with("Nothing to log in to"), "{e}");
 }
+
+/// A provider whose metadata has no device authorization endpoint, asked for the device flow
+/// (no browser): the message says so in words a program's users can read, the kind is
+/// `Config`, and the hint does not name a `sesame` flag. (A stand-in provider: the point is
+/// the missing endpoint, which real providers only lack by configuration.)
+#[test]
+fn a_missing_endpoint_is_a_config_error_in_the_programs_words() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let provider = common::block_on(async {
+        let server = MockServer::start().await;
+        let issuer = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+                "jwks_uri": format!("{issuer}/jwks"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+            })))
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Auth::builder("sesame-library-test")
+        .oidc(&provider.uri(), "a-client")
+        .no_browser()
+        .store(StoreKind::File)
+        .data_dir(dir.path())
+        .build_with(person(true))
+        .expect("the settings are valid");
+    let e = sesame_login::blocking::Auth::from(auth)
+        .login()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("no device authorization endpoint, so the device flow cannot run"),
+        "{text}"
+    );
+    let hint = e.hint.clone().unwrap_or_default();
+    assert!(
+        !text.contains("--") && !hint.contains("--"),
+        "{text} / {hint}"
+    );
+    assert!(hint.contains("Auth::builder"), "{hint}");
+}

@@ -42,7 +42,7 @@ pub async fn run(
         common: common.clone(),
         server: Some(url),
         user: Some(user),
-        open_browser: true,
+        no_browser: None,
         timeout: Duration::from_secs(args.timeout),
         poll_interval: Duration::from_secs(1),
         allow_http: false,

@@ -67,7 +67,7 @@ pub struct AuthBuilder {
     flow: FlowChoice,
     port: u16,
     timeout: Duration,
-    open_browser: bool,
+    no_browser: bool,
     allow_http: bool,
 }
 
@@ -90,7 +90,7 @@ impl Auth {
             flow: FlowChoice::Auto,
             port: 0,
             timeout: Duration::from_secs(120),
-            open_browser: true,
+            no_browser: false,
             allow_http: false,
         }
     }
@@ -157,7 +157,7 @@ fn for_programs(mut e: Error) -> Error {
     let cli_only = e
         .hint
         .as_deref()
-        .is_some_and(|h| h.contains("sesame ") || h.contains(" --") || h.starts_with("--"));
+        .is_some_and(|h| h.contains("sesame ") || h.contains("--"));
     if !cli_only {
         return e;
     }
@@ -251,7 +251,7 @@ impl AuthBuilder {
 
     /// Never open a browser: show the URL (and a device code) to open elsewhere.
     pub fn no_browser(mut self) -> Self {
-        self.open_browser = false;
+        self.no_browser = true;
         self
     }
 
@@ -304,7 +304,9 @@ impl AuthBuilder {
             common,
             server,
             user,
-            open_browser: self.open_browser,
+            no_browser: self
+                .no_browser
+                .then(|| "this program opens no browser".to_owned()),
             timeout: self.timeout,
             poll_interval: Duration::from_secs(2),
             allow_http: self.allow_http,

@@ -183,7 +183,7 @@ pub fn describe(e: &reqwest::Error) -> String {
         .iter()
         .any(|w| cause.contains(w));
     let advice = if tls && CA_CERT.get().is_none() {
-        " (if your network uses its own certificate authority, pass --ca-cert FILE or set SESAME_CA_CERT)"
+        crate::login_error::OWN_CA
     } else {
         ""
     };

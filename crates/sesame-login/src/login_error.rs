@@ -4,6 +4,11 @@
 use crate::error::{Error, ErrorKind};
 use std::time::Duration;
 
+/// What a certificate error's reason adds when no CA file is trusted; the hint that names the
+/// ways to give one looks for it.
+pub const OWN_CA: &str =
+    " (if your network uses its own certificate authority, its CA certificate must be given)";
+
 /// Why a login step failed (or a refresh or revocation); `Error::from` turns it into the
 /// message, hint and exit code the person sees.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -58,6 +63,17 @@ pub enum LoginError {
     /// The server turned down the credentials themselves: a wrong password or one-time code.
     #[error("{0}")]
     Credentials(String),
+    /// The provider publishes no endpoint for the flow asked for.
+    #[error("the provider has no {endpoint} endpoint, so the {flow} flow cannot run")]
+    NoEndpoint {
+        /// The endpoint missing from the provider's metadata (`authorization`, `device
+        /// authorization`).
+        endpoint: &'static str,
+        /// The flow that needs it (`browser`, `device`).
+        flow: &'static str,
+        /// The flow to use instead.
+        instead: &'static str,
+    },
 }
 
 impl LoginError {
@@ -76,6 +92,7 @@ impl LoginError {
             LoginError::Server(_) | LoginError::Protocol(_) | LoginError::Refused(_) => {
                 ErrorKind::Protocol
             }
+            LoginError::NoEndpoint { .. } => ErrorKind::Config,
         }
     }
 }
@@ -112,8 +129,13 @@ fn described(e: LoginError) -> Error {
             ))
             .hint(format!("{again} Allow more time with --timeout SECS.")),
             LoginError::Unreachable { url, reason } => {
+                let hint = if reason.contains(OWN_CA) {
+                    "Give your organisation's CA certificate with --ca-cert FILE, SESAME_CA_CERT or `ca-cert` in the profile, then run `sesame login` again."
+                } else {
+                    "Check the URL (--server, --issuer, or the profile's) and your network, then run `sesame login` again."
+                };
                 Error::other(format!("Could not reach the login server at {url}: {reason}."))
-                    .hint("Check the URL (--server, --issuer, or the profile's) and your network, then run `sesame login` again.")
+                    .hint(hint)
             }
             LoginError::Unavailable { url, reason } => Error::other(format!(
                 "The login server at {url} is unavailable for now: {reason}."
@@ -127,6 +149,8 @@ fn described(e: LoginError) -> Error {
                 .hint("Nothing was saved; the previous session, if any, is unchanged. Check the user name, password and code, then run `sesame login` again."),
             LoginError::Refused(m) => Error::other(sentence(&m))
                 .hint("Nothing was saved. Check the server URL, or report this to the server's operators."),
+            e @ LoginError::NoEndpoint { instead, .. } => Error::other(sentence(&e.to_string()))
+                .hint(format!("Use the {instead} flow (--flow {instead}).")),
         }
 }
 

@@ -241,8 +241,10 @@ pub struct LoginSettings {
     pub server: Option<Url>,
     /// Needed by the challenge flow; OIDC logins take the user from the tokens.
     pub user: Option<crate::session::UserName>,
-    /// Open the approval URL in a browser; false with `--no-browser`.
-    pub open_browser: bool,
+    /// Why no browser is opened, in the words of whoever turned it off (the CLI says
+    /// "--no-browser was given", [`Auth`](crate::Auth) that the program opens none); `None`
+    /// opens one where a browser can be opened.
+    pub no_browser: Option<String>,
     /// How long the login waits for approval (`--timeout`; 1 s to a day, default 120 s).
     pub timeout: Duration,
     /// The pause between challenge polls without long-polling (`--poll-interval`; default 2 s).

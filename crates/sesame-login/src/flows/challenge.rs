@@ -105,7 +105,7 @@ pub async fn request(
                     Some(after) if after > GENERATOR_MAX_PAUSE => {
                         format!("; it asks to wait {} s", after.as_secs())
                     }
-                    _ => "; the login's time (--timeout) ran out before it could be asked again"
+                    _ => "; the login's time limit ran out before it could be asked again"
                         .to_string(),
                 };
                 LoginError::Unavailable {

@@ -29,10 +29,10 @@ pub async fn start(
     };
     let mut req = oauth
         .exchange_device_code()
-        .map_err(|_| {
-            LoginError::Refused(
-                "the provider has no device authorization endpoint, so the device flow cannot run; try --flow browser".into(),
-            )
+        .map_err(|_| LoginError::NoEndpoint {
+            endpoint: "device authorization",
+            flow: "device",
+            instead: "browser",
         })?
         .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())));
     for (k, v) in extra {

@@ -32,10 +32,10 @@ pub fn authorization_url(
     let state = state.to_string();
     let mut req = oauth
         .authorize_url(move || CsrfToken::new(state))
-        .map_err(|_| {
-            LoginError::Refused(
-                "the provider has no authorization endpoint, so the browser flow cannot run; try --flow device".into(),
-            )
+        .map_err(|_| LoginError::NoEndpoint {
+            endpoint: "authorization",
+            flow: "browser",
+            instead: "device",
         })?
         .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
         .set_pkce_challenge(challenge)

@@ -67,10 +67,9 @@ pub fn show(
         code,
         unix_seconds(SystemTime::now()).saturating_add(settings.timeout.as_secs() as i64),
     );
-    let opened = if settings.open_browser {
-        opener.open(url)
-    } else {
-        Err("--no-browser was given".to_string())
+    let opened = match &settings.no_browser {
+        None => opener.open(url),
+        Some(why) => Err(why.clone()),
     };
     let who = user.map(|u| format!(" as {u}")).unwrap_or_default();
     // A loopback URL (a server on this machine) cannot be opened on a phone: no QR code, and

@@ -224,14 +224,12 @@ fn choose_flow<'s>(settings: &'s LoginSettings, printer: &Printer) -> Result<Flo
             Ok(Flow::Json(api))
         }
         FlowChoice::Auto if has_oidc => {
-            let reason = if settings.open_browser {
+            let reason = settings.no_browser.clone().or_else(|| {
                 browser::no_browser_reason(&crate::settings::process_env)
-            } else {
-                Some("--no-browser was given".into())
-            };
+            });
             Ok(match reason {
                 None => {
-                    printer.info("Using the browser flow (a browser can be opened here; --flow device for a code to enter elsewhere).");
+                    printer.info("Using the browser flow (a browser can be opened here; the device flow gives a code to enter elsewhere).");
                     Flow::Browser
                 }
                 Some(why) => {

@@ -36,7 +36,7 @@ pub(super) async fn run(
 
     // The loopback callback only helps a browser on this machine: a URL opened on a phone
     // cannot reach it, so then the server shows its own outcome page instead.
-    let mut callback = if settings.open_browser && opener.can_open() {
+    let mut callback = if settings.no_browser.is_none() && opener.can_open() {
         Some(Callback::bind(settings.port).await?)
     } else {
         None

@@ -201,7 +201,7 @@ pub fn open(kind: StoreKind, data_dir: &Path, keychain: &Keychain) -> Result<Ope
             Err(StoreError::Unavailable(why)) => {
                 tracing::debug!("store: auto falls back to the file store: {why}");
                 let warning = format!(
-                    "{}{}, so the session is kept in a file only you can read, under {} (--store file chooses this; --store keychain requires a keychain).",
+                    "{}{}, so the session is kept in a file only you can read, under {}. Choose the file store to keep it there without this warning, or the keychain store to require a keychain.",
                     why.get(..1).unwrap_or_default().to_uppercase(),
                     why.get(1..).unwrap_or_default(),
                     file.dir().display()
