@@ -433,7 +433,10 @@ async fn a_retry_after_beyond_the_generators_patience_is_not_waited_for() {
         .await
         .expect_err("3 s is past a 2 s timeout");
     assert!(clock.sleeps().is_empty());
-    assert!(err.to_string().contains("the login's time limit ran out"), "{err}");
+    assert!(
+        err.to_string().contains("the login's time limit ran out"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -144,6 +144,33 @@ fn absurd_expiry_times_do_not_panic() {
     }
 }
 
+/// A session file that is not a session: the error names the file and what to run, and that
+/// command clears it so that the next login can save.
+#[test]
+fn a_damaged_session_file_says_what_to_run_and_logout_clears_it() {
+    let sb = Sandbox::new();
+    let token = fake_jwt(json!({"sub": "alice", "exp": unix_now() + 3600}));
+    sb.run_full(&["login", "--with-token"], &[], Some(&token))
+        .expect_code(0);
+    let path = sb.session_file("default");
+    std::fs::write(&path, "{\"garbage\": 1").unwrap();
+    let out = sb.run(&["token"]);
+    out.expect_code(1).no_panic();
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let expected = [
+        format!("the session file {} is damaged", path.display()),
+        "Run `sesame logout`, then log in again".to_owned(),
+    ];
+    for text in expected {
+        assert!(out.stderr.contains(&text), "{text:?} in {out:?}");
+    }
+    sb.run(&["logout"]).expect_code(0);
+    sb.run(&["token"]).expect_code(3);
+    sb.run_full(&["login", "--with-token"], &[], Some(&token))
+        .expect_code(0);
+    assert_eq!(sb.run(&["token"]).stdout.trim(), token);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_session_file_others_can_read_gets_a_warning() {

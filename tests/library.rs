@@ -231,3 +231,32 @@ fn a_missing_endpoint_is_a_config_error_in_the_programs_words() {
     );
     assert!(hint.contains("Auth::builder"), "{hint}");
 }
+
+/// A stored session that is not one: kind `Store`, the store's error in the source chain, and
+/// a hint in the program's terms (log out, then in), not `sesame logout`.
+#[test]
+fn a_damaged_session_is_a_store_error_with_its_cause() {
+    let server = RefServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let auth = sesame_login::blocking::Auth::from(auth(&server, dir.path(), person(true)));
+    auth.login().expect("logs in");
+    let file = FileStore::in_data_dir(dir.path()).describe("default");
+    let path = file.trim_start_matches("file ");
+    std::fs::write(path, "not json").unwrap();
+    let e = auth.token().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    let cause = std::error::Error::source(&e)
+        .and_then(|s| s.downcast_ref::<sesame_login::store::StoreError>());
+    assert!(
+        matches!(cause, Some(sesame_login::store::StoreError::Damaged { .. })),
+        "{e:?}"
+    );
+    let hint = e.hint.clone().unwrap_or_default();
+    assert!(
+        hint.contains("Auth::logout") && !hint.contains("sesame "),
+        "{hint}"
+    );
+    assert!(auth.logout().unwrap());
+    auth.login().expect("logs in again");
+    auth.token().expect("a token again");
+}

@@ -165,6 +165,9 @@ fn for_programs(mut e: Error) -> Error {
         ErrorKind::NotLoggedIn | ErrorKind::Expired | ErrorKind::Denied | ErrorKind::TimedOut => {
             Some("Log in again (Auth::login, or Auth::token_or_login).".into())
         }
+        ErrorKind::Store if damaged(&e) => {
+            Some("Forget the session and log in again (Auth::logout, then Auth::login).".into())
+        }
         ErrorKind::Store => Some(
             "Unlock or start the keychain, or choose the file store (AuthBuilder::store).".into(),
         ),
@@ -172,6 +175,14 @@ fn for_programs(mut e: Error) -> Error {
         _ => None,
     };
     e
+}
+
+/// Whether `e` comes from a stored session that is not a whole one.
+fn damaged(e: &Error) -> bool {
+    let source = std::error::Error::source(e);
+    source
+        .and_then(|s| s.downcast_ref::<StoreError>())
+        .is_some_and(|s| matches!(s, StoreError::Damaged { .. }))
 }
 
 impl AuthBuilder {

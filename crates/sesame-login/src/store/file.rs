@@ -46,8 +46,20 @@ impl FileStore {
 /// ([`crate::secret::MAX_TOKEN_LEN`]); anything near a megabyte is not a session.
 const MAX_SESSION_FILE: u64 = 1024 * 1024;
 
-fn io_error(action: &str, path: &Path, e: io::Error) -> StoreError {
-    StoreError::Other(format!("could not {action} {}: {e}", path.display()))
+fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+    StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A file that was not read as a session: not the user's own, too large, a link.
+fn not_read(path: &Path, e: ReadError) -> StoreError {
+    StoreError::Damaged {
+        what: format!("the file {}", path.display()),
+        problem: format!("was not read: {e}"),
+    }
 }
 
 impl TokenStore for FileStore {
@@ -61,19 +73,12 @@ impl TokenStore for FileStore {
             Ok(b) => b,
             Err(ReadError::NotFound) => return Err(StoreError::NotFound),
             Err(ReadError::Io(e)) => return Err(io_error("read", &path, e)),
-            Err(e) => {
-                return Err(StoreError::Other(format!(
-                    "the session file {} was not read: {e}; run `sesame logout` and log in again",
-                    path.display()
-                )));
-            }
+            Err(e) => return Err(not_read(&path, e)),
         };
         let text = String::from_utf8_lossy(&bytes);
-        Session::from_json(&text).map_err(|e| {
-            StoreError::Other(format!(
-                "the session file {} is damaged ({e}); run `sesame logout` and log in again",
-                path.display()
-            ))
+        Session::from_json(&text).map_err(|e| StoreError::Damaged {
+            what: format!("the session file {}", path.display()),
+            problem: format!("is damaged ({e})"),
         })
     }
 
@@ -115,10 +120,7 @@ impl TokenStore for FileStore {
             Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
             Err(ReadError::NotFound) => Ok(None),
             Err(ReadError::Io(e)) => Err(io_error("read", &path, e)),
-            Err(e) => Err(StoreError::Other(format!(
-                "{} was not read: {e}; run `sesame logout` and log in again",
-                path.display()
-            ))),
+            Err(e) => Err(not_read(&path, e)),
         }
     }
 
@@ -266,10 +268,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().to_path_buf());
         fs::write(store.path("p"), "{not json").unwrap();
-        let err = store.load("p").unwrap_err().to_string();
-        assert!(
-            err.contains("damaged") && err.contains("sesame logout"),
-            "{err}"
-        );
+        let err = store.load("p").unwrap_err();
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+        assert!(err.to_string().contains("damaged"), "{err}");
+        let shown = err.into_error(super::super::StoreKind::File);
+        let hint = shown.hint.clone().unwrap_or_default();
+        assert!(hint.contains("sesame logout"), "{hint}");
     }
 }

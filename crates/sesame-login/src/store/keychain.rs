@@ -68,7 +68,10 @@ impl KeychainStore {
     /// The platform's keychain, or `Unavailable` saying why not.
     pub fn open_platform(timeout: Duration) -> Result<Self, StoreError> {
         let (name, store) = bounded(timeout, "connecting to the keychain", platform_store)?;
-        let inner = store.map_err(|e| StoreError::Unavailable(unreachable_reason(name, &e)))?;
+        let inner = store.map_err(|e| StoreError::Unavailable {
+            why: unreachable_reason(name, &e),
+            source: Some(e),
+        })?;
         Ok(KeychainStore {
             inner,
             name,
@@ -142,18 +145,21 @@ impl KeychainStore {
         if text.len() == m.bytes {
             Ok(text)
         } else {
-            Err(StoreError::Other(format!(
-                "the keychain entries for this profile are incomplete ({} of {} bytes); run `sesame logout` and log in again",
-                text.len(),
-                m.bytes
-            )))
+            Err(StoreError::Damaged {
+                what: "the keychain entries for this profile".into(),
+                problem: format!("are incomplete ({} of {} bytes)", text.len(), m.bytes),
+            })
         }
     }
 
     fn entry(&self, profile: &str) -> Result<Entry, StoreError> {
         self.inner
             .build(&self.service, profile, None)
-            .map_err(|e| StoreError::Other(format!("{}: {}", self.name, one_line(&e))))
+            .map_err(|source| StoreError::Keychain {
+                keychain: self.name,
+                doing: "opening the profile's entry".into(),
+                source,
+            })
     }
 
     fn call<T: Send + 'static>(
@@ -214,12 +220,16 @@ fn bounded<T: Send + 'static>(
         .spawn(move || {
             let _ = tx.send(f());
         })
-        .map_err(|e| StoreError::Other(format!("could not start a thread: {e}")))?;
-    rx.recv_timeout(timeout).map_err(|_| {
-        StoreError::Unavailable(format!(
+        .map_err(|e| StoreError::Unavailable {
+            why: format!("could not start a thread to ask the keychain: {e}"),
+            source: None,
+        })?;
+    rx.recv_timeout(timeout).map_err(|_| StoreError::Unavailable {
+        why: format!(
             "the keychain did not answer within {}s while {what} (is it locked, or waiting for a prompt?)",
             timeout.as_secs_f64()
-        ))
+        ),
+        source: None,
     })
 }
 
@@ -241,21 +251,30 @@ fn unreachable_reason(name: &str, e: &KError) -> String {
     }
 }
 
-fn one_line(e: &KError) -> String {
+/// The first line of a keychain error: some span several.
+pub(super) fn one_line(e: &KError) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
-fn map_error(name: &str, what: &str, e: KError) -> StoreError {
+fn map_error(name: &'static str, what: &str, e: KError) -> StoreError {
     match e {
         KError::NoEntry => StoreError::NotFound,
-        KError::NoStorageAccess(_) => StoreError::Unavailable(format!(
-            "{name} refused access while {what} (it may be locked): {}",
-            one_line(&e)
-        )),
-        KError::PlatformFailure(_) => {
-            StoreError::Unavailable(format!("{name} failed while {what}: {}", one_line(&e)))
-        }
-        other => StoreError::Other(format!("{name} failed while {what}: {}", one_line(&other))),
+        KError::NoStorageAccess(_) => StoreError::Unavailable {
+            why: format!(
+                "{name} refused access while {what} (it may be locked): {}",
+                one_line(&e)
+            ),
+            source: Some(e),
+        },
+        KError::PlatformFailure(_) => StoreError::Unavailable {
+            why: format!("{name} failed while {what}: {}", one_line(&e)),
+            source: Some(e),
+        },
+        source => StoreError::Keychain {
+            keychain: name,
+            doing: what.to_owned(),
+            source,
+        },
     }
 }
 
@@ -270,10 +289,9 @@ impl TokenStore for KeychainStore {
 
     fn load(&self, profile: &str) -> Result<Session, StoreError> {
         let text = self.read_text(profile)?;
-        Session::from_json(&text).map_err(|e| {
-            StoreError::Other(format!(
-                "the keychain entry for this profile is not a sesame session ({e}); run `sesame logout` and log in again"
-            ))
+        Session::from_json(&text).map_err(|e| StoreError::Damaged {
+            what: "the keychain entry for this profile".into(),
+            problem: format!("is not a sesame session ({e})"),
         })
     }
 
@@ -347,8 +365,10 @@ impl KeychainStore {
                     return Err(e);
                 }
             }
-            let text =
-                serde_json::to_string(&manifest).map_err(|e| StoreError::Other(e.to_string()))?;
+            let text = serde_json::to_string(&manifest).map_err(|e| StoreError::Damaged {
+                what: "the keychain manifest".into(),
+                problem: format!("could not be written ({e})"),
+            })?;
             if let Err(e) = self.write(key, text) {
                 self.remove_parts(key, &manifest);
                 return Err(e);
@@ -396,11 +416,23 @@ mod tests {
         let e = map_error("k", "x", KError::NoEntry);
         assert!(matches!(e, StoreError::NotFound));
         let e = map_error("k", "x", KError::NoStorageAccess("locked".into()));
-        assert!(matches!(e, StoreError::Unavailable(m) if m.contains("locked")));
+        assert!(
+            matches!(e, StoreError::Unavailable { ref why, source: Some(_) } if why.contains("locked"))
+        );
         let e = map_error("k", "x", KError::PlatformFailure("dbus".into()));
-        assert!(matches!(e, StoreError::Unavailable(_)));
+        assert!(matches!(
+            e,
+            StoreError::Unavailable {
+                source: Some(_),
+                ..
+            }
+        ));
         let e = map_error("k", "x", KError::TooLong("secret".into(), 10));
-        assert!(matches!(e, StoreError::Other(_)));
+        assert!(matches!(e, StoreError::Keychain { .. }));
+        // The keychain's own error stays reachable through the source chain.
+        let shown = e.into_error(super::super::StoreKind::Keychain);
+        let source = std::error::Error::source(&shown).and_then(|s| s.source());
+        assert!(source.is_some_and(|s| s.is::<KError>()), "{shown:?}");
     }
 
     #[test]
@@ -408,7 +440,9 @@ mod tests {
         let r = bounded(Duration::from_millis(50), "testing", || {
             std::thread::sleep(Duration::from_secs(2))
         });
-        assert!(matches!(r, Err(StoreError::Unavailable(m)) if m.contains("did not answer")));
+        assert!(
+            matches!(r, Err(StoreError::Unavailable { why, .. }) if why.contains("did not answer"))
+        );
     }
 
     #[test]

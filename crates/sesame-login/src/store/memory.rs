@@ -22,7 +22,10 @@ impl TokenStore for MemoryStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let text = map.get(profile).ok_or(StoreError::NotFound)?;
-        Session::from_json(text).map_err(|e| StoreError::Other(e.to_string()))
+        Session::from_json(text).map_err(|e| StoreError::Damaged {
+            what: "the session held in memory".into(),
+            problem: format!("is not a session ({e})"),
+        })
     }
 
     fn save(&self, session: &Session) -> Result<(), StoreError> {

@@ -21,42 +21,83 @@ use std::time::Duration;
 /// The service name of every keychain entry; the account is the profile name.
 pub const SERVICE: &str = "sesame";
 
-/// Why a store could not do what was asked; [`StoreError::into_error`] says it to the person.
+/// Why a store could not do what was asked; [`StoreError::into_error`] says it to the person,
+/// with this error as its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No session is saved for the profile.
     #[error("no session is stored for this profile")]
     NotFound,
-    /// The backend cannot be used here at all (no keychain service, locked, timed out).
-    #[error("{0}")]
-    Unavailable(String),
-    /// Anything else: a file that cannot be read or written, a damaged session, a keychain error.
-    #[error("{0}")]
-    Other(String),
+    /// The backend cannot be used here at all: no keychain service, locked, timed out. The
+    /// `auto` store falls back to files on this one.
+    #[error("{why}")]
+    Unavailable {
+        /// Why, in words a person can act on.
+        why: String,
+        /// The keychain's own error, when it gave one.
+        #[source]
+        source: Option<keyring_core::Error>,
+    },
+    /// What is stored for the profile is not a whole session: damaged, cut short, not the
+    /// user's own file, or written by something else. Forgetting the session and logging in
+    /// again replaces it.
+    #[error("{what} {problem}")]
+    Damaged {
+        /// What was read ("the session file PATH", "the keychain entry for this profile").
+        what: String,
+        /// What is wrong with it ("is damaged (...)").
+        problem: String,
+    },
+    /// A file or directory could not be read, written or removed.
+    #[error("could not {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done: `read`, `write`, `create`, `remove`.
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The keychain failed in a way that falling back would not mend.
+    #[error("{keychain} failed while {doing}: {}", keychain::one_line(source))]
+    Keychain {
+        /// Which keychain ("the Secret Service").
+        keychain: &'static str,
+        /// What was being done ("reading the session").
+        doing: String,
+        /// The keychain's error.
+        #[source]
+        source: keyring_core::Error,
+    },
 }
 
 impl StoreError {
-    /// What the person is told, for a store opened as `kind`.
+    /// What the person is told, for a store opened as `kind`; this error is its source.
     pub fn into_error(self, kind: StoreKind) -> Error {
         let error_kind = match self {
             StoreError::NotFound => ErrorKind::NotLoggedIn,
-            StoreError::Unavailable(_) | StoreError::Other(_) => ErrorKind::Store,
+            _ => ErrorKind::Store,
         };
-        self.described(kind).kind_of(error_kind)
+        self.described(kind).kind_of(error_kind).caused_by(self)
     }
 
-    fn described(self, kind: StoreKind) -> Error {
+    fn described(&self, kind: StoreKind) -> Error {
         match self {
-        StoreError::Unavailable(why) if kind == StoreKind::Keychain => {
-            Error::other(format!("The OS keychain is not available: {why}."))
-                .hint("Unlock or start your keychain (on Linux, a Secret Service such as gnome-keyring), or use --store file.")
+            StoreError::Unavailable { why, .. } if kind == StoreKind::Keychain => {
+                Error::other(format!("The OS keychain is not available: {why}."))
+                    .hint("Unlock or start your keychain (on Linux, a Secret Service such as gnome-keyring), or use --store file.")
+            }
+            StoreError::Unavailable { why, .. } => Error::other(format!("The session store is not available: {why}."))
+                .hint("Unlock the keychain and try again, or use --store file."),
+            StoreError::NotFound => Error::no_session("No session is stored for this profile.")
+                .hint("Run `sesame login`."),
+            StoreError::Damaged { .. } => Error::other(format!("The saved session cannot be used: {self}."))
+                .hint("Run `sesame logout`, then log in again: that replaces it."),
+            StoreError::Io { .. } | StoreError::Keychain { .. } => {
+                Error::other(format!("Session store error: {self}."))
+            }
         }
-        StoreError::Unavailable(why) => Error::other(format!("The session store is not available: {why}."))
-            .hint("Unlock the keychain and try again, or use --store file."),
-        StoreError::NotFound => Error::no_session("No session is stored for this profile.")
-            .hint("Run `sesame login`."),
-        StoreError::Other(m) => Error::other(format!("Session store error: {m}.")),
-    }
     }
 }
 
@@ -198,10 +239,10 @@ pub fn open(kind: StoreKind, data_dir: &Path, keychain: &Keychain) -> Result<Ope
                     warning: None,
                 })
             }
-            Err(StoreError::Unavailable(why)) => {
+            Err(StoreError::Unavailable { why, .. }) => {
                 tracing::debug!("store: auto falls back to the file store: {why}");
                 let warning = format!(
-                    "{}{}, so the session is kept in a file only you can read, under {}. Choose the file store to keep it there without this warning, or the keychain store to require a keychain.",
+                    "{}{}, so the session is kept in a file only you can read, under {} (--store file chooses this; --store keychain requires a keychain).",
                     why.get(..1).unwrap_or_default().to_uppercase(),
                     why.get(1..).unwrap_or_default(),
                     file.dir().display()
