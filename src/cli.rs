@@ -457,6 +457,21 @@ pub enum FlowArg {
     Basic,
 }
 
+/// The other way, so that a flow the library gains without a face here fails to compile.
+impl From<FlowChoice> for FlowArg {
+    fn from(choice: FlowChoice) -> FlowArg {
+        match choice {
+            FlowChoice::Auto => FlowArg::Auto,
+            FlowChoice::Challenge => FlowArg::Challenge,
+            FlowChoice::Browser => FlowArg::Browser,
+            FlowChoice::Device => FlowArg::Device,
+            FlowChoice::Password => FlowArg::Password,
+            FlowChoice::ClientCredentials => FlowArg::ClientCredentials,
+            FlowChoice::Basic => FlowArg::Basic,
+        }
+    }
+}
+
 impl From<FlowArg> for FlowChoice {
     fn from(arg: FlowArg) -> FlowChoice {
         match arg {
@@ -478,6 +493,17 @@ pub enum StoreArg {
     Auto,
     Keychain,
     File,
+}
+
+/// The other way, so that a store the library gains without a face here fails to compile.
+impl From<StoreKind> for StoreArg {
+    fn from(kind: StoreKind) -> StoreArg {
+        match kind {
+            StoreKind::Auto => StoreArg::Auto,
+            StoreKind::Keychain => StoreArg::Keychain,
+            StoreKind::File => StoreArg::File,
+        }
+    }
 }
 
 impl From<StoreArg> for StoreKind {
@@ -639,4 +665,30 @@ pub struct DemoArgs {
     #[arg(long, value_name = "SECS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--flow NAME` and `--store NAME` mean what `flow = "NAME"` and `store = "NAME"` mean in
+    /// the config file (the library's serde names), for every value.
+    #[test]
+    fn the_flag_values_are_the_config_values() {
+        fn config_value<T: serde::de::DeserializeOwned>(name: &str) -> T {
+            serde_json::from_value(serde_json::Value::String(name.to_owned())).unwrap()
+        }
+        for arg in FlowArg::value_variants() {
+            let name = arg.to_possible_value().unwrap().get_name().to_owned();
+            let choice = config_value::<FlowChoice>(&name);
+            assert_eq!(choice, FlowChoice::from(*arg), "--flow {name}");
+            assert_eq!(FlowArg::from(choice), *arg);
+        }
+        for arg in StoreArg::value_variants() {
+            let name = arg.to_possible_value().unwrap().get_name().to_owned();
+            let kind = config_value::<StoreKind>(&name);
+            assert_eq!(kind, StoreKind::from(*arg), "--store {name}");
+            assert_eq!(StoreArg::from(kind), *arg);
+        }
+    }
 }
