@@ -98,7 +98,8 @@ def check(root):
     return bool(pairs or found)
 
 
-failed = False
-for root in ['src'] + sorted(glob.glob('crates/*/src')):
-    failed = check(root) or failed
-sys.exit(1 if failed else 0)
+if __name__ == '__main__':
+    failed = False
+    for root in ['src'] + sorted(glob.glob('crates/*/src')):
+        failed = check(root) or failed
+    sys.exit(1 if failed else 0)

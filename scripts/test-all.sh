@@ -25,6 +25,9 @@ fi
 echo "== module graph: no import cycles inside each crate (docs/architecture.md)"
 python3 scripts/module-graph.py
 
+echo "== the login settings' path down the layers (scripts/settings-path.py; figures only)"
+python3 scripts/settings-path.py | tail -1
+
 echo "== no function over 80 lines outside tests (scripts/long-functions.py)"
 python3 scripts/long-functions.py
 

@@ -35,7 +35,7 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<(), Error> {
     sesame_login::login::run(settings, opener, printer).await?;
-    super::tell_agent(&settings.common, &sesame_login::settings::process_env);
+    sesame_login::current::tell_agent(&settings.common, &sesame_login::settings::process_env);
     Ok(())
 }
 

@@ -24,7 +24,7 @@ pub fn run(common: &Common, revoke: bool, env: Env, printer: &Printer) -> Result
         .store
         .delete(&common.profile)
         .map_err(|e| e.into_error(common.store))?;
-    super::tell_agent(common, env);
+    sesame_login::current::tell_agent(common, env);
     if !removed {
         printer.info(&format!(
             "No session for profile {}: nothing to remove.",

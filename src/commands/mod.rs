@@ -30,14 +30,6 @@ use sesame_login::store::Opened;
 
 pub use sesame_login::current::open_store_to_read;
 
-/// Tells the agent, if one is in use, that the profile's session changed in the store.
-pub fn tell_agent(common: &Common, env: sesame_login::settings::Env) {
-    #[cfg(unix)]
-    sesame_login::agent::client::forget(common, env);
-    #[cfg(not(unix))]
-    let _ = (common, env);
-}
-
 /// Opens the store the settings name, turning failures into advice.
 pub fn open_store(common: &Common) -> Result<Opened, Error> {
     common.open_store()

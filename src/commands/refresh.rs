@@ -52,7 +52,7 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
         .hint(login_hint(&common.profile))
     })?
     .session;
-    super::tell_agent(common, env);
+    sesame_login::current::tell_agent(common, env);
     let left = new
         .expires_at
         .map(|e| {

@@ -54,6 +54,15 @@ pub async fn fresh_session_async(
     fresh_session_with(common, common.client_secret(env).as_ref(), printer).await
 }
 
+/// Tells the agent, if one is in use, that the profile's session changed in the store (a
+/// login, logout or refresh), so that it drops its copy. Nothing where there is no agent.
+pub fn tell_agent(common: &Common, env: Env) {
+    #[cfg(unix)]
+    crate::agent::client::forget(common, env);
+    #[cfg(not(unix))]
+    let _ = (common, env);
+}
+
 /// The session from the agent at `SESAME_AUTH_SOCK` (or one forwarded over SSH), if one
 /// answers with a usable one (more than the refresh skew left); `None` sends the caller to the
 /// store. An agent that refuses because of a rule (a profile not forwarded, a use not
