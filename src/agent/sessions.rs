@@ -6,7 +6,7 @@
 use rand::Rng;
 use sesame_login::agent::protocol::{Held, Refusal, Where};
 use sesame_login::clock::unix_seconds;
-use sesame_login::error::{Error, Exit};
+use sesame_login::error::Error;
 use sesame_login::refresh::{self, Due, Refresh};
 use sesame_login::session::Session;
 use sesame_login::store::{Keychain, StoreError, TokenStore};
@@ -278,7 +278,7 @@ impl Sessions {
                 tracing::debug!("agent: {}", fresh.warning.unwrap_or_default());
                 self.retry(entry, &current);
             }
-            Err(e) if e.exit == Exit::NoSession => {
+            Err(e) if e.needs_login() => {
                 tracing::debug!("agent: profile {}: {}", entry.at.profile, e.message);
                 self.drop_entry(entry);
             }
@@ -367,9 +367,9 @@ impl Entry {
 
 /// A failed load's error as a refusal.
 pub(crate) fn refusal(e: Error) -> Refused {
-    let why = match (e.exit, e.kind()) {
-        (_, sesame_login::ErrorKind::Expired) => Refusal::Expired,
-        (Exit::NoSession, _) => Refusal::NotLoggedIn,
+    let why = match e.kind() {
+        sesame_login::ErrorKind::Expired => Refusal::Expired,
+        sesame_login::ErrorKind::NotLoggedIn => Refusal::NotLoggedIn,
         _ => Refusal::Unavailable,
     };
     (why, e.message)

@@ -113,9 +113,7 @@ impl Auth {
     /// [`Auth::token`], logging in first when there is no session or it is over.
     pub async fn token_or_login(&self) -> Result<Token, Error> {
         match self.token().await {
-            Err(e) if matches!(e.kind(), ErrorKind::NotLoggedIn | ErrorKind::Expired) => {
-                Ok(self.login().await?.token)
-            }
+            Err(e) if e.needs_login() => Ok(self.login().await?.token),
             other => other,
         }
     }

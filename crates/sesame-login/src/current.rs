@@ -207,7 +207,7 @@ async fn usable(
 ) -> Result<Option<Session>, Error> {
     match fresh_session_with(common, secret, printer).await {
         Ok(s) => Ok(Some(s)),
-        Err(e) if e.exit == crate::error::Exit::NoSession => Ok(None),
+        Err(e) if e.needs_login() => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -90,6 +90,12 @@ impl Error {
         })
     }
 
+    /// Whether a login is what this error calls for: no session, or the session is over
+    /// ([`ErrorKind::NotLoggedIn`], [`ErrorKind::Expired`]).
+    pub fn needs_login(&self) -> bool {
+        matches!(self.kind(), ErrorKind::NotLoggedIn | ErrorKind::Expired)
+    }
+
     /// The same error, of kind `kind`.
     pub fn kind_of(mut self, kind: ErrorKind) -> Self {
         self.kind = Some(kind);

@@ -4,7 +4,7 @@
 //! happens under a per-profile file lock, and whoever gets the lock second re-reads the session
 //! and finds it fresh.
 
-use crate::error::{Error, Exit};
+use crate::error::{Error, ErrorKind};
 use crate::json_api::JsonApi;
 use crate::login_error::LoginError;
 use crate::oidc::{self, HttpAdapter, Provider, idtoken};
@@ -15,6 +15,12 @@ use oauth2::RefreshToken;
 use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// The session cannot go on (no refresh token, or the provider refused it): exit 3, kind
+/// [`ErrorKind::Expired`], so that callers log in again.
+fn session_over(message: String) -> Error {
+    Error::no_session(message).kind_of(ErrorKind::Expired)
+}
 
 /// The skew for this session: the configured one, but never more than half the token's
 /// lifetime, so that a token that lives less than the skew (providers with 1-minute access
@@ -104,7 +110,7 @@ pub async fn refresh(
 async fn refresh_json(session: &Session, api: &JsonApi, now: i64) -> Result<Session, Error> {
     let login_again = crate::hints::login_hint(&session.profile);
     let Some(refresh_token) = &session.refresh_token else {
-        return Err(Error::no_session(format!(
+        return Err(session_over(format!(
             "The session of profile {} cannot be refreshed: it has no refresh token.",
             session.profile
         ))
@@ -118,7 +124,7 @@ async fn refresh_json(session: &Session, api: &JsonApi, now: i64) -> Result<Sess
     let tokens = crate::json_api::refresh(&client, api, &session.user, refresh_token, now)
         .await
         .map_err(|e| match e {
-            LoginError::Credentials(m) => Error::no_session(format!(
+            LoginError::Credentials(m) => session_over(format!(
                 "Your session for profile {} has ended: {m}.",
                 session.profile
             ))
@@ -147,7 +153,7 @@ async fn renew_client_credentials(
         &session.oauth,
         client_secret.or(session.client_secret.as_ref()),
     ) else {
-        return Err(Error::no_session(format!(
+        return Err(session_over(format!(
             "The client-credentials session of profile {} has no client secret to get a new token with.",
             session.profile
         ))
@@ -168,7 +174,7 @@ async fn renew_client_credentials(
         .client_credentials(&info.scopes, &info.extra)
         .await
         .map_err(|e| match e {
-            LoginError::Credentials(m) | LoginError::Refused(m) => Error::no_session(format!(
+            LoginError::Credentials(m) | LoginError::Refused(m) => session_over(format!(
                 "The provider no longer gives profile {} a token: {m}.",
                 session.profile
             ))
@@ -202,7 +208,7 @@ async fn refresh_oauth(
 ) -> Result<Session, Error> {
     let login_again = crate::hints::login_hint(&session.profile);
     let (Some(info), Some(refresh)) = (&session.oauth, &session.refresh_token) else {
-        return Err(Error::no_session(format!(
+        return Err(session_over(format!(
             "The session of profile {} cannot be refreshed: it has no refresh token.",
             session.profile
         ))
@@ -229,7 +235,7 @@ async fn refresh_oauth(
         .map_err(|e| {
             let status = http.last_status.load(std::sync::atomic::Ordering::Relaxed);
             if oidc::error_code(&e).as_deref() == Some("invalid_grant") {
-                Error::no_session(format!(
+                session_over(format!(
                     "Your SSO session for profile {} has ended: the provider refused the refresh token (invalid_grant).",
                     session.profile
                 ))
@@ -238,7 +244,7 @@ async fn refresh_oauth(
                 // RFC 6749 §5.2 says 400 with an error code; some providers send a revoked
                 // refresh token a bare 400 or 401 with no body. Either way it will not work
                 // again: the session is over, and it is kept until the person logs in.
-                Error::no_session(format!(
+                session_over(format!(
                     "Your SSO session for profile {} has ended: the provider refused the refresh token (HTTP {status}{}).",
                     session.profile,
                     oidc::error_code(&e).map(|c| format!(", {c}")).unwrap_or_default()
@@ -460,11 +466,7 @@ pub async fn refresh_locked(
         Ok(new) => new,
         // A provider that cannot be reached does not make a token that still works useless:
         // hand it out and say so; the next call tries again.
-        Err(e)
-            if e.exit != Exit::NoSession
-                && current.is_valid_at(now, 0)
-                && when == Refresh::IfDue =>
-        {
+        Err(e) if !e.needs_login() && current.is_valid_at(now, 0) && when == Refresh::IfDue => {
             let warning = format!(
                 "Could not refresh the session of profile {} ({}); using the current token, which expires in {}s.",
                 current.profile,
@@ -490,6 +492,17 @@ mod tests {
     use super::*;
     use crate::session::OAuthInfo;
     use crate::store::MemoryStore;
+
+    /// A refused refresh is a session that is over: exit 3 for the CLI, `Expired` for a
+    /// program, and a login is what helps (the agent drops the session, `Auth` logs in).
+    #[test]
+    fn a_session_that_cannot_go_on_calls_for_a_login() {
+        let e = session_over("refused".into());
+        assert_eq!(e.exit, crate::error::Exit::NoSession);
+        assert_eq!(e.kind(), ErrorKind::Expired);
+        assert!(e.needs_login());
+        assert!(!Error::other("unreachable").needs_login());
+    }
 
     /// A renewable OAuth session that expires in `left` seconds.
     fn renewable(left: i64) -> Session {

@@ -8,7 +8,7 @@ use crate::cli::AwsFileArgs;
 use sesame_login::aws::Credentials;
 use sesame_login::aws::config_file::set_credentials;
 use sesame_login::clock::{format_utc, unix_seconds};
-use sesame_login::error::{Error, Exit};
+use sesame_login::error::Error;
 use sesame_login::output::Printer;
 use sesame_login::settings::{Common, Env};
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ pub async fn run(
                 write(&path, &name, &c, printer)?;
                 expiration = c.expiration();
             }
-            Err(e) if e.exit == Exit::NoSession => return Err(e),
+            Err(e) if e.needs_login() => return Err(e),
             Err(e) => {
                 printer.error(&e);
                 let retry = i64::try_from(RETRY.as_secs() + before).unwrap_or(i64::MAX);
