@@ -433,12 +433,12 @@ fn sesame_agent_detaches_prints_shell_lines_once_and_stops() {
 fn the_agent_refreshes_ahead_so_no_caller_waits_and_the_store_keeps_up() {
     oidc_support::require_node_fixture();
     let provider = oidc_support::OidcProvider::start(&[("OIDC_ACCESS_TTL", "12")]);
-    let proxy = oidc_support::CountingProxy::start(provider.addr);
+    let proxy = common::Proxy::forward_to(provider.addr);
     let mut sb = oidc_support::Sandbox::new();
     let out = sb.login(
         &provider.issuer,
         "browser",
-        &["--token-endpoint", &proxy.token_endpoint()],
+        &["--token-endpoint", &proxy.at("token")],
         &[],
     );
     assert_eq!(out.code(), Some(0), "{out:?}\n{}", provider.log());

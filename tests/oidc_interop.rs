@@ -10,9 +10,9 @@ mod common;
 #[path = "oidc_support/mod.rs"]
 mod oidc_support;
 
+use common::jwt_part;
 use oidc_support::{
-    CLIENT_ID, CountingProxy, OidcProvider, Out, Sandbox, Script, jwt_part, keys, now,
-    require_node_fixture,
+    CLIENT_ID, OidcProvider, Out, Sandbox, Script, keys, now, require_node_fixture,
 };
 use serde_json::{Value, json};
 use std::sync::{Arc, Barrier};
@@ -333,12 +333,12 @@ fn kubectl_refreshes_a_stale_session_without_a_second_runtime() {
 fn a_fresh_short_lived_token_is_not_refreshed_at_once() {
     require_node_fixture();
     let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", "20")]);
-    let proxy = CountingProxy::start(p.addr);
+    let proxy = common::Proxy::forward_to(p.addr);
     let sb = Sandbox::new();
     let out = sb.login(
         &p.issuer,
         "browser",
-        &["--token-endpoint", &proxy.token_endpoint()],
+        &["--token-endpoint", &proxy.at("token")],
         &[],
     );
     assert_login(&out, 0, "browser login with a 20 s access token", &p, &sb);
@@ -363,12 +363,12 @@ fn a_fresh_short_lived_token_is_not_refreshed_at_once() {
 fn twenty_concurrent_token_calls_refresh_once_with_access_ttl(access_ttl: &str) {
     require_node_fixture();
     let p = OidcProvider::start(&[("OIDC_ACCESS_TTL", access_ttl)]);
-    let proxy = CountingProxy::start(p.addr);
+    let proxy = common::Proxy::forward_to(p.addr);
     let sb = Sandbox::new();
     let out = sb.login(
         &p.issuer,
         "browser",
-        &["--token-endpoint", &proxy.token_endpoint()],
+        &["--token-endpoint", &proxy.at("token")],
         &[],
     );
     assert_login(&out, 0, "browser login through the proxy", &p, &sb);
@@ -378,7 +378,7 @@ fn twenty_concurrent_token_calls_refresh_once_with_access_ttl(access_ttl: &str) 
         "the code exchange went through the proxy"
     );
     let mut s = sb.session();
-    assert_eq!(str_at(&s, "/oauth/token_endpoint"), proxy.token_endpoint());
+    assert_eq!(str_at(&s, "/oauth/token_endpoint"), proxy.at("token"));
     let original = str_at(&s, "/token").to_string();
     let original_refresh = str_at(&s, "/refresh_token").to_string();
     // Make the session stale (the token itself is still good at the provider).

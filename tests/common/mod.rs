@@ -134,6 +134,8 @@ struct ProxyState {
     polls: AtomicUsize,
     requests: AtomicUsize,
     challenges: AtomicUsize,
+    /// The `grant_type` of each request's form body, in order ("(none: METHOD PATH)" without).
+    grants: Mutex<Vec<String>>,
 }
 
 pub struct Proxy {
@@ -156,6 +158,35 @@ impl Proxy {
     /// Challenge generator requests seen so far.
     pub fn challenges(&self) -> usize {
         self.state.challenges.load(Ordering::SeqCst)
+    }
+
+    /// A counting proxy in front of any HTTP server at `target` (a token endpoint, say).
+    pub fn forward_to(target: SocketAddr) -> Proxy {
+        block_on(async {
+            let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .expect("the proxy binds");
+            let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+            start_proxy(listener, url, target, ProxyOptions::default())
+        })
+    }
+
+    /// The proxy's URL of `path` ("token" gives `http://127.0.0.1:PORT/token`).
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The `grant_type` of every request seen, in order.
+    pub fn grants(&self) -> Vec<String> {
+        self.state.grants.lock().unwrap().clone()
+    }
+
+    /// The refresh-token grants seen so far.
+    pub fn refreshes(&self) -> usize {
+        self.grants()
+            .iter()
+            .filter(|g| *g == "refresh_token")
+            .count()
     }
 }
 
@@ -211,6 +242,7 @@ fn start_proxy(
         polls: AtomicUsize::new(0),
         challenges: AtomicUsize::new(0),
         requests: AtomicUsize::new(0),
+        grants: Mutex::new(Vec::new()),
     });
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let accept_state = state.clone();
@@ -287,6 +319,11 @@ async fn forward(
     else {
         return Ok(plain(StatusCode::BAD_REQUEST, "unreadable body\n"));
     };
+    let grant = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| format!("(none: {method} {path_and_query})"));
+    state.grants.lock().unwrap().push(grant);
     let client = if is_poll {
         &state.poll_client
     } else {
@@ -892,10 +929,24 @@ pub fn unix_now() -> i64 {
 
 /// The claims of a JWT, read without verification.
 pub fn jwt_claims(token: &str) -> Value {
-    let parts: Vec<&str> = token.split('.').collect();
-    assert_eq!(parts.len(), 3, "not a JWT: {token}");
-    let bytes = URL_SAFE_NO_PAD.decode(parts[1]).expect("base64url payload");
-    serde_json::from_slice(&bytes).expect("JSON claims")
+    jwt_part(token, 1)
+}
+
+/// The JSON of a JWT's header (part 0) or payload (part 1); panics unless `token` is a
+/// three-part compact JWS with JSON in both.
+pub fn jwt_part(token: &str, part: usize) -> Value {
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "not a compact JWT: {token:?}");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(parts[part])
+        .unwrap_or_else(|e| panic!("JWT part {part} is not base64url ({e}): {token:?}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT part {part} is not JSON ({e})"))
+}
+
+/// tests/oidc: the node providers (oidc-provider, oauth2-mock-server) and the scripts around
+/// them.
+pub fn oidc_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
 }
 
 /// A loopback URL nothing listens on (a port bound and released at once).

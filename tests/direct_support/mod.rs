@@ -63,12 +63,7 @@ struct Tokens {
     sesskeys: HashMap<String, String>,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use crate::common::unix_now as now;
 
 fn random(prefix: &str) -> String {
     use rand::Rng;

@@ -11,20 +11,18 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub const CLIENT_ID: &str = "sesame-cli";
 
-pub fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
-}
+pub use super::common::{oidc_dir, unix_now as now};
 
 pub fn drive_script() -> PathBuf {
     oidc_dir().join("drive.mjs")
@@ -32,13 +30,6 @@ pub fn drive_script() -> PathBuf {
 
 pub fn support_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc_support")
-}
-
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
 }
 
 // ------------------------------------------------------------------ node fixture ---
@@ -324,17 +315,6 @@ pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The JSON of a JWT's header (part 0) or payload (part 1); panics unless `token` is a
-/// three-part compact JWS with JSON in both.
-pub fn jwt_part(token: &str, part: usize) -> Value {
-    let parts: Vec<&str> = token.trim().split('.').collect();
-    assert_eq!(parts.len(), 3, "not a compact JWT: {token:?}");
-    let bytes = URL_SAFE_NO_PAD
-        .decode(parts[part])
-        .unwrap_or_else(|e| panic!("JWT part {part} is not base64url ({e}): {token:?}"));
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT part {part} is not JSON ({e})"))
-}
-
 /// A 2048-bit RSA key for signing test ID tokens.
 pub struct TestKey {
     pair: aws_lc_rs::rsa::KeyPair,
@@ -435,148 +415,6 @@ impl wiremock::Respond for Script {
             .pop_front()
             .unwrap_or_else(|| self.last.clone())
     }
-}
-
-// ------------------------------------------------------ counting token proxy ---
-
-/// A tiny HTTP/1.1 proxy for the token endpoint: forwards every request to `upstream` (one
-/// request per connection, `Connection: close`) and counts the refresh-token grants it saw.
-pub struct CountingProxy {
-    pub port: u16,
-    refreshes: Arc<AtomicUsize>,
-    grants: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    accept: Option<thread::JoinHandle<()>>,
-}
-
-impl CountingProxy {
-    pub fn start(upstream: SocketAddr) -> CountingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let port = listener.local_addr().unwrap().port();
-        let refreshes = Arc::new(AtomicUsize::new(0));
-        let grants = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, g, s) = (refreshes.clone(), grants.clone(), stop.clone());
-        let accept = thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let (r, g) = (r.clone(), g.clone());
-                thread::spawn(move || {
-                    if let Err(e) = proxy_one(stream, upstream, &r, &g) {
-                        g.lock().unwrap().push(format!("proxy error: {e}"));
-                    }
-                });
-            }
-        });
-        CountingProxy {
-            port,
-            refreshes,
-            grants,
-            stop,
-            accept: Some(accept),
-        }
-    }
-
-    pub fn token_endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/token", self.port)
-    }
-
-    pub fn refreshes(&self) -> usize {
-        self.refreshes.load(Ordering::SeqCst)
-    }
-
-    /// The `grant_type` of every request seen, in order (and any proxy errors).
-    pub fn grants(&self) -> Vec<String> {
-        self.grants.lock().unwrap().clone()
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn proxy_one(
-    mut client: TcpStream,
-    upstream: SocketAddr,
-    refreshes: &AtomicUsize,
-    grants: &Mutex<Vec<String>>,
-) -> std::io::Result<()> {
-    client.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = client.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    for line in lines.filter(|l| !l.is_empty()) {
-        let (name, value) = line.split_once(':').unwrap_or((line, ""));
-        let lower = name.trim().to_ascii_lowercase();
-        if lower == "content-length" {
-            length = value.trim().parse().unwrap_or(0);
-        }
-        if lower != "host" && lower != "connection" && lower != "keep-alive" {
-            headers.push(line.to_string());
-        }
-    }
-    while buf.len() < head_end + length {
-        let n = client.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = &buf[head_end..];
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-    let grant = form
-        .iter()
-        .find(|(k, _)| k == "grant_type")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| format!("(none: {request_line})"));
-    if request_line.starts_with("POST ") && grant == "refresh_token" {
-        refreshes.fetch_add(1, Ordering::SeqCst);
-    }
-    grants.lock().unwrap().push(grant);
-
-    let mut up = TcpStream::connect(upstream)?;
-    up.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{request_line}\r\nHost: {upstream}\r\nConnection: close\r\n");
-    for h in &headers {
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("\r\n");
-    up.write_all(req.as_bytes())?;
-    up.write_all(body)?;
-    let mut response = Vec::new();
-    up.read_to_end(&mut response)?;
-    client.write_all(&response)?;
-    client.flush()?;
-    let _ = client.shutdown(Shutdown::Both);
-    Ok(())
 }
 
 // ------------------------------------------- fake token endpoint, browser flow ---
