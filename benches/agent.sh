@@ -27,7 +27,7 @@ results=${RESULTS_DIR:-$root/target/bench}
 [[ $BURST_SECS =~ ^[0-9]+$ && $BURST_SECS -ge 1 && $BURST_SECS -le 600 ]] || { echo "BURST_SECS must be 1..600" >&2; exit 2; }
 mkdir -p "$results"
 
-. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
+. "$root/benches/need.sh"
 need dbus-run-session dbus
 need gnome-keyring-daemon gnome-keyring
 need secret-tool libsecret-tools

@@ -42,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Installs Debian packages for missing commands when we may (root); otherwise says what is missing.
-. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
+. "$root/benches/need.sh"
 
 need python3 python3
 

@@ -12,7 +12,7 @@ SECONDS_EACH="${SECONDS_EACH:-8}"
 out_dir=target/bench
 mkdir -p "$out_dir"
 
-. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
+. benches/need.sh
 need valgrind valgrind
 need wrk wrk
 

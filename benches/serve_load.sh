@@ -22,7 +22,7 @@ CONNS="${CONNS:-64}"
 out_dir=target/bench
 mkdir -p "$out_dir"
 
-. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
+. benches/need.sh
 need wrk wrk
 need redis-server redis-server
 need python3 python3

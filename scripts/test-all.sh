@@ -11,7 +11,7 @@ step() { printf '== %s  [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); 
 
 # The whole run needs about 15 GB on the target directory's disk (debug and cross builds, the
 # fuzz targets); say so up front rather than fail with "No space left on device" later.
-free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
+free_kb=$(df -Pk . 2>/dev/null | awk 'NR == 2 {print $4}') || true
 if [[ $free_kb =~ ^[0-9]+$ ]] && (( free_kb < 15 * 1024 * 1024 )); then
   echo "warning: only $((free_kb / 1024 / 1024)) GB free here; the run needs about 15 GB (cargo clean elsewhere frees some)" >&2
 fi

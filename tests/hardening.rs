@@ -169,6 +169,26 @@ fn a_damaged_session_file_says_what_to_run_and_logout_clears_it() {
     sb.run_full(&["login", "--with-token"], &[], Some(&token))
         .expect_code(0);
     assert_eq!(sb.run(&["token"]).stdout.trim(), token);
+
+    // Another profile's hint names it: a plain `sesame logout` would clear the wrong one.
+    sb.run_full(
+        &["--profile", "work", "login", "--with-token"],
+        &[],
+        Some(&token),
+    )
+    .expect_code(0);
+    std::fs::write(sb.session_file("work"), "[]").unwrap();
+    for args in [
+        &["--profile", "work", "token"][..],
+        &["--profile", "work", "status"],
+    ] {
+        let out = sb.run(args);
+        out.expect_code(1).no_panic();
+        assert!(
+            out.stderr.contains("Run `sesame logout --profile work`"),
+            "{args:?}: {out:?}"
+        );
+    }
 }
 
 #[cfg(unix)]

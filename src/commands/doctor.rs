@@ -246,7 +246,8 @@ fn keychain_check(common: &Common) -> Check {
     });
     let file_ok = common.store != StoreKind::Keychain;
     match result {
-        Ok((Ok(_) | Err(StoreError::NotFound), took)) => check(
+        // A damaged entry is the session check's to report: the keychain answered.
+        Ok((Ok(_) | Err(StoreError::NotFound | StoreError::Damaged { .. }), took)) => check(
             "keychain",
             if took > Duration::from_millis(500) { Verdict::Warn } else { Verdict::Ok },
             format!("the OS keychain answers; a read took {}", ms(took)),
@@ -504,7 +505,11 @@ fn session_check(common: &Common) -> Check {
             format!("not logged in (profile {})", common.profile),
         )
         .remedy(login),
-        Err(e) => check("session", Verdict::Fail, e.into_error(common.store).message).remedy(login),
+        Err(e) => {
+            let shown = e.into_error_for(common.store, &common.profile);
+            let remedy = shown.hint.clone().unwrap_or(login);
+            check("session", Verdict::Fail, shown.message).remedy(remedy)
+        }
         Ok(s) => match s.expires_at {
             Some(e) if e <= now && s.renewable() => check(
                 "session",

@@ -21,7 +21,10 @@ pub fn run(common: &Common, env: Env, printer: &Printer) -> Result<(), Error> {
             ))
             .hint("The laptop refreshes it (its agent ahead of time, or `sesame token` there when it is due); `sesame token` here gets the current token."));
         }
-        Err(e) => return Err(e.into_error(common.store).hint(login_hint(&common.profile))),
+        Err(e @ sesame_login::store::StoreError::NotFound) => {
+            return Err(e.into_error(common.store).hint(login_hint(&common.profile)));
+        }
+        Err(e) => return Err(e.into_error_for(common.store, &common.profile)),
     };
     let secret = common.client_secret(env);
     if !session.renewable_with(secret.is_some()) {

@@ -55,7 +55,7 @@ pub fn run(
                     .hint(login_hint(&common.profile)),
             );
         }
-        Err(e) => return Err(e.into_error(common.store)),
+        Err(e) => return Err(e.into_error_for(common.store, &common.profile)),
     };
     let session = if remote == Remote::Ask {
         refreshed(common, &*opened.store, session, env, printer)

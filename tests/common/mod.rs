@@ -236,7 +236,13 @@ fn start_proxy(
     }
     let state = Arc::new(ProxyState {
         target,
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        // No kept-alive connections: an upstream that closes idle ones (node, after 5 s) would
+        // otherwise turn a request into a 502 that is the proxy's doing.
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap(),
         poll_client: poll_client.build().unwrap(),
         options,
         polls: AtomicUsize::new(0),

@@ -127,7 +127,7 @@ fn load_session(common: &Common, printer: &Printer) -> Result<(Opened, Session),
             common.profile
         ))
         .hint(login_hint(&common.profile))),
-        Err(e) => Err(e.into_error(common.store)),
+        Err(e) => Err(e.into_error_for(common.store, &common.profile)),
     }
 }
 

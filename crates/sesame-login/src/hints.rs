@@ -11,6 +11,16 @@ pub fn login_hint(profile: &str) -> String {
     }
 }
 
+/// What to run when the stored session of `profile` is damaged: `sesame logout` (with
+/// `--profile` when it is not the default) clears it, then a login replaces it.
+pub fn logout_hint(profile: &str) -> String {
+    let flag = match profile {
+        "default" => String::new(),
+        _ => format!(" --profile {profile}"),
+    };
+    format!("Run `sesame logout{flag}`, then log in again: that replaces it.")
+}
+
 /// What to run when this session is over: a demo session comes back only from the demo.
 pub fn session_hint(session: &crate::session::Session) -> String {
     if session.demo {

@@ -220,9 +220,10 @@ fn bounded<T: Send + 'static>(
         .spawn(move || {
             let _ = tx.send(f());
         })
-        .map_err(|e| StoreError::Unavailable {
-            why: format!("could not start a thread to ask the keychain: {e}"),
-            source: None,
+        .map_err(|source| StoreError::Io {
+            action: "start a thread for",
+            path: "the keychain".into(),
+            source,
         })?;
     rx.recv_timeout(timeout).map_err(|_| StoreError::Unavailable {
         why: format!(
@@ -365,9 +366,10 @@ impl KeychainStore {
                     return Err(e);
                 }
             }
-            let text = serde_json::to_string(&manifest).map_err(|e| StoreError::Damaged {
-                what: "the keychain manifest".into(),
-                problem: format!("could not be written ({e})"),
+            let text = serde_json::to_string(&manifest).map_err(|e| StoreError::Io {
+                action: "encode",
+                path: "the keychain manifest".into(),
+                source: std::io::Error::other(e),
             })?;
             if let Err(e) = self.write(key, text) {
                 self.remove_parts(key, &manifest);

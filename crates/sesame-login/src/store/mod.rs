@@ -82,6 +82,18 @@ impl StoreError {
         self.described(kind).kind_of(error_kind).caused_by(self)
     }
 
+    /// [`StoreError::into_error`] for the session of `profile`: a damaged one's hint names the
+    /// command that clears it for that profile.
+    pub fn into_error_for(self, kind: StoreKind, profile: &str) -> Error {
+        let damaged = matches!(self, StoreError::Damaged { .. });
+        let e = self.into_error(kind);
+        if damaged {
+            e.hint(crate::hints::logout_hint(profile))
+        } else {
+            e
+        }
+    }
+
     fn described(&self, kind: StoreKind) -> Error {
         match self {
             StoreError::Unavailable { why, .. } if kind == StoreKind::Keychain => {
@@ -93,7 +105,7 @@ impl StoreError {
             StoreError::NotFound => Error::no_session("No session is stored for this profile.")
                 .hint("Run `sesame login`."),
             StoreError::Damaged { .. } => Error::other(format!("The saved session cannot be used: {self}."))
-                .hint("Run `sesame logout`, then log in again: that replaces it."),
+                .hint("Run `sesame logout` for this profile, then log in again: that replaces it."),
             StoreError::Io { .. } | StoreError::Keychain { .. } => {
                 Error::other(format!("Session store error: {self}."))
             }
