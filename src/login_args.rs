@@ -471,6 +471,14 @@ mod tests {
         assert!(e.message.contains(vars::NO_BROWSER));
         assert!(validate_profile("../etc").is_err());
         assert!(validate_profile("work-1.b_c").is_ok());
+        // A megabyte of name (or an escape sequence) is quoted short and escaped.
+        let e = validate_profile(&format!("\u{1b}[2J{}", "x".repeat(1 << 20))).unwrap_err();
+        assert!(e.message.len() < 200, "{} bytes", e.message.len());
+        assert!(
+            e.message.contains("\\u{1b}[2J") && e.message.contains('…'),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -223,12 +223,15 @@ pub fn validate_profile(name: &str) -> Result<(), Error> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.');
     if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "Invalid profile name {name:?}: use letters, digits, '-', '_' and '.' (at most 64)."
-        )))
+        return Ok(());
     }
+    // Quoted with its control characters escaped, and cut short: a flag or variable can hold
+    // megabytes.
+    let shown: String = name.chars().take(80).collect();
+    let cut = if shown.len() < name.len() { "…" } else { "" };
+    Err(Error::usage(format!(
+        "Invalid profile name {shown:?}{cut}: use letters, digits, '-', '_' and '.' (at most 64)."
+    )))
 }
 
 /// Everything a login needs, resolved: the CLI builds it from `sesame login`'s flags, a program
